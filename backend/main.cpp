@@ -1,0 +1,2 @@
+// The `behemoth` command line: see backend/cli/.
+int main() { return 0; }

@@ -1,0 +1,38 @@
+// Sizes of a zoo model. Filled from the project's `model` section or a Hugging Face config.json.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace behemoth {
+
+enum class Arch { gpt, llama };
+
+struct ModelConfig {
+  Arch arch = Arch::gpt;
+  int n_layer = 2;
+  int n_head = 4;
+  int n_kv_head = -1;        // -1: same as n_head (LLaMA grouped-query attention when smaller)
+  int d_model = 64;
+  int d_ff = -1;             // -1: 4*d_model for GPT, SwiGLU's rounded 8/3*d_model for LLaMA
+  int seq_len = 64;          // context length (positions for GPT, rotary cache for LLaMA)
+  int vocab_size = 256;
+  double norm_eps = 1e-5;
+  double rope_theta = 10000.0;
+  bool tie_embeddings = true;  // GPT-2 ties; LLaMA configs say per model (default false there)
+  double dropout = 0.0;
+  double init_std = 0.02;
+
+  int kvHeads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
+  int headDim() const { return d_model / n_head; }
+  int ffnHidden() const;
+  // Exact parameter count of the model these sizes build.
+  std::int64_t parameterCount() const;
+  // Throws std::invalid_argument naming the `model.*` field that cannot work.
+  void validate() const;
+};
+
+std::string archName(Arch arch);
+Arch archFromName(const std::string& name);  // throws std::invalid_argument
+
+}  // namespace behemoth

@@ -1,0 +1,82 @@
+// A project: the JSON file a user saves, opens in the Studio and runs with `behemoth run`.
+// See docs/project-file.md for every field.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/model/model_config.h"
+#include "parallel/plan.h"
+
+namespace behemoth {
+
+enum class Precision { fp32, bf16, fp16 };
+std::string precisionName(Precision precision);
+
+struct DataConfig {
+  std::string corpus = "builtin";  // "builtin" or a path to a text file or a folder of text files
+  int global_batch_size = 8;       // sequences per optimizer step, over all data-parallel ranks
+  double eval_fraction = 0.05;     // tail of the corpus held out for evaluation
+};
+
+struct DevicesConfig {
+  std::string kind = "cpu";  // "cpu" or "cuda"
+  int count = 1;             // devices of the job (planning may describe hardware not present)
+  double memory_gb = 0.0;    // per device; 0 = unknown
+  int per_node = 0;          // devices per node; 0 = all on one node
+  std::string name;          // e.g. "H100"
+};
+
+struct OptimizerConfig {
+  std::string name = "adamw";
+  double lr = 1e-3;
+  double weight_decay = 0.1;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double grad_clip = 1.0;    // max global gradient norm; 0 disables clipping
+  int warmup_steps = 0;
+  double min_lr_ratio = 0.1; // cosine decays to lr * min_lr_ratio at the last step
+};
+
+struct TrainConfig {
+  int steps = 100;
+  std::uint64_t seed = 0;
+  int log_every = 10;
+  int eval_every = 0;         // 0: no evaluation
+  int eval_batches = 4;
+  int micro_batch_size = 0;   // sequences per micro-batch per rank; 0 = whole local batch
+  std::string out_dir = "runs/default";
+};
+
+struct Project {
+  std::string name = "untitled";
+  ModelConfig model;
+  std::optional<std::string> model_hf_config;  // path of a Hugging Face config.json, if used
+  DataConfig data;
+  DevicesConfig devices;
+  Plan plan;
+  Precision precision = Precision::fp32;
+  OptimizerConfig optimizer;
+  TrainConfig train;
+
+  // Per-rank local batch and micro-batch counts for a resolved plan.
+  int localBatch() const { return data.global_batch_size / plan.dp; }
+  int microBatchSize() const { return train.micro_batch_size > 0 ? train.micro_batch_size : localBatch(); }
+  int microBatches() const { return localBatch() / microBatchSize(); }
+};
+
+// Parses and validates a project. Errors are std::invalid_argument whose message starts with the
+// JSON path of the field ("model.n_head: ..."). `base_dir` resolves relative paths in the file.
+Project projectFromJson(const nlohmann::json& json, const std::string& base_dir = ".");
+nlohmann::json projectToJson(const Project& project);
+Project loadProject(const std::string& path);
+// Applies `--set key=value` overrides (dotted paths, values parsed as JSON when they parse).
+void applyOverride(nlohmann::json& json, const std::string& assignment);
+// Resolves the plan against a world size and checks everything that depends on it (batch
+// divisibility, strategies not available yet). Throws std::invalid_argument naming the field.
+void validateForWorld(Project& project, int world_size);
+
+}  // namespace behemoth

@@ -1,0 +1,45 @@
+// The parallel plan: how one job lays its ranks out and what every strategy is asked to do.
+// The project file's `parallel` section fills it; the Studio, the planner and the engine read it.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace behemoth {
+
+// The named axes of the rank grid. Order here is only an identifier; nesting lives in Plan::order.
+enum class Axis { dp = 0, pp = 1, tp = 2, sp = 3, ep = 4 };
+inline constexpr int kAxisCount = 5;
+inline constexpr std::array<Axis, kAxisCount> kAllAxes = {Axis::dp, Axis::pp, Axis::tp, Axis::sp, Axis::ep};
+
+std::string_view axisName(Axis axis);
+// Throws std::invalid_argument naming the bad text.
+Axis axisFromName(std::string_view name);
+
+struct Plan {
+  // Sizes per axis. dp = -1 means "whatever the other axes leave" until resolve() is called.
+  int dp = -1;
+  int pp = 1;
+  int tp = 1;
+  int sp = 1;
+  int ep = 1;
+  // Nesting of the axes from outermost (slowest-varying rank coordinate) to innermost (adjacent
+  // ranks). tp innermost keeps the chattiest group on the closest devices.
+  std::array<Axis, kAxisCount> order = {Axis::pp, Axis::dp, Axis::ep, Axis::sp, Axis::tp};
+
+  int zero = 0;            // ZeRO stage over dp (0 = plain data parallel).
+  double bucket_mb = 25.0; // gradient bucket size for data-parallel reduction
+  bool overlap = true;     // launch bucket reductions during backward
+
+  int size(Axis axis) const;
+  void setSize(Axis axis, int value);
+  // Product of every axis size (dp must be resolved).
+  int worldSize() const;
+
+  // Fills dp = -1 from the world size and checks that the axes multiply to it. Throws
+  // std::invalid_argument with a message naming the `parallel.*` field that is wrong.
+  void resolve(int world_size);
+};
+
+}  // namespace behemoth

@@ -14,6 +14,7 @@ namespace behemoth {
 
 enum class Precision { fp32, bf16, fp16 };
 std::string precisionName(Precision precision);
+Precision precisionFromName(const std::string& name);  // throws std::invalid_argument naming "precision"
 
 struct DataConfig {
   std::string corpus = "builtin";  // "builtin" or a path to a text file or a folder of text files
@@ -73,10 +74,19 @@ struct Project {
 Project projectFromJson(const nlohmann::json& json, const std::string& base_dir = ".");
 nlohmann::json projectToJson(const Project& project);
 Project loadProject(const std::string& path);
+// Reads a project file, applies `--set` overrides in order, then parses it (relative paths resolve
+// against the file's folder). JSON syntax errors name the file.
+Project loadProject(const std::string& path, const std::vector<std::string>& overrides);
+nlohmann::json readProjectJson(const std::string& path);
+// The `parallel` section of a plan, exactly as projectToJson writes it (events and history use it).
+nlohmann::json planToJson(const Plan& plan);
 // Applies `--set key=value` overrides (dotted paths, values parsed as JSON when they parse).
 void applyOverride(nlohmann::json& json, const std::string& assignment);
 // Resolves the plan against a world size and checks everything that depends on it (batch
 // divisibility, strategies not available yet). Throws std::invalid_argument naming the field.
 void validateForWorld(Project& project, int world_size);
+// The one place that lists what this build cannot run yet (strategies, precisions, devices).
+// Called by validateForWorld; relax it here as strategies land.
+void rejectUnavailableFeatures(const Project& project);
 
 }  // namespace behemoth

@@ -1,0 +1,92 @@
+// `behemoth env`: what this build and this machine offer (versions, devices, backends, capabilities).
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <torch/version.h>
+
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "backend/cli/commands.h"
+
+namespace behemoth {
+
+namespace {
+
+std::string cpuModel() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+double memoryGiB() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  meminfo >> key >> kib;
+  return kib / (1024.0 * 1024.0);
+}
+
+nlohmann::json environmentReport() {
+  nlohmann::json report;
+  report["behemoth"] = "0.1.0";
+  report["libtorch"] = TORCH_VERSION;
+  report["sqlite"] = sqlite3_libversion();
+  report["compiler"] = __VERSION__;
+  report["cpu"] = {{"model", cpuModel()}, {"cores", std::thread::hardware_concurrency()},
+                   {"memory_gib", memoryGiB()}, {"math_threads", at::get_num_threads()}};
+  const bool cuda = at::hasCUDA();
+  report["cuda"] = {{"available", cuda}};
+#ifdef BEHEMOTH_WITH_CUDA
+  report["cuda"]["compiled"] = true;
+#else
+  report["cuda"]["compiled"] = false;
+#endif
+  report["backends"] = {{"gloo", true},
+#ifdef USE_C10D_NCCL
+                        {"nccl", true}
+#else
+                        {"nccl", false}
+#endif
+  };
+  report["capabilities"] = {{"data_parallel", true}, {"precision", {"fp32", "bf16"}},
+                            {"zero", false}, {"tensor_parallel", false}, {"pipeline_parallel", false},
+                            {"cuda_kernels", false}};
+  return report;
+}
+
+}  // namespace
+
+void addEnvCommand(CLI::App& app, std::function<int()>& action) {
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* command = app.add_subcommand("env", "Versions, devices, backends and compiled-in capabilities");
+  command->add_flag("--json", *as_json, "Print JSON");
+  command->callback([&action, as_json] {
+    action = [as_json] {
+      const nlohmann::json report = environmentReport();
+      if (*as_json) {
+        std::cout << report.dump(2) << "\n";
+        return 0;
+      }
+      std::cout << "behemoth      " << report["behemoth"].get<std::string>() << "\n"
+                << "libtorch      " << report["libtorch"].get<std::string>() << "\n"
+                << "sqlite        " << report["sqlite"].get<std::string>() << "\n"
+                << "compiler      gcc " << report["compiler"].get<std::string>() << "\n"
+                << "cpu           " << report["cpu"]["model"].get<std::string>() << ", "
+                << report["cpu"]["cores"] << " cores, " << report["cpu"]["memory_gib"].get<double>() << " GiB\n"
+                << "cuda          " << (report["cuda"]["compiled"].get<bool>() ? "compiled" : "not compiled") << ", "
+                << (report["cuda"]["available"].get<bool>() ? "devices present" : "no device") << "\n"
+                << "backends      gloo" << (report["backends"]["nccl"].get<bool>() ? ", nccl" : "") << "\n"
+                << "capabilities  " << report["capabilities"].dump() << "\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace behemoth

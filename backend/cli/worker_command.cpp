@@ -1,0 +1,47 @@
+// `behemoth worker PROJECT`: one rank started by `behemoth run` (hidden from help). The launcher
+// passes the rank through BEHEMOTH_* variables; rank 0 hands events back as marker lines on stdout.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "backend/cli/commands.h"
+#include "backend/cli/project_input.h"
+#include "backend/cli/worker_environment.h"
+#include "backend/metrics/event_sink.h"
+#include "backend/train/run_rank.h"
+
+namespace behemoth {
+
+namespace {
+
+struct WorkerOptions {
+  std::string project_path;
+};
+
+int runWorker(const WorkerOptions& options) {
+  const auto rank = rankFromEnvironment();
+  if (!rank) throw std::runtime_error("worker: no rank in the environment (start workers with `behemoth run`)");
+  const Project project = readProject(options.project_path, {}, rank->world_size);
+  const WorldInfo info = worldInfoFor(*rank, project.devices.kind, collectiveTimeout(std::chrono::seconds(300)));
+  MarkerLineSink to_launcher(std::cout);
+  try {
+    runRank(project, info, rank->rank == 0 ? &to_launcher : nullptr);
+  } catch (const std::exception& error) {
+    std::cerr << "rank " << rank->rank << ": " << error.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void addWorkerCommand(CLI::App& app, std::function<int()>& action) {
+  auto options = std::make_shared<WorkerOptions>();
+  CLI::App* command = app.add_subcommand("worker", "");  // empty description: hidden from --help
+  command->group("");
+  command->add_option("project", options->project_path)->required();
+  command->callback([&action, options] { action = [options] { return runWorker(*options); }; });
+}
+
+}  // namespace behemoth

@@ -1,0 +1,102 @@
+// The run history: every run with its project, plan, metrics and outcome, in one SQLite file that
+// several runs (processes) may write at once. Schema and behaviour: docs/history.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/history/sqlite.h"
+#include "backend/metrics/step_metrics.h"
+
+namespace behemoth {
+
+enum class RunOutcome { running, completed, failed, stopped };
+std::string outcomeName(RunOutcome outcome);
+RunOutcome outcomeFromName(const std::string& name);  // throws std::invalid_argument
+
+struct RunStart {
+  std::string name;
+  nlohmann::json project = nlohmann::json::object();
+  nlohmann::json plan = nlohmann::json::object();
+  int world_size = 1;
+  std::string out_dir;
+  std::int64_t parameter_count = 0;
+  std::string started_at;  // ISO 8601 UTC; empty = now
+  std::vector<std::string> tags;
+};
+
+struct RunSummary {
+  std::optional<double> final_loss;
+  std::optional<double> final_eval_loss;
+  std::optional<double> tokens_per_s;
+  std::optional<std::int64_t> peak_rss_bytes;
+  std::optional<std::int64_t> model_state_bytes;
+  std::optional<double> duration_s;
+};
+
+struct RunRecord {
+  std::int64_t id = 0;
+  std::string name;
+  nlohmann::json project;
+  nlohmann::json plan;
+  int world_size = 1;
+  std::string out_dir;
+  std::string started_at;
+  std::optional<std::string> finished_at;
+  RunOutcome outcome = RunOutcome::running;
+  std::string error;
+  RunSummary summary;
+  std::int64_t parameter_count = 0;
+  std::vector<std::string> tags;
+  std::int64_t logged_steps = 0;  // rows in the run's metrics
+};
+
+struct RunDetails {
+  RunRecord run;
+  std::vector<StepMetrics> steps;                       // logged steps, in step order
+  std::vector<std::pair<std::int64_t, double>> evals;   // (step, eval loss), in step order
+};
+
+enum class RunOrder { newest_first, oldest_first, best_loss_first };
+
+class HistoryStore {
+ public:
+  // $BEHEMOTH_HISTORY, else $XDG_DATA_HOME/behemoth/history.sqlite, else
+  // ~/.local/share/behemoth/history.sqlite. Does not create anything.
+  static std::string defaultPath();
+
+  // Opens or creates the database (and its folder). Throws std::runtime_error
+  // "history database <path>: <reason>" for a file that is not a database, is locked for longer
+  // than the busy timeout, or has a newer schema than this build.
+  explicit HistoryStore(const std::string& path, int busy_timeout_ms = 5000);
+
+  std::int64_t beginRun(const RunStart& start);
+  // Inserts or replaces the row for metrics.step (eval_loss already recorded for it is kept).
+  void appendStep(std::int64_t run_id, const StepMetrics& metrics);
+  // A "step" or "eval" event; an eval updates the row of its step (creating it when needed).
+  void appendEvent(std::int64_t run_id, const nlohmann::json& event);
+  void finishRun(std::int64_t run_id, RunOutcome outcome, const std::string& error, const RunSummary& summary);
+
+  // Runs whose name, tags or outcome contain `filter` (case-insensitive; empty = all). limit 0 = all.
+  std::vector<RunRecord> listRuns(const std::string& filter = "", RunOrder order = RunOrder::newest_first,
+                                  int limit = 0);
+  std::optional<RunDetails> getRun(std::int64_t id);
+  // False when there was no such run.
+  bool deleteRun(std::int64_t id);
+  void setTags(std::int64_t id, const std::vector<std::string>& tags);
+
+  const std::string& path() const { return db_.path(); }
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  void prepareSchema();
+  void requireRun(std::int64_t run_id, const char* operation);
+  sqlite::Database db_;
+};
+
+}  // namespace behemoth

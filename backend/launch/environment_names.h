@@ -1,0 +1,13 @@
+// The variables our launcher sets for every worker; rankFromEnvironment() reads them back.
+#pragma once
+
+namespace behemoth::launch_env {
+
+inline constexpr const char* kRank = "BEHEMOTH_RANK";
+inline constexpr const char* kWorldSize = "BEHEMOTH_WORLD_SIZE";
+inline constexpr const char* kLocalRank = "BEHEMOTH_LOCAL_RANK";
+inline constexpr const char* kLocalWorldSize = "BEHEMOTH_LOCAL_WORLD_SIZE";
+inline constexpr const char* kMasterAddr = "BEHEMOTH_MASTER_ADDR";
+inline constexpr const char* kMasterPort = "BEHEMOTH_MASTER_PORT";
+
+}  // namespace behemoth::launch_env

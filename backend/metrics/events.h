@@ -1,0 +1,48 @@
+// The event stream of a run: one JSON object per event with an "event" field. The Studio, the
+// launcher, metrics.jsonl and the history all read it. Format: docs/events.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "backend/metrics/step_metrics.h"
+
+namespace behemoth {
+
+namespace event_type {
+inline constexpr const char* kRunStarted = "run_started";
+inline constexpr const char* kStep = "step";
+inline constexpr const char* kEval = "eval";
+inline constexpr const char* kLog = "log";
+inline constexpr const char* kRunFinished = "run_finished";
+inline constexpr const char* kRunFailed = "run_failed";
+}  // namespace event_type
+
+struct RunStartedInfo {
+  std::string name;
+  nlohmann::json project;  // projectToJson of the project as run (overrides applied)
+  nlohmann::json plan;     // planToJson of the resolved plan
+  int world_size = 1;
+  std::string out_dir;
+  std::int64_t parameter_count = 0;
+  int total_steps = 0;
+};
+
+// Current UTC time as ISO 8601 ("2024-05-01T12:34:56Z").
+std::string utcTimestamp();
+
+nlohmann::json runStartedEvent(const RunStartedInfo& info);
+nlohmann::json stepEvent(const StepMetrics& metrics);
+nlohmann::json evalEvent(std::int64_t step, double eval_loss);
+nlohmann::json logEvent(const std::string& text, int rank = 0);
+// outcome: "completed" or "stopped" (the user stopped it).
+nlohmann::json runFinishedEvent(double final_loss, std::optional<double> final_eval_loss, double duration_s,
+                                const std::string& outcome = "completed");
+nlohmann::json runFailedEvent(const std::string& error, int rank);
+
+// The "event" field, or "" when there is none.
+std::string eventType(const nlohmann::json& event);
+
+}  // namespace behemoth

@@ -1,0 +1,81 @@
+#include "backend/metrics/step_metrics.h"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+namespace behemoth {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+void readOptional(const json& object, const char* key, T& out) {
+  const auto found = object.find(key);
+  if (found == object.end()) return;
+  if (found->is_null()) {
+    // JSON has no NaN: a diverged loss is written as null and must read back as NaN, not as 0.
+    if constexpr (std::is_floating_point_v<T>) out = std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
+  if (!found->is_number()) {
+    throw std::invalid_argument(std::string("step metrics: ") + key + ": expected a number, got " + found->dump());
+  }
+  out = found->get<T>();
+}
+
+}  // namespace
+
+json StepMetrics::toJson() const {
+  json out = {{"step", step},
+              {"loss", loss},
+              {"grad_norm", grad_norm},
+              {"lr", lr},
+              {"step_time_s", step_time_s},
+              {"tokens_per_s", tokens_per_s},
+              {"model_state_bytes", model_state_bytes},
+              {"peak_rss_bytes", peak_rss_bytes},
+              {"comm_bytes", comm_bytes},
+              {"comm_bytes_by_axis", comm_bytes_by_axis},
+              {"tokens_seen", tokens_seen},
+              {"elapsed_s", elapsed_s}};
+  if (eval_loss) out["eval_loss"] = *eval_loss;
+  return out;
+}
+
+StepMetrics StepMetrics::fromJson(const json& object) {
+  if (!object.is_object()) throw std::invalid_argument("step metrics: expected a JSON object, got " + object.dump());
+  for (const char* required : {"step", "loss"}) {
+    if (!object.contains(required)) throw std::invalid_argument(std::string("step metrics: ") + required + ": missing");
+  }
+  StepMetrics metrics;
+  readOptional(object, "step", metrics.step);
+  readOptional(object, "loss", metrics.loss);
+  readOptional(object, "grad_norm", metrics.grad_norm);
+  readOptional(object, "lr", metrics.lr);
+  readOptional(object, "step_time_s", metrics.step_time_s);
+  readOptional(object, "tokens_per_s", metrics.tokens_per_s);
+  readOptional(object, "model_state_bytes", metrics.model_state_bytes);
+  readOptional(object, "peak_rss_bytes", metrics.peak_rss_bytes);
+  readOptional(object, "comm_bytes", metrics.comm_bytes);
+  readOptional(object, "tokens_seen", metrics.tokens_seen);
+  readOptional(object, "elapsed_s", metrics.elapsed_s);
+  if (const auto found = object.find("comm_bytes_by_axis"); found != object.end() && found->is_object()) {
+    for (const auto& item : found->items()) {
+      if (!item.value().is_number_integer()) {
+        throw std::invalid_argument("step metrics: comm_bytes_by_axis." + item.key() + ": expected an integer");
+      }
+      metrics.comm_bytes_by_axis[item.key()] = item.value().get<std::int64_t>();
+    }
+  }
+  if (const auto found = object.find("eval_loss"); found != object.end()) {
+    double eval = 0.0;
+    readOptional(object, "eval_loss", eval);
+    metrics.eval_loss = eval;
+  }
+  return metrics;
+}
+
+}  // namespace behemoth

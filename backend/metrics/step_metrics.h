@@ -1,0 +1,35 @@
+// What one logged training step reports: the `step` event, a line of metrics.jsonl, a history row.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace behemoth {
+
+struct StepMetrics {
+  std::int64_t step = 0;
+  double loss = 0.0;
+  double grad_norm = 0.0;
+  double lr = 0.0;
+  double step_time_s = 0.0;
+  double tokens_per_s = 0.0;
+  // Per-rank maxima over the world.
+  std::int64_t model_state_bytes = 0;  // parameters, gradients and optimizer states held by the rank
+  std::int64_t peak_rss_bytes = 0;
+  std::int64_t comm_bytes = 0;         // bytes moved by collectives in this step
+  std::map<std::string, std::int64_t> comm_bytes_by_axis;  // "dp" -> bytes, ...
+  std::optional<double> eval_loss;     // present on steps that evaluated
+  std::int64_t tokens_seen = 0;        // since the run started
+  double elapsed_s = 0.0;              // since the run started
+
+  // The fields of a step event, without "event". Field names are a public interface: add, never rename.
+  nlohmann::json toJson() const;
+  // Reads a step event (or its fields). step and loss are required; other fields default, so older
+  // and newer producers stay readable. Throws std::invalid_argument naming the field.
+  static StepMetrics fromJson(const nlohmann::json& json);
+};
+
+}  // namespace behemoth

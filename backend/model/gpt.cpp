@@ -1,0 +1,103 @@
+#include "backend/model/gpt.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "backend/model/attention.h"
+
+namespace behemoth {
+
+namespace {
+
+torch::nn::LayerNorm makeLayerNorm(const ModelConfig& config) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.d_model}).eps(config.norm_eps));
+}
+
+at::Tensor maybeDropout(const at::Tensor& x, double p, bool training) {
+  return p > 0.0 ? at::dropout(x, p, training) : x;
+}
+
+// [B, T, heads * D] -> [B, heads, T, D]
+at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
+  return x.view({x.size(0), x.size(1), -1, head_dim}).transpose(1, 2);
+}
+
+}  // namespace
+
+GptAttention::GptAttention(const ModelConfig& config) : head_dim_(config.headDim()), dropout_(config.dropout) {
+  addLinear("qkv", std::make_shared<DenseLinear>(config.d_model, 3 * config.d_model, true));
+  addLinear("proj", std::make_shared<DenseLinear>(config.d_model, config.d_model, true));
+}
+
+at::Tensor GptAttention::forward(const at::Tensor& x) {
+  // The head count is read off the projection's width, so a tensor-parallel qkv that yields only
+  // this rank's heads works unchanged.
+  const auto parts = linear("qkv").forward(x).chunk(3, -1);
+  const at::Tensor attended = causalAttention(splitHeads(parts[0], head_dim_), splitHeads(parts[1], head_dim_),
+                                              splitHeads(parts[2], head_dim_), dropout_, is_training());
+  const at::Tensor merged = attended.transpose(1, 2).reshape({x.size(0), x.size(1), -1});
+  return linear("proj").forward(merged);
+}
+
+GptMlp::GptMlp(const ModelConfig& config) {
+  addLinear("fc", std::make_shared<DenseLinear>(config.d_model, config.ffnHidden(), true));
+  addLinear("proj", std::make_shared<DenseLinear>(config.ffnHidden(), config.d_model, true));
+}
+
+at::Tensor GptMlp::forward(const at::Tensor& x) {
+  return linear("proj").forward(at::gelu(linear("fc").forward(x), "tanh"));
+}
+
+GptBlock::GptBlock(const ModelConfig& config) : dropout_(config.dropout) {
+  ln1_ = register_module("ln1", makeLayerNorm(config));
+  attn_ = register_module("attn", std::make_shared<GptAttention>(config));
+  ln2_ = register_module("ln2", makeLayerNorm(config));
+  mlp_ = register_module("mlp", std::make_shared<GptMlp>(config));
+}
+
+at::Tensor GptBlock::forward(const at::Tensor& x) {
+  const at::Tensor h = x + maybeDropout(attn_->forward(ln1_->forward(x)), dropout_, is_training());
+  return h + maybeDropout(mlp_->forward(ln2_->forward(h)), dropout_, is_training());
+}
+
+GptModel::GptModel(const ModelConfig& config) : LanguageModel(config) {
+  tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
+  pos_emb_ = register_module("pos_emb", std::make_shared<Embedding>(config.seq_len, config.d_model));
+  auto blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int index = 0; index < config.n_layer; ++index) {
+    blocks_.push_back(std::make_shared<GptBlock>(config));
+    blocks->push_back(blocks_.back());
+  }
+  ln_f_ = register_module("ln_f", makeLayerNorm(config));
+  if (!config.tie_embeddings) {
+    addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
+  }
+}
+
+at::Tensor GptModel::embed(const at::Tensor& tokens) {
+  checkTokens(tokens);
+  const at::Tensor positions = at::arange(tokens.size(1), tokens.options());
+  return maybeDropout(tok_emb_->forward(tokens) + pos_emb_->forward(positions), config().dropout, is_training());
+}
+
+at::Tensor GptModel::block(int index, const at::Tensor& hidden) { return blocks_.at(index)->forward(hidden); }
+
+at::Tensor GptModel::head(const at::Tensor& hidden) {
+  const at::Tensor normalized = ln_f_->forward(hidden);
+  if (config().tie_embeddings) return at::linear(normalized, tok_emb_->weight);
+  return linear("lm_head").forward(normalized);
+}
+
+InitRule GptModel::initRule(const std::string& name) const {
+  if (endsWith(name, ".bias")) return {InitKind::zeros};
+  const std::string owner = ownerModuleName(name);
+  if (owner == "ln1" || owner == "ln2" || owner == "ln_f") return {InitKind::ones};
+  // GPT-2: residual projections scaled by 1/sqrt(2 n_layer), two residual additions per block.
+  if (endsWith(name, ".attn.proj.weight") || endsWith(name, ".mlp.proj.weight")) {
+    return {InitKind::normal, config().init_std / std::sqrt(2.0 * config().n_layer)};
+  }
+  return {InitKind::normal, config().init_std};
+}
+
+}  // namespace behemoth

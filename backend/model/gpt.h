@@ -1,0 +1,68 @@
+// GPT-2 style decoder: learned token and position embeddings, pre-LayerNorm blocks with causal
+// multi-head attention (fused qkv projection, laid out [q heads | k heads | v heads] as in GPT-2),
+// a tanh-GELU MLP, a final LayerNorm and an LM head tied to the token embedding by default.
+//
+// Parameters: tok_emb.weight [V, d], pos_emb.weight [seq_len, d],
+//   blocks.{i}.ln1.{weight,bias}, blocks.{i}.attn.qkv.{weight [3d, d], bias},
+//   blocks.{i}.attn.proj.{weight [d, d], bias}, blocks.{i}.ln2.{weight,bias},
+//   blocks.{i}.mlp.fc.{weight [ff, d], bias}, blocks.{i}.mlp.proj.{weight [d, ff], bias},
+//   ln_f.{weight,bias}, and lm_head.weight [V, d] only when tie_embeddings is false.
+#pragma once
+
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <memory>
+#include <vector>
+
+#include "backend/model/language_model.h"
+#include "backend/model/layers.h"
+
+namespace behemoth {
+
+class GptAttention : public LinearOwner {
+ public:
+  explicit GptAttention(const ModelConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  std::int64_t head_dim_;
+  double dropout_;
+};
+
+class GptMlp : public LinearOwner {
+ public:
+  explicit GptMlp(const ModelConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+};
+
+class GptBlock : public torch::nn::Module {
+ public:
+  explicit GptBlock(const ModelConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  torch::nn::LayerNorm ln1_{nullptr};
+  std::shared_ptr<GptAttention> attn_;
+  torch::nn::LayerNorm ln2_{nullptr};
+  std::shared_ptr<GptMlp> mlp_;
+  double dropout_;
+};
+
+class GptModel : public LanguageModel {
+ public:
+  explicit GptModel(const ModelConfig& config);
+
+  at::Tensor embed(const at::Tensor& tokens) override;
+  at::Tensor block(int index, const at::Tensor& hidden) override;
+  at::Tensor head(const at::Tensor& hidden) override;
+  InitRule initRule(const std::string& name) const override;
+
+ private:
+  std::shared_ptr<Embedding> tok_emb_;
+  std::shared_ptr<Embedding> pos_emb_;
+  std::vector<std::shared_ptr<GptBlock>> blocks_;
+  torch::nn::LayerNorm ln_f_{nullptr};
+};
+
+}  // namespace behemoth

@@ -1,0 +1,35 @@
+#include "backend/model/layers.h"
+
+#include <ATen/ATen.h>
+
+namespace behemoth {
+
+Embedding::Embedding(std::int64_t num_embeddings, std::int64_t dim) {
+  weight = register_parameter("weight", at::empty({num_embeddings, dim}));
+}
+
+at::Tensor Embedding::forward(const at::Tensor& indices) { return at::embedding(weight, indices); }
+
+RmsNorm::RmsNorm(std::int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", at::ones({dim}));
+}
+
+at::Tensor RmsNorm::forward(const at::Tensor& input) {
+  const at::Tensor x = input.to(at::kFloat);
+  const at::Tensor normalized = x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight * normalized.to(input.scalar_type());
+}
+
+std::string ownerModuleName(const std::string& parameter_name) {
+  const auto last = parameter_name.rfind('.');
+  if (last == std::string::npos) return {};
+  const auto before = parameter_name.rfind('.', last - 1);
+  const auto begin = before == std::string::npos ? 0 : before + 1;
+  return parameter_name.substr(begin, last - begin);
+}
+
+bool endsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace behemoth

@@ -1,0 +1,40 @@
+// Small building blocks of the zoo models that LibTorch either lacks (RMSNorm in 1.13) or would
+// initialize from the global torch generator (Embedding): ours allocate only, the model's seeded
+// initialization fills them.
+#pragma once
+
+#include <ATen/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <string>
+
+namespace behemoth {
+
+// Table lookup; parameter "weight" [num_embeddings, dim].
+class Embedding : public torch::nn::Module {
+ public:
+  Embedding(std::int64_t num_embeddings, std::int64_t dim);
+  at::Tensor forward(const at::Tensor& indices);
+
+  at::Tensor weight;
+};
+
+// x / sqrt(mean(x^2) + eps) * weight over the last dimension, computed in float32 (as LLaMA does)
+// and returned in the input's dtype; parameter "weight" [dim].
+class RmsNorm : public torch::nn::Module {
+ public:
+  RmsNorm(std::int64_t dim, double eps);
+  at::Tensor forward(const at::Tensor& input);
+
+  at::Tensor weight;
+
+ private:
+  double eps_;
+};
+
+// Helpers shared by both architectures' init rules: "blocks.0.ln1.weight" -> "ln1".
+std::string ownerModuleName(const std::string& parameter_name);
+bool endsWith(const std::string& text, const std::string& suffix);
+
+}  // namespace behemoth

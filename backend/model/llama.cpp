@@ -1,0 +1,101 @@
+#include "backend/model/llama.h"
+
+#include <ATen/ATen.h>
+
+namespace behemoth {
+
+namespace {
+
+at::Tensor maybeDropout(const at::Tensor& x, double p, bool training) {
+  return p > 0.0 ? at::dropout(x, p, training) : x;
+}
+
+// [B, T, heads * D] -> [B, heads, T, D]
+at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
+  return x.view({x.size(0), x.size(1), -1, head_dim}).transpose(1, 2);
+}
+
+}  // namespace
+
+LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.headDim()), dropout_(config.dropout) {
+  const std::int64_t q_width = std::int64_t{config.n_head} * head_dim_;
+  const std::int64_t kv_width = std::int64_t{config.kvHeads()} * head_dim_;
+  addLinear("q", std::make_shared<DenseLinear>(config.d_model, q_width, false));
+  addLinear("k", std::make_shared<DenseLinear>(config.d_model, kv_width, false));
+  addLinear("v", std::make_shared<DenseLinear>(config.d_model, kv_width, false));
+  addLinear("o", std::make_shared<DenseLinear>(q_width, config.d_model, false));
+}
+
+at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rotary) {
+  // Head counts come from the projections' widths, so tensor-parallel shards work unchanged.
+  const at::Tensor q = applyRotary(splitHeads(linear("q").forward(x), head_dim_), rotary);
+  const at::Tensor k = applyRotary(splitHeads(linear("k").forward(x), head_dim_), rotary);
+  const at::Tensor v = splitHeads(linear("v").forward(x), head_dim_);
+  const std::int64_t groups = q.size(1) / k.size(1);
+  const at::Tensor attended =
+      causalAttention(q, repeatKvHeads(k, groups), repeatKvHeads(v, groups), dropout_, is_training());
+  return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), x.size(1), -1}));
+}
+
+LlamaMlp::LlamaMlp(const ModelConfig& config) {
+  addLinear("gate", std::make_shared<DenseLinear>(config.d_model, config.ffnHidden(), false));
+  addLinear("up", std::make_shared<DenseLinear>(config.d_model, config.ffnHidden(), false));
+  addLinear("down", std::make_shared<DenseLinear>(config.ffnHidden(), config.d_model, false));
+}
+
+at::Tensor LlamaMlp::forward(const at::Tensor& x) {
+  return linear("down").forward(at::silu(linear("gate").forward(x)) * linear("up").forward(x));
+}
+
+LlamaBlock::LlamaBlock(const ModelConfig& config) : dropout_(config.dropout) {
+  attn_norm_ = register_module("attn_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  attn_ = register_module("attn", std::make_shared<LlamaAttention>(config));
+  mlp_norm_ = register_module("mlp_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  mlp_ = register_module("mlp", std::make_shared<LlamaMlp>(config));
+}
+
+at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary) {
+  const at::Tensor h = x + maybeDropout(attn_->forward(attn_norm_->forward(x), rotary), dropout_, is_training());
+  return h + maybeDropout(mlp_->forward(mlp_norm_->forward(h)), dropout_, is_training());
+}
+
+LlamaModel::LlamaModel(const ModelConfig& config) : LanguageModel(config) {
+  tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
+  auto blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int index = 0; index < config.n_layer; ++index) {
+    blocks_.push_back(std::make_shared<LlamaBlock>(config));
+    blocks->push_back(blocks_.back());
+  }
+  norm_f_ = register_module("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  if (!config.tie_embeddings) {
+    addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
+  }
+}
+
+at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
+  checkTokens(tokens);
+  return maybeDropout(tok_emb_->forward(tokens), config().dropout, is_training());
+}
+
+at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
+  // Recomputed per block (O(T * head_dim), small next to the block) so a block runs on its own, as
+  // a pipeline stage or under activation checkpointing.
+  const RotaryTables rotary =
+      rotaryTables(0, hidden.size(1), config().headDim(), config().rope_theta, hidden.options());
+  return blocks_.at(index)->forward(hidden, rotary);
+}
+
+at::Tensor LlamaModel::head(const at::Tensor& hidden) {
+  const at::Tensor normalized = norm_f_->forward(hidden);
+  if (config().tie_embeddings) return at::linear(normalized, tok_emb_->weight);
+  return linear("lm_head").forward(normalized);
+}
+
+InitRule LlamaModel::initRule(const std::string& name) const {
+  const std::string owner = ownerModuleName(name);
+  if (owner == "attn_norm" || owner == "mlp_norm" || owner == "norm_f") return {InitKind::ones};
+  // As Hugging Face LLaMA: every matrix N(0, init_std), no depth scaling.
+  return {InitKind::normal, config().init_std};
+}
+
+}  // namespace behemoth

@@ -1,0 +1,67 @@
+// LLaMA style decoder: RMSNorm, rotary position embeddings on q and k (Hugging Face rotate_half
+// convention), grouped-query attention, a SwiGLU MLP, no biases, an untied LM head unless
+// tie_embeddings.
+//
+// Parameters: tok_emb.weight [V, d], blocks.{i}.attn_norm.weight [d],
+//   blocks.{i}.attn.q.weight [H*D, d], blocks.{i}.attn.k.weight [Hkv*D, d],
+//   blocks.{i}.attn.v.weight [Hkv*D, d], blocks.{i}.attn.o.weight [d, H*D],
+//   blocks.{i}.mlp_norm.weight [d], blocks.{i}.mlp.gate.weight [ff, d], blocks.{i}.mlp.up.weight [ff, d],
+//   blocks.{i}.mlp.down.weight [d, ff], norm_f.weight [d], and lm_head.weight [V, d] unless tied.
+#pragma once
+
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <memory>
+#include <vector>
+
+#include "backend/model/attention.h"
+#include "backend/model/language_model.h"
+#include "backend/model/layers.h"
+
+namespace behemoth {
+
+class LlamaAttention : public LinearOwner {
+ public:
+  explicit LlamaAttention(const ModelConfig& config);
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary);
+
+ private:
+  std::int64_t head_dim_;
+  double dropout_;
+};
+
+class LlamaMlp : public LinearOwner {
+ public:
+  explicit LlamaMlp(const ModelConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+};
+
+class LlamaBlock : public torch::nn::Module {
+ public:
+  explicit LlamaBlock(const ModelConfig& config);
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary);
+
+ private:
+  std::shared_ptr<RmsNorm> attn_norm_;
+  std::shared_ptr<LlamaAttention> attn_;
+  std::shared_ptr<RmsNorm> mlp_norm_;
+  std::shared_ptr<LlamaMlp> mlp_;
+  double dropout_;
+};
+
+class LlamaModel : public LanguageModel {
+ public:
+  explicit LlamaModel(const ModelConfig& config);
+
+  at::Tensor embed(const at::Tensor& tokens) override;
+  at::Tensor block(int index, const at::Tensor& hidden) override;
+  at::Tensor head(const at::Tensor& hidden) override;
+  InitRule initRule(const std::string& name) const override;
+
+ private:
+  std::shared_ptr<Embedding> tok_emb_;
+  std::vector<std::shared_ptr<LlamaBlock>> blocks_;
+  std::shared_ptr<RmsNorm> norm_f_;
+};
+
+}  // namespace behemoth

@@ -1,0 +1,357 @@
+// Project files: strict parsing (every error names its JSON path), serialization and `--set` overrides.
+#include "backend/project/project.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "backend/model/hf_config.h"
+#include "backend/project/json_fields.h"
+
+namespace behemoth {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kBuiltinCorpus = "builtin";
+
+std::string resolveAgainst(const std::string& base_dir, const std::string& path) {
+  const fs::path given(path);
+  if (given.is_absolute()) return given.lexically_normal().string();
+  return fs::absolute(fs::path(base_dir) / given).lexically_normal().string();
+}
+
+void requireAtLeast(const JsonFields& fields, const char* key, int value, int minimum) {
+  if (value < minimum) fields.fail(key, "must be >= " + std::to_string(minimum) + ", got " + std::to_string(value));
+}
+
+void requirePositive(const JsonFields& fields, const char* key, double value) {
+  if (!(value > 0.0)) fields.fail(key, "must be > 0, got " + json(value).dump());
+}
+
+void requireInRange(const JsonFields& fields, const char* key, double value, double low, double high, bool high_open) {
+  const bool ok = value >= low && (high_open ? value < high : value <= high);
+  if (!ok) {
+    fields.fail(key, "must be in [" + json(low).dump() + ", " + json(high).dump() + (high_open ? ")" : "]") +
+                         ", got " + json(value).dump());
+  }
+}
+
+ModelConfig parseModel(const json& section, const std::string& base_dir, std::optional<std::string>& hf_path) {
+  const JsonFields fields(section, "model",
+                          {"arch", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len", "vocab_size",
+                           "norm_eps", "rope_theta", "tie_embeddings", "dropout", "init_std", "hf_config"});
+  ModelConfig model;
+  hf_path.reset();
+  if (fields.has("hf_config")) {
+    std::string given;
+    fields.read("hf_config", given);
+    const std::string path = resolveAgainst(base_dir, given);
+    if (!fs::is_regular_file(path)) fields.fail("hf_config", "no such file: " + path);
+    try {
+      model = modelConfigFromHfFile(path);
+    } catch (const std::exception& error) {
+      fields.fail("hf_config", std::string(error.what()));
+    }
+    hf_path = path;
+  }
+  if (fields.has("arch")) {
+    std::string name;
+    fields.read("arch", name);
+    if (name != "gpt" && name != "llama") fields.fail("arch", "unknown architecture '" + name + "' (expected gpt or llama)");
+    model.arch = archFromName(name);
+    // Without a config.json to say otherwise, GPT-2 ties its embeddings and LLaMA does not.
+    if (!hf_path) model.tie_embeddings = model.arch == Arch::gpt;
+  }
+  fields.read("n_layer", model.n_layer);
+  fields.read("n_head", model.n_head);
+  fields.read("n_kv_head", model.n_kv_head);
+  fields.read("d_model", model.d_model);
+  fields.read("d_ff", model.d_ff);
+  fields.read("seq_len", model.seq_len);
+  fields.read("vocab_size", model.vocab_size);
+  fields.read("norm_eps", model.norm_eps);
+  fields.read("rope_theta", model.rope_theta);
+  fields.read("tie_embeddings", model.tie_embeddings);
+  fields.read("dropout", model.dropout);
+  fields.read("init_std", model.init_std);
+  model.validate();
+  return model;
+}
+
+DataConfig parseData(const json& section, const std::string& base_dir) {
+  const JsonFields fields(section, "data", {"corpus", "global_batch_size", "eval_fraction"});
+  DataConfig data;
+  fields.read("corpus", data.corpus);
+  fields.read("global_batch_size", data.global_batch_size);
+  fields.read("eval_fraction", data.eval_fraction);
+  if (data.corpus.empty()) fields.fail("corpus", "must not be empty (use \"builtin\" for the embedded corpus)");
+  if (data.corpus != kBuiltinCorpus) data.corpus = resolveAgainst(base_dir, data.corpus);
+  requireAtLeast(fields, "global_batch_size", data.global_batch_size, 1);
+  requireInRange(fields, "eval_fraction", data.eval_fraction, 0.0, 1.0, true);
+  return data;
+}
+
+DevicesConfig parseDevices(const json& section) {
+  const JsonFields fields(section, "devices", {"kind", "count", "memory_gb", "per_node", "name"});
+  DevicesConfig devices;
+  fields.read("kind", devices.kind);
+  fields.read("count", devices.count);
+  fields.read("memory_gb", devices.memory_gb);
+  fields.read("per_node", devices.per_node);
+  fields.read("name", devices.name);
+  if (devices.kind != "cpu" && devices.kind != "cuda") {
+    fields.fail("kind", "unknown device kind '" + devices.kind + "' (expected cpu or cuda)");
+  }
+  requireAtLeast(fields, "count", devices.count, 1);
+  if (!(devices.memory_gb >= 0.0)) fields.fail("memory_gb", "must be >= 0 (0 = unknown), got " + json(devices.memory_gb).dump());
+  requireAtLeast(fields, "per_node", devices.per_node, 0);
+  return devices;
+}
+
+std::array<Axis, kAxisCount> parseAxisOrder(const JsonFields& fields) {
+  const json& list = fields.at("order");
+  const std::string path = fields.pathOf("order");
+  if (!list.is_array()) throw std::invalid_argument(path + ": expected an array of axis names, got " + describeJsonValue(list));
+  std::vector<Axis> named;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string item_path = path + "[" + std::to_string(i) + "]";
+    if (!list[i].is_string()) throw std::invalid_argument(item_path + ": expected an axis name, got " + describeJsonValue(list[i]));
+    Axis axis{};
+    try {
+      axis = axisFromName(list[i].get<std::string>());
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument(item_path + ": " + error.what());
+    }
+    for (Axis seen : named) {
+      if (seen == axis) throw std::invalid_argument(item_path + ": axis '" + std::string(axisName(axis)) + "' is named twice");
+    }
+    named.push_back(axis);
+  }
+  // Axes left out keep their default relative order, outermost, ahead of the ones named.
+  std::array<Axis, kAxisCount> order{};
+  std::size_t next = 0;
+  for (Axis axis : Plan{}.order) {
+    bool listed = false;
+    for (Axis seen : named) listed = listed || seen == axis;
+    if (!listed) order[next++] = axis;
+  }
+  for (Axis axis : named) order[next++] = axis;
+  return order;
+}
+
+Plan parsePlan(const json& section) {
+  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "zero", "bucket_mb", "overlap", "order"});
+  Plan plan;
+  fields.read("dp", plan.dp);
+  fields.read("pp", plan.pp);
+  fields.read("tp", plan.tp);
+  fields.read("sp", plan.sp);
+  fields.read("ep", plan.ep);
+  fields.read("zero", plan.zero);
+  fields.read("bucket_mb", plan.bucket_mb);
+  fields.read("overlap", plan.overlap);
+  if (fields.has("order")) plan.order = parseAxisOrder(fields);
+  if (plan.dp != -1 && plan.dp < 1) fields.fail("dp", "must be >= 1 or -1 (whatever the other axes leave), got " + std::to_string(plan.dp));
+  requireAtLeast(fields, "pp", plan.pp, 1);
+  requireAtLeast(fields, "tp", plan.tp, 1);
+  requireAtLeast(fields, "sp", plan.sp, 1);
+  requireAtLeast(fields, "ep", plan.ep, 1);
+  if (plan.zero < 0 || plan.zero > 3) fields.fail("zero", "must be 0, 1, 2 or 3, got " + std::to_string(plan.zero));
+  requirePositive(fields, "bucket_mb", plan.bucket_mb);
+  return plan;
+}
+
+OptimizerConfig parseOptimizer(const json& section) {
+  const JsonFields fields(section, "optimizer",
+                          {"name", "lr", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "warmup_steps", "min_lr_ratio"});
+  OptimizerConfig optimizer;
+  fields.read("name", optimizer.name);
+  fields.read("lr", optimizer.lr);
+  fields.read("weight_decay", optimizer.weight_decay);
+  fields.read("beta1", optimizer.beta1);
+  fields.read("beta2", optimizer.beta2);
+  fields.read("eps", optimizer.eps);
+  fields.read("grad_clip", optimizer.grad_clip);
+  fields.read("warmup_steps", optimizer.warmup_steps);
+  fields.read("min_lr_ratio", optimizer.min_lr_ratio);
+  if (optimizer.name != "adamw") fields.fail("name", "unknown optimizer '" + optimizer.name + "' (expected adamw)");
+  requirePositive(fields, "lr", optimizer.lr);
+  if (!(optimizer.weight_decay >= 0.0)) fields.fail("weight_decay", "must be >= 0, got " + json(optimizer.weight_decay).dump());
+  requireInRange(fields, "beta1", optimizer.beta1, 0.0, 1.0, true);
+  requireInRange(fields, "beta2", optimizer.beta2, 0.0, 1.0, true);
+  requirePositive(fields, "eps", optimizer.eps);
+  if (!(optimizer.grad_clip >= 0.0)) fields.fail("grad_clip", "must be >= 0 (0 disables clipping), got " + json(optimizer.grad_clip).dump());
+  requireAtLeast(fields, "warmup_steps", optimizer.warmup_steps, 0);
+  requireInRange(fields, "min_lr_ratio", optimizer.min_lr_ratio, 0.0, 1.0, false);
+  return optimizer;
+}
+
+TrainConfig parseTrain(const json& section) {
+  const JsonFields fields(section, "train",
+                          {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir"});
+  TrainConfig train;
+  fields.read("steps", train.steps);
+  fields.read("seed", train.seed);
+  fields.read("log_every", train.log_every);
+  fields.read("eval_every", train.eval_every);
+  fields.read("eval_batches", train.eval_batches);
+  fields.read("micro_batch_size", train.micro_batch_size);
+  fields.read("out_dir", train.out_dir);
+  requireAtLeast(fields, "steps", train.steps, 1);
+  requireAtLeast(fields, "log_every", train.log_every, 1);
+  requireAtLeast(fields, "eval_every", train.eval_every, 0);
+  requireAtLeast(fields, "eval_batches", train.eval_batches, 1);
+  requireAtLeast(fields, "micro_batch_size", train.micro_batch_size, 0);
+  if (train.out_dir.empty()) fields.fail("out_dir", "must not be empty");
+  return train;
+}
+
+json axisOrderToJson(const std::array<Axis, kAxisCount>& order) {
+  json names = json::array();
+  for (Axis axis : order) names.push_back(std::string(axisName(axis)));
+  return names;
+}
+
+// Splits "a.b.c" into its segments; empty segments are an error.
+std::vector<std::string> splitDottedPath(const std::string& key, const std::string& assignment) {
+  std::vector<std::string> segments;
+  std::string segment;
+  std::istringstream stream(key);
+  while (std::getline(stream, segment, '.')) {
+    if (segment.empty()) throw std::invalid_argument("--set " + assignment + ": empty segment in the key path");
+    segments.push_back(segment);
+  }
+  if (segments.empty() || key.back() == '.') throw std::invalid_argument("--set " + assignment + ": empty segment in the key path");
+  return segments;
+}
+
+}  // namespace
+
+std::string precisionName(Precision precision) {
+  switch (precision) {
+    case Precision::fp32: return "fp32";
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+  }
+  return "fp32";
+}
+
+Precision precisionFromName(const std::string& name) {
+  for (Precision precision : {Precision::fp32, Precision::bf16, Precision::fp16}) {
+    if (precisionName(precision) == name) return precision;
+  }
+  throw std::invalid_argument("precision: unknown precision '" + name + "' (expected fp32, bf16 or fp16)");
+}
+
+Project projectFromJson(const json& document, const std::string& base_dir) {
+  const JsonFields fields(document, "",
+                          {"name", "model", "data", "devices", "parallel", "precision", "optimizer", "train"});
+  Project project;
+  fields.read("name", project.name);
+  if (project.name.empty()) fields.fail("name", "must not be empty");
+  if (!fields.has("model")) throw std::invalid_argument("model: required section is missing");
+  project.model = parseModel(fields.at("model"), base_dir, project.model_hf_config);
+  if (fields.has("data")) project.data = parseData(fields.at("data"), base_dir);
+  if (fields.has("devices")) project.devices = parseDevices(fields.at("devices"));
+  if (fields.has("parallel")) project.plan = parsePlan(fields.at("parallel"));
+  if (fields.has("precision")) {
+    std::string name;
+    fields.read("precision", name);
+    project.precision = precisionFromName(name);
+  }
+  if (fields.has("optimizer")) project.optimizer = parseOptimizer(fields.at("optimizer"));
+  if (fields.has("train")) project.train = parseTrain(fields.at("train"));
+  return project;
+}
+
+json planToJson(const Plan& plan) {
+  return {{"dp", plan.dp},       {"pp", plan.pp},
+          {"tp", plan.tp},       {"sp", plan.sp},
+          {"ep", plan.ep},       {"zero", plan.zero},
+          {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},
+          {"order", axisOrderToJson(plan.order)}};
+}
+
+json projectToJson(const Project& project) {
+  const ModelConfig& m = project.model;
+  json model = {{"arch", archName(m.arch)},   {"n_layer", m.n_layer},       {"n_head", m.n_head},
+                {"n_kv_head", m.n_kv_head},   {"d_model", m.d_model},       {"d_ff", m.d_ff},
+                {"seq_len", m.seq_len},       {"vocab_size", m.vocab_size}, {"norm_eps", m.norm_eps},
+                {"rope_theta", m.rope_theta}, {"tie_embeddings", m.tie_embeddings},
+                {"dropout", m.dropout},       {"init_std", m.init_std}};
+  if (project.model_hf_config) model["hf_config"] = *project.model_hf_config;
+  const DataConfig& d = project.data;
+  const DevicesConfig& dev = project.devices;
+  const OptimizerConfig& o = project.optimizer;
+  const TrainConfig& t = project.train;
+  return {
+      {"name", project.name},
+      {"model", model},
+      {"data", {{"corpus", d.corpus}, {"global_batch_size", d.global_batch_size}, {"eval_fraction", d.eval_fraction}}},
+      {"devices",
+       {{"kind", dev.kind}, {"count", dev.count}, {"memory_gb", dev.memory_gb}, {"per_node", dev.per_node}, {"name", dev.name}}},
+      {"parallel", planToJson(project.plan)},
+      {"precision", precisionName(project.precision)},
+      {"optimizer",
+       {{"name", o.name}, {"lr", o.lr}, {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2},
+        {"eps", o.eps}, {"grad_clip", o.grad_clip}, {"warmup_steps", o.warmup_steps}, {"min_lr_ratio", o.min_lr_ratio}}},
+      {"train",
+       {{"steps", t.steps}, {"seed", t.seed}, {"log_every", t.log_every}, {"eval_every", t.eval_every},
+        {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir}}},
+  };
+}
+
+json readProjectJson(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw std::invalid_argument("project file " + path + ": cannot be opened");
+  try {
+    return json::parse(file);
+  } catch (const json::parse_error& error) {
+    throw std::invalid_argument("project file " + path + ": invalid JSON: " + error.what());
+  }
+}
+
+Project loadProject(const std::string& path) { return loadProject(path, {}); }
+
+Project loadProject(const std::string& path, const std::vector<std::string>& overrides) {
+  json document = readProjectJson(path);
+  for (const std::string& assignment : overrides) applyOverride(document, assignment);
+  const std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
+  return projectFromJson(document, base_dir);
+}
+
+void applyOverride(json& document, const std::string& assignment) {
+  const std::size_t equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw std::invalid_argument("--set " + assignment + ": expected key=value (for example train.steps=20)");
+  }
+  const std::vector<std::string> segments = splitDottedPath(assignment.substr(0, equals), assignment);
+  const std::string text = assignment.substr(equals + 1);
+  // JSON when it parses (numbers, booleans, arrays), otherwise the text itself as a string.
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = text;
+
+  if (!document.is_object()) throw std::invalid_argument("--set " + assignment + ": the project is not a JSON object");
+  json* node = &document;
+  std::string walked;
+  for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+    walked = joinJsonPath(walked, segments[i]);
+    json& child = (*node)[segments[i]];
+    if (child.is_null()) child = json::object();
+    if (!child.is_object()) {
+      throw std::invalid_argument("--set " + assignment + ": " + walked + " is " + describeJsonValue(child) +
+                                  ", not an object");
+    }
+    node = &child;
+  }
+  (*node)[segments.back()] = std::move(value);
+}
+
+}  // namespace behemoth

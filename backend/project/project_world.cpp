@@ -1,0 +1,93 @@
+// Checks that need the world size: the resolved plan, batch divisibility, model shapes per axis,
+// and the features this build cannot run yet.
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "backend/project/project.h"
+
+namespace behemoth {
+namespace {
+
+[[noreturn]] void reject(const std::string& message) { throw std::invalid_argument(message); }
+
+std::string str(int value) { return std::to_string(value); }
+
+void checkBatch(const Project& project) {
+  const int global = project.data.global_batch_size;
+  const int dp = project.plan.dp;
+  if (global % dp != 0) {
+    reject("data.global_batch_size: " + str(global) + " is not divisible by dp (" + str(dp) + ")");
+  }
+  const int micro = project.train.micro_batch_size;
+  if (micro > 0 && global % (dp * micro) != 0) {
+    reject("data.global_batch_size: " + str(global) + " is not divisible by dp (" + str(dp) +
+           ") x train.micro_batch_size (" + str(micro) + ")");
+  }
+}
+
+// Shapes every axis has to split; written for all axes now so plans fail before launch later too.
+void checkModelAgainstAxes(const Project& project) {
+  const ModelConfig& model = project.model;
+  const Plan& plan = project.plan;
+  const int tp = plan.tp;
+  if (model.n_head % tp != 0) {
+    reject("model.n_head: " + str(model.n_head) + " heads cannot be split over parallel.tp (" + str(tp) + ")");
+  }
+  const int kv_heads = model.kvHeads();
+  if (kv_heads % tp != 0 && tp % kv_heads != 0) {
+    reject("model.n_kv_head: " + str(kv_heads) + " key/value heads cannot be split over or replicated across parallel.tp (" +
+           str(tp) + ")");
+  }
+  if (model.ffnHidden() % tp != 0) {
+    reject("model.d_ff: the feed-forward width " + str(model.ffnHidden()) + " is not divisible by parallel.tp (" + str(tp) + ")");
+  }
+  if (model.vocab_size % tp != 0) {
+    reject("model.vocab_size: " + str(model.vocab_size) + " is not divisible by parallel.tp (" + str(tp) +
+           ") for the vocabulary-parallel embedding");
+  }
+  if (model.seq_len % (plan.sp) != 0) {
+    reject("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.sp (" + str(plan.sp) + ")");
+  }
+  if (model.n_layer < plan.pp) {
+    reject("model.n_layer: " + str(model.n_layer) + " layers cannot fill parallel.pp (" + str(plan.pp) +
+           ") pipeline stages");
+  }
+  if (model.vocab_size < 2) reject("model.vocab_size: must be at least 2, got " + str(model.vocab_size));
+  if (model.seq_len < 2) reject("model.seq_len: must be at least 2 (inputs and shifted targets), got " + str(model.seq_len));
+}
+
+void checkCorpus(const Project& project) {
+  const std::string& corpus = project.data.corpus;
+  if (corpus == "builtin") return;
+  if (!std::filesystem::exists(corpus)) reject("data.corpus: no such file or folder: " + corpus);
+}
+
+}  // namespace
+
+void rejectUnavailableFeatures(const Project& project) {
+  const Plan& plan = project.plan;
+  if (plan.tp > 1) reject("parallel.tp: tensor parallelism is not available in this build yet");
+  if (plan.pp > 1) reject("parallel.pp: pipeline parallelism is not available in this build yet");
+  if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
+  if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");
+  if (plan.zero > 0) reject("parallel.zero: ZeRO stage " + str(plan.zero) + " is not available in this build yet");
+  if (project.precision == Precision::fp16) {
+    reject("precision: fp16 (with loss scaling) is not available in this build yet; use bf16 or fp32");
+  }
+#ifndef BEHEMOTH_WITH_CUDA
+  if (project.devices.kind == "cuda") {
+    reject("devices.kind: cuda is not available: this build of Behemoth was compiled without CUDA (use cpu)");
+  }
+#endif
+}
+
+void validateForWorld(Project& project, int world_size) {
+  project.plan.resolve(world_size);
+  checkBatch(project);
+  checkModelAgainstAxes(project);
+  checkCorpus(project);
+  rejectUnavailableFeatures(project);
+}
+
+}  // namespace behemoth

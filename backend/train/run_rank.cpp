@@ -1,0 +1,48 @@
+#include "backend/train/run_rank.h"
+
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+
+#include "backend/metrics/events.h"
+#include "backend/metrics/event_sink.h"
+#include "parallel/world.h"
+
+namespace behemoth {
+
+TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* sink) {
+  // One math thread per rank: ranks share the machine's cores.
+  if (info.world_size > 1) at::set_num_threads(1);
+  ProcessWorld world(info, project.plan);
+  Trainer trainer(project, world);
+
+  FanoutSink events;
+  if (info.rank == 0) {
+    events.add(makeMetricsFileSink(project.train.out_dir));
+    if (sink) events.add(std::shared_ptr<EventSink>(sink, [](EventSink*) {}));  // not owned
+    RunStartedInfo started;
+    started.name = project.name;
+    started.project = projectToJson(project);
+    started.plan = started.project["parallel"];
+    started.world_size = info.world_size;
+    started.out_dir = project.train.out_dir;
+    started.parameter_count = trainer.parameterCount();
+    started.total_steps = project.train.steps;
+    events.emit(runStartedEvent(started));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  TrainOutcome outcome = trainer.run(info.rank == 0 ? &events : nullptr);
+  if (info.rank == 0) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    events.emit(runFinishedEvent(outcome.losses.empty() ? 0.0 : outcome.losses.back(),
+                                 outcome.eval_losses.empty() ? std::nullopt
+                                                             : std::optional<double>(outcome.eval_losses.back().second),
+                                 seconds));
+  }
+  world.world().barrier();
+  return outcome;
+}
+
+}  // namespace behemoth

@@ -1,0 +1,17 @@
+// One rank of a training job, start to finish: the process world, the trainer, the run events.
+#pragma once
+
+#include "backend/project/project.h"
+#include "backend/train/trainer.h"
+
+namespace behemoth {
+
+class EventSink;
+struct WorldInfo;
+
+// Builds the world for `info`, trains `project` (validated for info.world_size) and returns the
+// outcome. Rank 0 sends run_started, step, eval and run_finished events to `sink` (may be null)
+// and appends step/eval events to OUT_DIR/metrics.jsonl. Errors propagate as exceptions.
+TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* sink);
+
+}  // namespace behemoth

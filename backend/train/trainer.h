@@ -1,0 +1,51 @@
+// The training loop every layout runs: the same global batch at every step, split over dp ranks and
+// micro-batches; AdamW with warmup + cosine; clipping by the global gradient norm; fp32 or bf16
+// with fp32 master weights; evaluation on the held-out split; metrics as events.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/project/project.h"
+
+namespace behemoth {
+
+class ProcessWorld;
+class EventSink;
+class LanguageModel;
+
+struct TrainOutcome {
+  std::vector<double> losses;                        // global-batch loss of every step
+  std::vector<std::pair<int, double>> eval_losses;   // (step, held-out loss)
+  double tokens_per_s = 0.0;                         // over the whole run
+  std::int64_t model_state_bytes = 0;                // per-rank maximum
+  std::int64_t peak_rss_bytes = 0;                   // per-rank maximum
+};
+
+class Trainer {
+ public:
+  // `project` must be validated for the world (validateForWorld).
+  Trainer(Project project, ProcessWorld& world);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains train.steps steps. Step and eval events go to `sink` (rank 0 passes one; others nullptr).
+  TrainOutcome run(EventSink* sink);
+
+  // Every parameter at full size in fp32, by name (for parity checks and checkpoints).
+  std::vector<std::pair<std::string, at::Tensor>> fullParameters() const;
+  // Bytes of parameters, gradients, optimizer states and master weights this rank holds.
+  std::int64_t modelStateBytes() const;
+  std::int64_t parameterCount() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace behemoth

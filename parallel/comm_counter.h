@@ -1,0 +1,44 @@
+// Bytes moved by collectives, per group label ("dp", "tp", "dp+tp", "world") and in total.
+//
+// Definition (the ring / "bus bytes" model of nccl-tests, counted per rank): for a collective over
+// n ranks,
+//   all_reduce of S bytes             : 2*(n-1)*S/n
+//   reduce_scatter with full input S  : (n-1)*S/n
+//   all_gather with full output S     : (n-1)*S/n
+//   all_to_all of S bytes per rank    : (n-1)*S/n
+//   broadcast of S bytes              : S
+//   any collective with n == 1        : 0
+// computed as (k*(n-1)*S)/n in 64-bit integers (floor). The memory/time model and the tests use
+// the same functions, so estimates and measurements agree by construction.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace behemoth {
+
+int64_t allReduceBusBytes(int64_t bytes, int n);
+int64_t reduceScatterBusBytes(int64_t full_input_bytes, int n);
+int64_t allGatherBusBytes(int64_t full_output_bytes, int n);
+int64_t allToAllBusBytes(int64_t bytes_per_rank, int n);
+int64_t broadcastBusBytes(int64_t bytes, int n);
+
+// Thread-safe: collectives may be counted from a backward hook while the main thread reads.
+class CommCounter {
+ public:
+  void add(const std::string& label, int64_t bytes);
+  int64_t total() const;
+  std::map<std::string, int64_t> byLabel() const;
+  // Returns the total and resets every count (a training step reads its own traffic this way).
+  int64_t takeTotal();
+  void reset();
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, int64_t> by_label_;
+  int64_t total_ = 0;
+};
+
+}  // namespace behemoth

@@ -1,0 +1,56 @@
+// Data parallelism: gradients are reduced over the dp group in buckets, each launched as soon as
+// every gradient in it is final, so communication overlaps the rest of backward (as PyTorch DDP).
+//
+// How: each parameter's .grad is a view into its bucket's flat buffer, so autograd accumulates
+// straight into the buffer and a bucket is one contiguous all-reduce. A post-hook on each
+// parameter's gradient accumulator marks it ready; buckets launch strictly in index order so every
+// rank issues the same collectives in the same order.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "parallel/group.h"
+
+namespace behemoth {
+
+class GradientBuckets {
+ public:
+  // `params` in model order; buckets fill in reverse order (the order backward produces them).
+  GradientBuckets(std::vector<at::Tensor> params, Group& dp_group, std::int64_t bucket_bytes, bool overlap);
+  ~GradientBuckets();
+  GradientBuckets(const GradientBuckets&) = delete;
+  GradientBuckets& operator=(const GradientBuckets&) = delete;
+
+  // Zeroes every gradient buffer (the grads stay views into the buckets).
+  void zeroGrad();
+  // Call before each micro-batch's backward; reductions happen only after the last one.
+  void beginBackward(bool reduce_after_this_backward);
+  // After backward: launches what has not started, waits for every bucket, averages over dp.
+  void finishReduction();
+
+  std::size_t bucketCount() const { return buckets_.size(); }
+  // Bytes of every gradient buffer (what one all-reduce per step moves through the collective).
+  std::int64_t gradientBytes() const;
+
+ private:
+  struct Bucket;
+  void markReady(std::size_t param_index);
+  void launchReadyBuckets();
+
+  std::vector<at::Tensor> params_;
+  Group& group_;
+  bool overlap_;
+  bool reducing_ = false;
+  std::vector<std::unique_ptr<Bucket>> buckets_;
+  std::vector<std::size_t> bucket_of_param_;
+  std::size_t next_to_launch_ = 0;
+  // Kept alive because the hooks live on them; the keys remove the hooks again in the destructor.
+  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+};
+
+}  // namespace behemoth

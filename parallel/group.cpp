@@ -1,0 +1,304 @@
+#include "parallel/group.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+#include <utility>
+
+#include "parallel/activity.h"
+
+namespace behemoth {
+namespace {
+
+int64_t byteSize(const at::Tensor& tensor) { return tensor.numel() * static_cast<int64_t>(tensor.element_size()); }
+
+// Collectives that only move data run on a flat byte view, so every dtype works (gloo 1.13 rejects
+// bf16 outright) and the bytes on the wire equal the tensor's own bytes.
+at::Tensor asFlatBytes(const at::Tensor& contiguous) { return contiguous.reshape({-1}).view(at::kByte); }
+at::Tensor fromFlatBytes(const at::Tensor& bytes, const at::Tensor& like) {
+  return bytes.view(like.scalar_type()).view(like.sizes());
+}
+
+// gloo has no bf16 arithmetic: reduce an fp32 copy and round once when copying back.
+bool needsFloatStaging(const at::Tensor& tensor) {
+  return tensor.is_cpu() && tensor.scalar_type() == at::kBFloat16;
+}
+
+std::string groupPhrase(const std::string& label) {
+  if (label == "world") return "the world group";
+  return (label.find('+') == std::string::npos ? "axis " : "axes ") + label;
+}
+
+std::string secondsText(std::chrono::milliseconds timeout) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", static_cast<double>(timeout.count()) / 1000.0);
+  return buffer;
+}
+
+std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+bool contains(const std::string& text, const char* needle) { return text.find(needle) != std::string::npos; }
+
+std::string errorText(const std::exception& error) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) return c10_error->what_without_backtrace();
+  return error.what();
+}
+
+int64_t wrapDim(int64_t dim, const at::Tensor& tensor, const char* operation) {
+  const int64_t rank = tensor.dim();
+  const int64_t wrapped = dim < 0 ? dim + rank : dim;
+  if (wrapped < 0 || wrapped >= rank) {
+    throw std::invalid_argument(std::string(operation) + ": dim " + std::to_string(dim) + " is out of range for a " +
+                                std::to_string(rank) + "-d tensor");
+  }
+  return wrapped;
+}
+
+}  // namespace
+
+std::string collectiveFailureMessage(const std::string& description, const std::string& backend_error,
+                                     std::chrono::milliseconds timeout) {
+  const std::string cause = firstLine(backend_error);
+  if (contains(cause, "imed out") || contains(cause, "imeout")) {
+    return description + " timed out after " + secondsText(timeout) + " s (a peer rank is missing or stuck): " + cause;
+  }
+  if (contains(cause, "onnection closed") || contains(cause, "reset by peer") || contains(cause, "roken pipe")) {
+    return description + " failed: connection closed by peer (a peer rank exited or crashed): " + cause;
+  }
+  return description + " failed: " + cause;
+}
+
+// ---- PendingWork ----
+
+PendingWork::PendingWork(c10::intrusive_ptr<c10d::Work> work, std::function<void()> finish, std::string description,
+                         std::chrono::milliseconds timeout)
+    : work_(std::move(work)), finish_(std::move(finish)), description_(std::move(description)), timeout_(timeout) {}
+
+PendingWork::PendingWork(PendingWork&& other) noexcept
+    : work_(std::move(other.work_)),
+      finish_(std::move(other.finish_)),
+      description_(std::move(other.description_)),
+      timeout_(other.timeout_) {
+  other.work_.reset();
+  other.finish_ = nullptr;
+}
+
+PendingWork& PendingWork::operator=(PendingWork&& other) noexcept {
+  if (this != &other) {
+    try {
+      wait();
+    } catch (const std::exception& error) {
+      std::cerr << "behemoth: dropped a failed collective: " << error.what() << '\n';
+    }
+    work_ = std::move(other.work_);
+    finish_ = std::move(other.finish_);
+    description_ = std::move(other.description_);
+    timeout_ = other.timeout_;
+    other.work_.reset();
+    other.finish_ = nullptr;
+  }
+  return *this;
+}
+
+PendingWork::~PendingWork() {
+  // A destructor must not throw; an unwaited failure is reported instead of lost silently.
+  try {
+    wait();
+  } catch (const std::exception& error) {
+    std::cerr << "behemoth: a collective nobody waited for failed: " << error.what() << '\n';
+  }
+}
+
+void PendingWork::wait() {
+  auto work = std::move(work_);
+  auto finish = std::move(finish_);
+  work_.reset();
+  finish_ = nullptr;
+  if (work) {
+    ActivityScope scope(("waiting for " + description_).c_str());
+    try {
+      work->wait();
+    } catch (const std::exception& error) {
+      throw std::runtime_error(collectiveFailureMessage(description_, errorText(error), timeout_));
+    }
+  }
+  if (finish) finish();
+}
+
+// ---- Group ----
+
+Group::Group(GroupSpec spec, CommCounter& counter, c10::intrusive_ptr<C10dBackend> backend)
+    : spec_(std::move(spec)), counter_(counter), backend_(std::move(backend)) {
+  const auto me = std::find(spec_.ranks.begin(), spec_.ranks.end(), spec_.world_rank);
+  if (me == spec_.ranks.end()) {
+    throw std::invalid_argument("Group " + spec_.label + ": rank " + std::to_string(spec_.world_rank) +
+                                " is not a member of its own group");
+  }
+  my_index_ = static_cast<int>(me - spec_.ranks.begin());
+  if ((size() > 1) != static_cast<bool>(backend_)) {
+    throw std::invalid_argument("Group " + spec_.label + ": a backend is needed exactly when the group has more than one rank");
+  }
+}
+
+Group::~Group() = default;
+
+std::string Group::describe(const char* operation, int64_t bytes) const {
+  return "rank " + std::to_string(spec_.world_rank) + ": " + operation + " on " + groupPhrase(spec_.label) + " (" +
+         std::to_string(bytes) + " bytes)";
+}
+
+void Group::runBlocking(const char* operation, int64_t bytes,
+                        const std::function<c10::intrusive_ptr<c10d::Work>()>& launch) {
+  const std::string description = describe(operation, bytes);
+  ActivityScope scope(description.c_str());
+  try {
+    launch()->wait();
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
+  }
+}
+
+void Group::allReduce(at::Tensor& tensor, ReduceOp op) {
+  const int64_t bytes = byteSize(tensor);
+  counter_.add(spec_.label, allReduceBusBytes(bytes, size()));
+  if (size() == 1) return;
+
+  const bool staged = needsFloatStaging(tensor) || !tensor.is_contiguous();
+  at::Tensor work_tensor = needsFloatStaging(tensor) ? tensor.to(at::kFloat).contiguous() : tensor.contiguous();
+  c10d::AllreduceOptions options;
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Avg: options.reduceOp = c10d::ReduceOp::SUM; break;
+    case ReduceOp::Max: options.reduceOp = c10d::ReduceOp::MAX; break;
+    case ReduceOp::Min: options.reduceOp = c10d::ReduceOp::MIN; break;
+  }
+  runBlocking("all_reduce", bytes, [&] {
+    std::vector<at::Tensor> tensors{work_tensor};
+    return backend_->allreduce(tensors, options);
+  });
+  if (op == ReduceOp::Avg) {
+    if (at::isFloatingType(work_tensor.scalar_type())) {
+      work_tensor.div_(size());
+    } else {
+      work_tensor.div_(size(), "floor");
+    }
+  }
+  if (staged) tensor.copy_(work_tensor);
+}
+
+PendingWork Group::allReduceAsync(at::Tensor& tensor) {
+  const int64_t bytes = byteSize(tensor);
+  counter_.add(spec_.label, allReduceBusBytes(bytes, size()));
+  if (size() == 1) return PendingWork();
+
+  const bool staged = needsFloatStaging(tensor) || !tensor.is_contiguous();
+  at::Tensor work_tensor = needsFloatStaging(tensor) ? tensor.to(at::kFloat).contiguous() : tensor.contiguous();
+  const std::string description = describe("all_reduce", bytes);
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    std::vector<at::Tensor> tensors{work_tensor};
+    work = backend_->allreduce(tensors);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
+  }
+  std::function<void()> finish;
+  if (staged) {
+    // The caller's tensor is a handle to the same storage; copy the reduced staging tensor into it.
+    finish = [target = tensor, work_tensor]() mutable { target.copy_(work_tensor); };
+  }
+  return PendingWork(std::move(work), std::move(finish), description, spec_.timeout);
+}
+
+at::Tensor Group::allGather(const at::Tensor& tensor, int64_t dim) {
+  const int64_t gather_dim = wrapDim(dim, tensor, "all_gather");
+  const int64_t bytes = byteSize(tensor);
+  counter_.add(spec_.label, allGatherBusBytes(bytes * size(), size()));
+  if (size() == 1) return tensor.clone();
+
+  const at::Tensor input = tensor.contiguous();
+  std::vector<at::Tensor> inputs{asFlatBytes(input)};
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int i = 0; i < size(); ++i) outputs[0].push_back(at::empty_like(inputs[0]));
+  runBlocking("all_gather", bytes * size(), [&] { return backend_->allgather(outputs, inputs); });
+
+  std::vector<at::Tensor> pieces;
+  pieces.reserve(size());
+  for (const at::Tensor& received : outputs[0]) pieces.push_back(fromFlatBytes(received, input));
+  return at::cat(pieces, gather_dim);
+}
+
+std::vector<at::Tensor> Group::exchangeChunks(const at::Tensor& tensor, int64_t split_dim, const char* operation,
+                                              int64_t counted_bytes) {
+  const int64_t dim_size = tensor.size(split_dim);
+  if (dim_size % size() != 0) {
+    throw std::invalid_argument(describe(operation, byteSize(tensor)) + ": dim " + std::to_string(split_dim) +
+                                " has size " + std::to_string(dim_size) + ", not divisible by the group size " +
+                                std::to_string(size()));
+  }
+  if (size() == 1) return {tensor};
+
+  // Lay chunk j out as the j-th contiguous block, so an equal-split all_to_all sends it to rank j.
+  const at::Tensor stacked = at::stack(tensor.chunk(size(), split_dim), 0).contiguous();
+  at::Tensor send = asFlatBytes(stacked);
+  at::Tensor receive = at::empty_like(send);
+  runBlocking(operation, counted_bytes, [&] {
+    std::vector<int64_t> equal_splits;
+    return backend_->alltoall_base(receive, send, equal_splits, equal_splits);
+  });
+  const at::Tensor received = fromFlatBytes(receive, stacked);
+  std::vector<at::Tensor> chunks;
+  chunks.reserve(size());
+  for (int i = 0; i < size(); ++i) chunks.push_back(received.select(0, i));
+  return chunks;
+}
+
+at::Tensor Group::reduceScatter(const at::Tensor& tensor, int64_t dim) {
+  const int64_t scatter_dim = wrapDim(dim, tensor, "reduce_scatter");
+  const int64_t bytes = byteSize(tensor);
+  // gloo 1.13 has no reduce_scatter: exchange chunks with all_to_all (each rank sends exactly the
+  // (n-1)/n of its input that others own) and sum locally.
+  std::vector<at::Tensor> chunks = exchangeChunks(tensor, scatter_dim, "reduce_scatter", bytes);
+  counter_.add(spec_.label, reduceScatterBusBytes(bytes, size()));
+  if (size() == 1) return tensor.clone();
+  const at::Tensor stacked = at::stack(chunks, 0);
+  if (needsFloatStaging(stacked)) return stacked.to(at::kFloat).sum(0).to(tensor.scalar_type());
+  return stacked.sum(0);
+}
+
+at::Tensor Group::allToAll(const at::Tensor& tensor, int64_t split_dim, int64_t concat_dim) {
+  const int64_t split = wrapDim(split_dim, tensor, "all_to_all");
+  const int64_t concat = wrapDim(concat_dim, tensor, "all_to_all");
+  const int64_t bytes = byteSize(tensor);
+  std::vector<at::Tensor> chunks = exchangeChunks(tensor, split, "all_to_all", bytes);
+  counter_.add(spec_.label, allToAllBusBytes(bytes, size()));
+  if (size() == 1) return tensor.clone();
+  return at::cat(chunks, concat);
+}
+
+void Group::broadcast(at::Tensor& tensor, int root_group_rank) {
+  if (root_group_rank < 0 || root_group_rank >= size()) {
+    throw std::invalid_argument(describe("broadcast", byteSize(tensor)) + ": root " + std::to_string(root_group_rank) +
+                                " is outside a group of " + std::to_string(size()));
+  }
+  const int64_t bytes = byteSize(tensor);
+  counter_.add(spec_.label, broadcastBusBytes(bytes, size()));
+  if (size() == 1) return;
+
+  at::Tensor work_tensor = tensor.contiguous();
+  std::vector<at::Tensor> tensors{asFlatBytes(work_tensor)};
+  c10d::BroadcastOptions options;
+  options.rootRank = root_group_rank;
+  runBlocking("broadcast", bytes, [&] { return backend_->broadcast(tensors, options); });
+  if (!work_tensor.is_same(tensor)) tensor.copy_(work_tensor);
+}
+
+void Group::barrier() {
+  if (size() == 1) return;
+  runBlocking("barrier", 0, [&] { return backend_->barrier(); });
+}
+
+}  // namespace behemoth

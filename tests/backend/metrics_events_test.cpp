@@ -1,0 +1,168 @@
+// Step metrics JSON, the event builders, the sinks and the progress line.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "backend/metrics/event_sink.h"
+#include "backend/metrics/events.h"
+#include "backend/metrics/progress_printer.h"
+#include "tests/backend/project_test_support.h"
+
+namespace behemoth {
+namespace {
+
+using nlohmann::json;
+
+StepMetrics sampleMetrics() {
+  StepMetrics m;
+  m.step = 120;
+  m.loss = 2.3141;
+  m.grad_norm = 0.75;
+  m.lr = 0.0025;
+  m.step_time_s = 0.4;
+  m.tokens_per_s = 1234.0;
+  m.model_state_bytes = 4000000;
+  m.peak_rss_bytes = 210000000;
+  m.comm_bytes = 1300000;
+  m.comm_bytes_by_axis = {{"dp", 1300000}};
+  m.tokens_seen = 122880;
+  m.elapsed_s = 48.0;
+  return m;
+}
+
+TEST(StepMetricsJson, HasTheDocumentedFieldsAndRoundTrips) {
+  StepMetrics m = sampleMetrics();
+  m.eval_loss = 2.4;
+  const json out = m.toJson();
+  for (const char* field : {"step", "loss", "grad_norm", "lr", "step_time_s", "tokens_per_s", "model_state_bytes",
+                            "peak_rss_bytes", "comm_bytes", "comm_bytes_by_axis", "tokens_seen", "elapsed_s", "eval_loss"}) {
+    EXPECT_TRUE(out.contains(field)) << field;
+  }
+  EXPECT_EQ(out["comm_bytes_by_axis"]["dp"], json(1300000));
+  const StepMetrics back = StepMetrics::fromJson(json::parse(out.dump()));
+  EXPECT_EQ(back.step, 120);
+  EXPECT_EQ(back.loss, m.loss);
+  EXPECT_EQ(back.grad_norm, m.grad_norm);
+  EXPECT_EQ(back.lr, m.lr);
+  EXPECT_EQ(back.peak_rss_bytes, m.peak_rss_bytes);
+  EXPECT_EQ(back.comm_bytes_by_axis, m.comm_bytes_by_axis);
+  EXPECT_EQ(back.eval_loss, std::optional<double>(2.4));
+  EXPECT_EQ(back.tokens_seen, m.tokens_seen);
+  EXPECT_FALSE(sampleMetrics().toJson().contains("eval_loss"));
+}
+
+TEST(StepMetricsJson, DivergedLossReadsBackAsNaNAndStepIsRequired) {
+  StepMetrics m = sampleMetrics();
+  m.loss = std::nan("");
+  const StepMetrics back = StepMetrics::fromJson(json::parse(m.toJson().dump()));
+  EXPECT_TRUE(std::isnan(back.loss));
+  EXPECT_THROW(StepMetrics::fromJson(json{{"loss", 1.0}}), std::invalid_argument);
+  EXPECT_THROW(StepMetrics::fromJson(json{{"step", 1}, {"loss", "x"}}), std::invalid_argument);
+}
+
+TEST(Events, BuildersSetTheEventType) {
+  RunStartedInfo info;
+  info.name = "tiny";
+  info.world_size = 2;
+  info.parameter_count = 42;
+  const json started = runStartedEvent(info);
+  EXPECT_EQ(eventType(started), "run_started");
+  EXPECT_EQ(started["world_size"], json(2));
+  EXPECT_EQ(started["parameter_count"], json(42));
+  EXPECT_EQ(started["time"].get<std::string>().size(), 20u);  // 2024-05-01T12:34:56Z
+  EXPECT_EQ(eventType(stepEvent(sampleMetrics())), "step");
+  EXPECT_EQ(stepEvent(sampleMetrics())["loss"], json(2.3141));
+  EXPECT_EQ(evalEvent(50, 2.5), json({{"event", "eval"}, {"step", 50}, {"eval_loss", 2.5}}));
+  EXPECT_EQ(eventType(logEvent("hi")), "log");
+  const json finished = runFinishedEvent(1.5, 1.6, 30.0);
+  EXPECT_EQ(finished["outcome"], json("completed"));
+  EXPECT_EQ(finished["final_eval_loss"], json(1.6));
+  EXPECT_EQ(runFailedEvent("boom", 3)["rank"], json(3));
+  EXPECT_EQ(eventType(json::array()), "");
+}
+
+TEST(EventSinks, MarkerLinesRoundTripThroughText) {
+  std::ostringstream stream;
+  MarkerLineSink sink(stream);
+  const json event = stepEvent(sampleMetrics());
+  sink.emit(event);
+  sink.emit(logEvent("multi\nline"));
+  std::istringstream lines("plain worker output\n" + stream.str());
+  std::string line;
+  std::vector<json> parsed;
+  while (std::getline(lines, line)) {
+    if (auto found = parseMarkerLine(line)) parsed.push_back(*found);
+  }
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0], event);
+  EXPECT_EQ(parsed[1]["text"], json("multi\nline"));
+  EXPECT_FALSE(parseMarkerLine("@behemoth-event {broken").has_value());
+  EXPECT_FALSE(parseMarkerLine("@behemoth-event [1,2]").has_value());
+  EXPECT_TRUE(parseMarkerLine("@behemoth-event {\"event\":\"log\"}\r").has_value());
+}
+
+TEST(EventSinks, MetricsFileKeepsStepAndEvalEventsOneLineEach) {
+  testing::ScratchDir dir;
+  const std::string out_dir = dir.file("runs/x");
+  {
+    auto sink = makeMetricsFileSink(out_dir);
+    sink->emit(runStartedEvent({}));
+    sink->emit(stepEvent(sampleMetrics()));
+    sink->emit(logEvent("ignored"));
+    sink->emit(evalEvent(120, 2.5));
+  }
+  {
+    auto again = makeMetricsFileSink(out_dir);  // appends
+    again->emit(stepEvent(sampleMetrics()));
+  }
+  std::ifstream file(out_dir + "/metrics.jsonl");
+  std::vector<std::string> types;
+  std::string line;
+  while (std::getline(file, line)) types.push_back(eventType(json::parse(line)));
+  EXPECT_EQ(types, (std::vector<std::string>{"step", "eval", "step"}));
+}
+
+TEST(EventSinks, FanoutReachesEverySinkEvenWhenOneThrows) {
+  std::vector<std::string> seen;
+  FanoutSink fanout;
+  fanout.add(std::make_shared<CallbackSink>([&](const json& e) { seen.push_back("a:" + eventType(e)); }));
+  fanout.add(std::make_shared<CallbackSink>([](const json&) { throw std::runtime_error("sink broke"); }));
+  fanout.add(std::make_shared<CallbackSink>([&](const json& e) { seen.push_back("c:" + eventType(e)); }));
+  EXPECT_THROW(fanout.emit(logEvent("x")), std::runtime_error);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a:log", "c:log"}));
+}
+
+TEST(Progress, FormatsUnitsAndDurations) {
+  EXPECT_EQ(formatCount(950), "950");
+  EXPECT_EQ(formatCount(1234), "1.2k");
+  EXPECT_EQ(formatCount(2.5e6), "2.5M");
+  EXPECT_EQ(formatBytes(210e6), "210 MB");
+  EXPECT_EQ(formatBytes(1.3e6), "1.3 MB");
+  EXPECT_EQ(formatBytes(512), "512 B");
+  EXPECT_EQ(formatDuration(42), "0:42");
+  EXPECT_EQ(formatDuration(3725), "1:02:05");
+}
+
+TEST(Progress, LineShowsLossEvalThroughputMemoryCommAndEta) {
+  // 48 s for 120 steps = 0.4 s/step; 180 steps left = 72 s.
+  EXPECT_EQ(formatProgressLine(sampleMetrics(), 300, 2.4),
+            "step 120/300  loss 2.314  eval 2.400  1.2k tok/s  rss 210 MB  comm 1.3 MB/step  ETA 1:12");
+  EXPECT_EQ(formatProgressLine(sampleMetrics(), 0, std::nullopt),
+            "step 120  loss 2.314  1.2k tok/s  rss 210 MB  comm 1.3 MB/step");
+
+  std::ostringstream out;
+  ProgressPrinter printer(out);
+  RunStartedInfo info;
+  info.total_steps = 300;
+  printer.emit(runStartedEvent(info));
+  printer.emit(evalEvent(100, 2.4));
+  printer.emit(stepEvent(sampleMetrics()));
+  EXPECT_NE(out.str().find("step 120/300  loss 2.314  eval 2.400"), std::string::npos) << out.str();
+}
+
+}  // namespace
+}  // namespace behemoth

@@ -1,0 +1,123 @@
+// validateForWorld: the resolved plan, batch divisibility, model shapes per axis, and the
+// features this build rejects by field.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/project/project.h"
+#include "tests/backend/project_test_support.h"
+
+namespace behemoth {
+namespace {
+
+using nlohmann::json;
+using testing::invalidArgumentMessage;
+using testing::minimalProject;
+using testing::ScratchDir;
+
+std::string worldMessage(const json& document, int world_size) {
+  Project project = projectFromJson(document);
+  return invalidArgumentMessage([&] { validateForWorld(project, world_size); });
+}
+
+TEST(ProjectWorld, ResolvesDataParallelFromTheWorld) {
+  Project project = projectFromJson(minimalProject());
+  validateForWorld(project, 4);
+  EXPECT_EQ(project.plan.dp, 4);
+  EXPECT_EQ(project.localBatch(), 2);
+}
+
+TEST(ProjectWorld, GlobalBatchMustSplitOverDataParallelAndMicroBatches) {
+  json document = minimalProject();
+  document["data"] = {{"global_batch_size", 6}};
+  document["train"] = {{"micro_batch_size", 2}};
+  EXPECT_EQ(worldMessage(document, 2), "data.global_batch_size: 6 is not divisible by dp (2) x train.micro_batch_size (2)");
+  document["data"] = {{"global_batch_size", 7}};
+  EXPECT_EQ(worldMessage(document, 2), "data.global_batch_size: 7 is not divisible by dp (2)");
+  document["data"] = {{"global_batch_size", 8}};
+  Project ok = projectFromJson(document);
+  validateForWorld(ok, 2);
+  EXPECT_EQ(ok.microBatches(), 2);
+}
+
+TEST(ProjectWorld, PlanErrorsNameTheParallelField) {
+  json document = minimalProject();
+  document["parallel"] = {{"dp", 3}};
+  EXPECT_EQ(worldMessage(document, 2).rfind("parallel", 0), 0u);
+}
+
+TEST(ProjectWorld, TensorParallelShapesAreCheckedBeforeAvailability) {
+  json document = minimalProject();
+  document["model"]["n_head"] = 6;
+  document["model"]["d_model"] = 96;
+  document["parallel"] = {{"tp", 4}};
+  EXPECT_EQ(worldMessage(document, 4), "model.n_head: 6 heads cannot be split over parallel.tp (4)");
+
+  document = minimalProject();
+  document["model"]["arch"] = "llama";
+  document["model"]["n_head"] = 6;
+  document["model"]["n_kv_head"] = 3;
+  document["model"]["d_model"] = 96;
+  document["parallel"] = {{"tp", 2}};
+  EXPECT_EQ(worldMessage(document, 2),
+            "model.n_kv_head: 3 key/value heads cannot be split over or replicated across parallel.tp (2)");
+
+  document = minimalProject();
+  document["model"]["vocab_size"] = 255;
+  document["parallel"] = {{"tp", 2}};
+  EXPECT_EQ(worldMessage(document, 2),
+            "model.vocab_size: 255 is not divisible by parallel.tp (2) for the vocabulary-parallel embedding");
+
+  document = minimalProject();
+  document["parallel"] = {{"pp", 4}};
+  EXPECT_EQ(worldMessage(document, 4), "model.n_layer: 2 layers cannot fill parallel.pp (4) pipeline stages");
+}
+
+TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
+  json document = minimalProject();
+  document["parallel"] = {{"tp", 2}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.tp: tensor parallelism is not available in this build yet");
+  document["parallel"] = {{"pp", 2}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.pp: pipeline parallelism is not available in this build yet");
+  document["parallel"] = {{"sp", 2}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.sp: sequence parallelism is not available in this build yet");
+  document["parallel"] = {{"zero", 1}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.zero: ZeRO stage 1 is not available in this build yet");
+  document = minimalProject();
+  document["precision"] = "fp16";
+  EXPECT_EQ(worldMessage(document, 1).rfind("precision: fp16", 0), 0u);
+  document["precision"] = "bf16";
+  Project bf16 = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(bf16, 1));
+#ifndef BEHEMOTH_WITH_CUDA
+  document = minimalProject();
+  document["devices"] = {{"kind", "cuda"}};
+  EXPECT_EQ(worldMessage(document, 1).rfind("devices.kind: cuda is not available", 0), 0u);
+#endif
+}
+
+TEST(ProjectWorld, CorpusMustExistUnlessBuiltin) {
+  ScratchDir dir;
+  json document = minimalProject();
+  document["data"] = {{"corpus", "missing.txt"}};
+  const std::string path = dir.write("p.json", document.dump());
+  Project project = loadProject(path);
+  EXPECT_EQ(invalidArgumentMessage([&] { validateForWorld(project, 1); }),
+            "data.corpus: no such file or folder: " + dir.file("missing.txt"));
+  dir.write("missing.txt", "now it exists");
+  Project again = loadProject(path);
+  EXPECT_NO_THROW(validateForWorld(again, 1));
+}
+
+TEST(ProjectWorld, DefaultProjectIsValidOnTwoProcesses) {
+  const char* source = std::getenv("BEHEMOTH_SOURCE");
+  const std::string root = source ? source : ".";
+  Project project = loadProject(root + "/projects/default.json");
+  validateForWorld(project, 2);
+  EXPECT_EQ(project.plan.dp, 2);
+  EXPECT_EQ(project.data.corpus, "builtin");
+  EXPECT_EQ(project.devices.count, 2);
+}
+
+}  // namespace
+}  // namespace behemoth

@@ -1,0 +1,38 @@
+// Parity: train a project on N real ranks and compare with single-process training. Every strategy
+// gets its parity test in a few lines:
+//
+//   Project project = tinyProject(Arch::gpt);
+//   const ParityRun reference = trainOnRanks(project, 1);
+//   project.plan.dp = 2;
+//   expectSameTraining(reference, trainOnRanks(project, 2), 1e-5);
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/project/project.h"
+
+namespace behemoth {
+
+struct ParityRun {
+  std::vector<double> losses;                                 // every step's global-batch loss
+  std::vector<std::pair<std::string, at::Tensor>> parameters; // final full parameters (fp32), by name
+  std::vector<nlohmann::json> step_events;                    // rank 0's step events (log_every applies)
+};
+
+// A small project that trains in a second: `arch` sizes, builtin corpus, fp32, 4 steps, logs every step.
+Project tinyProject(Arch arch);
+
+// Trains `project` on `nproc` forked ranks (plan resolved for nproc, validated as `behemoth run`
+// would) and returns what rank 0 saw. Fails the current test (and returns empty) if a rank fails.
+ParityRun trainOnRanks(Project project, int nproc);
+
+// Per-step losses and final parameters within relative tolerance `rel` (max |a-b| / max |a|, per
+// tensor for parameters). Adds gtest failures naming the step or parameter.
+void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, double rel);
+
+}  // namespace behemoth

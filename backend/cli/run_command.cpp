@@ -16,6 +16,7 @@
 #include "backend/history/history_store.h"
 #include "backend/launch/launcher.h"
 #include "backend/launch/self_executable.h"
+#include "backend/launch/signal_name.h"
 #include "backend/metrics/events.h"
 #include "backend/metrics/progress_printer.h"
 #include "backend/metrics/event_sink.h"
@@ -102,6 +103,12 @@ int launchLocalWorkers(const Project& project, const RunOptions& options) {
   };
   const auto on_stderr = [](int rank, const std::string& line) { std::cerr << "[rank " << rank << "] " << line << "\n"; };
   const LaunchResult result = launchWorkers(spec, on_stdout, on_stderr);
+  if (result.interrupted_by != 0) {
+    // The user stopped the run (Ctrl-C or SIGTERM): recorded as stopped, not failed.
+    if (host_of_run && !finished) host.sink().emit(runFinishedEvent(0.0, std::nullopt, 0.0, "stopped"));
+    std::cerr << "behemoth: run stopped by " << signalName(result.interrupted_by) << "\n";
+    return 130;
+  }
   if (!result.ok) {
     if (host_of_run) host.sink().emit(runFailedEvent(result.error, result.failed_rank));
     std::cerr << "behemoth: run failed: rank " << result.failed_rank << ": " << result.error << "\n";

@@ -14,7 +14,6 @@ struct LaunchedRank {
   int local_world_size = 1;  // workers on this node
   std::string master_addr;   // host of rank 0's rendezvous store
   int master_port = 0;
-  std::string launcher;      // which environment it came from: "behemoth", "openmpi", "mpich", "slurm"
 };
 
 }  // namespace behemoth

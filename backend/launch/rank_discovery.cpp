@@ -68,30 +68,38 @@ int slurmLocalWorldSize(int world_size) {
       "--ntasks-per-node) or provide SLURM_TASKS_PER_NODE and SLURM_NODEID");
 }
 
+// A rank as read, with the launcher it came from (for messages and the Slurm master fallback).
+struct Discovered {
+  LaunchedRank rank;
+  std::string launcher;
+};
+
 // The rank fields of the first flavour present, without the master.
-std::optional<LaunchedRank> rankFields() {
-  LaunchedRank found;
+std::optional<Discovered> rankFields() {
+  Discovered discovered;
+  LaunchedRank& found = discovered.rank;
+  std::string& launcher = discovered.launcher;
   if (const std::optional<int> rank = optionalInteger(launch_env::kRank)) {
-    found.launcher = "behemoth";
+    launcher = "behemoth";
     found.rank = *rank;
     found.world_size = requiredInteger(launch_env::kWorldSize, launch_env::kRank);
     // Set by hand for a single node, the local fields may be left out.
     found.local_rank = optionalInteger(launch_env::kLocalRank).value_or(found.rank);
     found.local_world_size = optionalInteger(launch_env::kLocalWorldSize).value_or(found.world_size);
   } else if (const std::optional<int> rank = optionalInteger("OMPI_COMM_WORLD_RANK")) {
-    found.launcher = "openmpi";
+    launcher = "openmpi";
     found.rank = *rank;
     found.world_size = requiredInteger("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK");
     found.local_rank = requiredInteger("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_RANK");
     found.local_world_size = requiredInteger("OMPI_COMM_WORLD_LOCAL_SIZE", "OMPI_COMM_WORLD_RANK");
   } else if (const std::optional<int> rank = optionalInteger("PMI_RANK")) {
-    found.launcher = "mpich";
+    launcher = "mpich";
     found.rank = *rank;
     found.world_size = requiredInteger("PMI_SIZE", "PMI_RANK");
     found.local_rank = requiredInteger("MPI_LOCALRANKID", "PMI_RANK");
     found.local_world_size = requiredInteger("MPI_LOCALNRANKS", "PMI_RANK");
   } else if (const std::optional<int> rank = optionalInteger("SLURM_PROCID")) {
-    found.launcher = "slurm";
+    launcher = "slurm";
     found.rank = *rank;
     found.world_size = requiredInteger("SLURM_NTASKS", "SLURM_PROCID");
     found.local_rank = requiredInteger("SLURM_LOCALID", "SLURM_PROCID");
@@ -99,11 +107,11 @@ std::optional<LaunchedRank> rankFields() {
   } else {
     return std::nullopt;
   }
-  return found;
+  return discovered;
 }
 
-void checkConsistent(const LaunchedRank& found) {
-  const std::string where = "(" + found.launcher + " environment)";
+void checkConsistent(const LaunchedRank& found, const std::string& launcher) {
+  const std::string where = "(" + launcher + " environment)";
   if (found.world_size < 1) {
     throw std::runtime_error("world size must be at least 1, got " + std::to_string(found.world_size) + " " + where);
   }
@@ -137,7 +145,8 @@ std::string launcherDescription(const std::string& launcher) {
 }
 
 // Address and port are looked up independently, each from the first source that has it.
-void resolveMaster(LaunchedRank& found, const std::optional<MasterAddress>& master_override) {
+void resolveMaster(LaunchedRank& found, const std::string& launcher,
+                   const std::optional<MasterAddress>& master_override) {
   std::optional<std::string> address;
   std::optional<int> port;
   if (master_override) {
@@ -158,7 +167,7 @@ void resolveMaster(LaunchedRank& found, const std::optional<MasterAddress>& mast
       }
     }
   }
-  if (found.launcher == "slurm") {
+  if (launcher == "slurm") {
     if (!address) {
       std::optional<std::string> nodelist = environmentValue("SLURM_STEP_NODELIST");
       if (!nodelist) nodelist = environmentValue("SLURM_JOB_NODELIST");
@@ -179,7 +188,7 @@ void resolveMaster(LaunchedRank& found, const std::optional<MasterAddress>& mast
   if (!address || !port) {
     const std::string missing = !address && !port ? "address and port" : (!address ? "address" : "port");
     throw std::runtime_error("no rendezvous " + missing + " for rank " + std::to_string(found.rank) + " under " +
-                             launcherDescription(found.launcher) +
+                             launcherDescription(launcher) +
                              ": set MASTER_ADDR and MASTER_PORT (the host of rank 0 and a free port on it) or pass "
                              "--master HOST:PORT");
   }
@@ -190,13 +199,24 @@ void resolveMaster(LaunchedRank& found, const std::optional<MasterAddress>& mast
 }  // namespace
 
 std::optional<LaunchedRank> rankFromEnvironment(const std::optional<MasterAddress>& master_override) {
-  std::optional<LaunchedRank> found = rankFields();
+  std::optional<Discovered> found = rankFields();
   if (!found) {
     return std::nullopt;
   }
-  checkConsistent(*found);
-  resolveMaster(*found, master_override);
-  return found;
+  checkConsistent(found->rank, found->launcher);
+  resolveMaster(found->rank, found->launcher, master_override);
+  return found->rank;
+}
+
+std::optional<std::string> launcherFromEnvironment() {
+  for (const auto& [variable, launcher] : {std::pair{launch_env::kRank, "behemoth"},
+                                           std::pair{"OMPI_COMM_WORLD_RANK", "openmpi"},
+                                           std::pair{"PMI_RANK", "mpich"}, std::pair{"SLURM_PROCID", "slurm"}}) {
+    if (environmentValue(variable)) {
+      return std::string(launcher);
+    }
+  }
+  return std::nullopt;
 }
 
 MasterAddress parseMaster(const std::string& text) {

@@ -23,6 +23,10 @@ using MasterAddress = std::pair<std::string, int>;  // host, port
 // variable when one is malformed or inconsistent, or when no master can be found.
 std::optional<LaunchedRank> rankFromEnvironment(const std::optional<MasterAddress>& master_override = std::nullopt);
 
+// Which launcher started this process, by the first rank variable set, in the order above:
+// "behemoth", "openmpi", "mpich" or "slurm"; nullopt when none is. Reads nothing else.
+std::optional<std::string> launcherFromEnvironment();
+
 // Parses "HOST:PORT" (or "[IPv6]:PORT"). Throws std::invalid_argument such as
 // "--master: expected HOST:PORT, got 'abc'".
 MasterAddress parseMaster(const std::string& text);

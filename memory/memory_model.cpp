@@ -1,0 +1,248 @@
+#include "memory/memory_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "memory/activation_memory.h"
+
+namespace behemoth {
+namespace {
+
+constexpr std::int64_t kGiB = std::int64_t{1} << 30;
+constexpr std::int64_t kMiB = std::int64_t{1} << 20;
+
+// What the tp grid divides a weight matrix by: t for 1D, 2D and 3D; q*q = t/depth for 2.5D (its
+// depth layers hold copies of the q x q weight blocks).
+std::int64_t matrixSplit(const TrainingLayout& layout) {
+  if (layout.tensor_mode == TensorMode::two_and_half_d) return layout.tp / layout.tensor_depth;
+  return layout.tp;
+}
+
+// One transformer block's parameters on one rank (its tp shard and its ep share of the experts).
+std::int64_t layerShard(const ModelDescription& m, const TrainingLayout& layout) {
+  const std::int64_t d = m.d_model;
+  const std::int64_t hd = m.headDim();
+  const std::int64_t f = m.ffn_hidden;
+  const std::int64_t t = layout.tp;
+  const std::int64_t experts_here = m.experts / layout.ep;
+  const std::int64_t norms = 2 * (m.norm_bias ? 2 * d : d);
+  const std::int64_t router = m.experts > 1 ? d * m.experts : 0;
+  const std::int64_t expert_matrices = (m.gated_mlp ? 3 : 2) * d * f;
+  const std::int64_t expert_in_bias = m.biases ? (m.gated_mlp ? 2 * f : f) : 0;
+  const std::int64_t out_bias = m.biases ? d : 0;
+  if (layout.tensor_mode != TensorMode::one_d) {
+    const std::int64_t split = matrixSplit(layout);
+    const std::int64_t matrices = 2 * d * d + 2 * d * m.kvWidth() + experts_here * expert_matrices;
+    const std::int64_t small = (m.biases ? 2 * d + 2 * m.kvWidth() : 0) + experts_here * (expert_in_bias + out_bias);
+    return matrices / split + small + norms + router;
+  }
+  // Megatron 1D: Q/K/V and the MLP's first matmul(s) split by columns (with their biases), the
+  // output projections by rows (their biases replicated). K/V heads fewer than t are replicated.
+  const std::int64_t kv_heads_here = std::max<std::int64_t>(1, m.kv_heads / t);
+  const std::int64_t q = d * d / t + (m.biases ? d / t : 0);
+  const std::int64_t kv = 2 * (d * hd * kv_heads_here + (m.biases ? hd * kv_heads_here : 0));
+  const std::int64_t o = d * d / t + out_bias;
+  const std::int64_t mlp = experts_here * (expert_matrices / t + expert_in_bias / t + out_bias);
+  return q + kv + o + mlp + norms + router;
+}
+
+std::int64_t embeddingShard(const ModelDescription& m, const TrainingLayout& layout) {
+  const std::int64_t split = layout.tensor_mode == TensorMode::one_d ? layout.tp : matrixSplit(layout);
+  return std::int64_t{m.vocab} * m.d_model / split;
+}
+
+std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// Elements one of dp ranks holds of a flat buffer of `elements` (padded to whole chunks if chunked).
+std::int64_t zeroShard(std::int64_t elements, int dp, std::int64_t chunk_elements) {
+  if (chunk_elements <= 0) return ceilDiv(elements, dp);
+  return ceilDiv(ceilDiv(elements, chunk_elements), dp) * chunk_elements;
+}
+
+MemoryTerm splitTerm(const char* name, std::int64_t bytes, double host_fraction) {
+  const auto host = static_cast<std::int64_t>(std::llround(static_cast<double>(bytes) * host_fraction));
+  return MemoryTerm{name, bytes - host, host};
+}
+
+int communicators(const TrainingLayout& layout) {
+  int count = 0;
+  for (int size : {layout.dp, layout.pp, layout.tp, layout.sp, layout.ep}) count += size > 1 ? 1 : 0;
+  return count;
+}
+
+}  // namespace
+
+MemoryAllowance defaultAllowance(const std::string& device_kind) {
+  if (device_kind == "cuda") return MemoryAllowance{kGiB / 2, kGiB / 2, 0.05};
+  return MemoryAllowance{kGiB / 4, 0, 0.0};
+}
+
+std::int64_t StageMemory::deviceBytes() const {
+  std::int64_t sum = 0;
+  for (const auto& t : terms) sum += t.device_bytes;
+  return sum;
+}
+
+std::int64_t StageMemory::hostBytes() const {
+  std::int64_t sum = 0;
+  for (const auto& t : terms) sum += t.host_bytes;
+  return sum;
+}
+
+std::int64_t StageMemory::modelStateBytes() const {
+  std::int64_t sum = 0;
+  for (const char* name : {kTermParameters, kTermGradients, kTermOptimizer, kTermMasterWeights, kTermMasterGrads}) {
+    const MemoryTerm& t = term(name);
+    sum += t.device_bytes + t.host_bytes;
+  }
+  return sum;
+}
+
+const MemoryTerm& StageMemory::term(const std::string& name) const {
+  for (const auto& t : terms) {
+    if (t.name == name) return t;
+  }
+  throw std::out_of_range("memory estimate has no term '" + name + "'");
+}
+
+int MemoryEstimate::peakStage() const {
+  int best = 0;
+  for (std::size_t k = 1; k < stages.size(); ++k) {
+    if (stages[k].deviceBytes() > stages[best].deviceBytes()) best = static_cast<int>(k);
+  }
+  return best;
+}
+
+std::int64_t MemoryEstimate::peakHostBytes() const {
+  std::int64_t best = 0;
+  for (const auto& stage : stages) best = std::max(best, stage.hostBytes());
+  return best;
+}
+
+std::vector<std::pair<int, int>> stageLayers(int layers, int stages) {
+  std::vector<std::pair<int, int>> split;
+  const int base = layers / stages;
+  const int extra = layers % stages;
+  int first = 0;
+  for (int s = 0; s < stages; ++s) {
+    const int count = base + (s >= stages - extra ? 1 : 0);
+    split.emplace_back(first, count);
+    first += count;
+  }
+  return split;
+}
+
+std::vector<std::int64_t> stageParameterCounts(const ModelDescription& m, const TrainingLayout& layout) {
+  const ParameterCounts counts = parameterCounts(m);
+  const std::int64_t per_layer = layerShard(m, layout);
+  const std::int64_t embedding = embeddingShard(m, layout);
+  std::vector<std::int64_t> result;
+  const auto split = stageLayers(m.layers, layout.pp);
+  for (int s = 0; s < layout.pp; ++s) {
+    std::int64_t held = split[s].second * per_layer;
+    if (s == 0) held += embedding + counts.position_embedding;
+    if (s == layout.pp - 1) {
+      held += counts.final_norm;
+      // An untied head is its own matrix; a tied one needs a copy of the embedding on the last
+      // stage when the embedding lives on another stage (its gradient is summed with stage 0's).
+      if (!m.tied_embeddings || layout.pp > 1) held += embedding;
+    }
+    result.push_back(held);
+  }
+  return result;
+}
+
+double inFlightMicroBatches(const TrainingLayout& layout, int stage) {
+  const int p = layout.pp;
+  const double m = layout.micro_batches;
+  if (p == 1) return 1.0;
+  switch (layout.schedule) {
+    case PipelineSchedule::gpipe: return m;
+    case PipelineSchedule::one_f_one_b:
+    case PipelineSchedule::zero_bubble: return std::min(m, double(p - stage));
+    case PipelineSchedule::interleaved: {
+      // Megatron: the first stage keeps p * (1 + (p-1)/(p*v)) micro-batches' worth of its layers;
+      // later stages proportionally fewer (warm-up shortens by one per stage).
+      const double v = layout.virtual_stages;
+      return std::min(m, (p - stage) + (p - 1 - stage) / v);
+    }
+  }
+  return 1.0;
+}
+
+MemoryEstimate estimateMemory(const ModelDescription& m, const TrainingLayout& layout, const MemoryAllowance& allowance) {
+  m.validate();
+  layout.validate();
+  if (layout.pp > m.layers) {
+    throw std::invalid_argument("layout.pp: " + std::to_string(layout.pp) + " stages cannot share " +
+                                std::to_string(m.layers) + " layers");
+  }
+  if (m.experts % layout.ep != 0) {
+    throw std::invalid_argument("layout.ep: " + std::to_string(layout.ep) + " does not divide the " +
+                                std::to_string(m.experts) + " experts");
+  }
+  const bool fp32 = layout.precision == NumericFormat::fp32;
+  const std::int64_t param_bytes = fp32 ? 4 : 2;
+  const std::int64_t master_bytes = fp32 ? 0 : 4;
+  const std::int64_t master_grad_bytes = (!fp32 && layout.fp32_master_grads) ? 4 : 0;
+  const std::int64_t e = layout.activationBytes();
+  const std::int64_t layer_activations = layerActivationBytes(m, layout);
+  const std::int64_t layer_without_recompute = layerActivationBytes(m, layout, Recompute::none);
+  const std::int64_t full_layer_params = layerShard(m, layout);
+  const std::int64_t boundary = e * layout.micro_batch_size * m.seq_len / layout.sp * m.d_model /
+                                (layout.sequence_parallel || layout.tensor_mode != TensorMode::one_d ? layout.tp : 1);
+
+  const auto counts = stageParameterCounts(m, layout);
+  const auto split = stageLayers(m.layers, layout.pp);
+  MemoryEstimate estimate;
+  for (int s = 0; s < layout.pp; ++s) {
+    StageMemory stage;
+    stage.stage = s;
+    stage.first_layer = split[s].first;
+    stage.layers = split[s].second;
+    stage.holds_embedding = s == 0;
+    stage.holds_head = s == layout.pp - 1;
+    stage.parameters = counts[s];
+    stage.in_flight_micro_batches = inFlightMicroBatches(layout, s);
+
+    const std::int64_t full = counts[s];
+    const std::int64_t shard = zeroShard(full, layout.dp, layout.chunk_elements);
+    const std::int64_t params_held = layout.zero >= 3 ? shard : full;
+    const std::int64_t grads_held = layout.zero >= 2 ? shard : full;
+    const std::int64_t states_held = layout.zero >= 1 ? shard : full;
+    stage.terms.push_back(splitTerm(kTermParameters, param_bytes * params_held, layout.parameter_offload));
+    stage.terms.push_back(MemoryTerm{kTermGradients, param_bytes * grads_held, 0});
+    stage.terms.push_back(
+        splitTerm(kTermOptimizer, std::int64_t{layout.optimizer_state_bytes} * states_held, layout.optimizer_offload));
+    stage.terms.push_back(splitTerm(kTermMasterWeights, master_bytes * states_held, layout.optimizer_offload));
+    stage.terms.push_back(splitTerm(kTermMasterGrads, master_grad_bytes * states_held, layout.optimizer_offload));
+
+    std::int64_t per_micro_batch = stage.layers * layer_activations;
+    if (stage.holds_embedding) per_micro_batch += embeddingActivationBytes(m, layout);
+    if (stage.holds_head) per_micro_batch += headActivationBytes(m, layout);
+    auto activations = static_cast<std::int64_t>(std::llround(stage.in_flight_micro_batches * per_micro_batch));
+    // Full recomputation re-materialises one layer at a time during backward.
+    if (layout.recompute == Recompute::full && stage.layers > 0) activations += layer_without_recompute;
+    stage.terms.push_back(MemoryTerm{kTermActivations, activations, 0});
+
+    std::int64_t buffers = 0;
+    if (layout.zero == 2 && layout.dp > 1) buffers += static_cast<std::int64_t>(layout.bucket_mb * kMiB);
+    if (layout.zero == 3 && layout.dp > 1) {
+      // The layer being computed and the one being prefetched, gathered whole, plus one layer's
+      // full gradient before it is reduce-scattered.
+      buffers += 2 * param_bytes * full_layer_params + param_bytes * full_layer_params;
+    }
+    if (layout.pp > 1) buffers += 2 * boundary;  // send and receive of a stage boundary
+    stage.terms.push_back(MemoryTerm{kTermCommBuffers, buffers, 0});
+
+    const double counted = static_cast<double>(stage.deviceBytes());
+    const std::int64_t framework = allowance.fixed_bytes + allowance.per_communicator_bytes * communicators(layout) +
+                                   static_cast<std::int64_t>(std::llround(counted * allowance.fragmentation));
+    stage.terms.push_back(MemoryTerm{kTermFramework, framework, 0});
+    estimate.stages.push_back(std::move(stage));
+  }
+  return estimate;
+}
+
+}  // namespace behemoth

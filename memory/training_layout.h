@@ -1,0 +1,74 @@
+// Everything about HOW a model is trained that changes its memory and time: axis sizes, ZeRO,
+// precision, tensor/sequence/pipeline modes, micro-batching, recomputation, offload. A plain
+// struct so memory/ stays independent of parallel/ (parallel/plan_estimate converts a Plan).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace behemoth {
+
+enum class NumericFormat { fp32, bf16, fp16 };
+enum class TensorMode { one_d, two_d, two_and_half_d, three_d };
+enum class ContextMode { ulysses, ring };  // how the sp axis splits attention
+enum class PipelineSchedule { gpipe, one_f_one_b, interleaved, zero_bubble };
+enum class Recompute { none, selective, full };
+
+std::string numericFormatName(NumericFormat format);
+std::string tensorModeName(TensorMode mode);
+std::string contextModeName(ContextMode mode);
+std::string pipelineScheduleName(PipelineSchedule schedule);
+std::string recomputeName(Recompute recompute);
+// Each throws std::invalid_argument listing the accepted names.
+NumericFormat numericFormatFromName(const std::string& name);
+TensorMode tensorModeFromName(const std::string& name);
+ContextMode contextModeFromName(const std::string& name);
+PipelineSchedule pipelineScheduleFromName(const std::string& name);
+Recompute recomputeFromName(const std::string& name);
+
+struct TrainingLayout {
+  // Axis sizes; their product is the world size.
+  int dp = 1;
+  int pp = 1;
+  int tp = 1;
+  int sp = 1;
+  int ep = 1;
+  int zero = 0;  // ZeRO stage over dp
+
+  NumericFormat precision = NumericFormat::fp32;
+  // The engine's mixed precision keeps an fp32 gradient next to every fp32 master (20 bytes per
+  // parameter with AdamW). ZeRO's paper counts none (16 bytes): set false to model that layout.
+  bool fp32_master_grads = true;
+  int optimizer_state_bytes = 8;  // per parameter: AdamW's two fp32 moments
+
+  TensorMode tensor_mode = TensorMode::one_d;
+  int tensor_depth = 1;           // 2.5D: d, with tp = q*q*d
+  bool sequence_parallel = false; // Megatron-SP: norms/dropout sharded over the tp group
+  ContextMode context_mode = ContextMode::ulysses;
+  bool fused_attention = false;   // flash-style attention: no s x s scores kept for backward
+
+  PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
+  int virtual_stages = 1;         // interleaved: model chunks per pipeline rank
+
+  int micro_batch_size = 1;       // sequences per micro-batch per data-parallel rank
+  int micro_batches = 1;          // micro-batches per optimizer step per data-parallel rank
+  Recompute recompute = Recompute::none;
+
+  double optimizer_offload = 0.0; // fraction of optimizer states + masters held in host memory
+  double parameter_offload = 0.0; // fraction of parameters held in host memory (ZeRO-3 chunks)
+  std::int64_t chunk_elements = 0;  // ZeRO chunk size in elements; 0 = one flat shard per rank
+
+  double bucket_mb = 25.0;        // gradient reduction bucket
+  bool overlap = true;            // gradient reduction overlapped with backward
+
+  int worldSize() const { return dp * pp * tp * sp * ep; }
+  // Data-parallel-like replicas of the dense weights: the group their gradients reduce over.
+  int denseReplicas() const { return dp * sp * ep; }
+  // Sequences per optimizer step over the whole job.
+  std::int64_t globalBatch() const { return std::int64_t{micro_batch_size} * micro_batches * dp * ep; }
+  int activationBytes() const { return precision == NumericFormat::fp32 ? 4 : 2; }
+  // Throws std::invalid_argument naming the field ("layout.zero: ...").
+  void validate() const;
+};
+
+}  // namespace behemoth

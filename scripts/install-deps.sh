@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libgloo-dev            # the engine (LibTorch 1.13 CPU, c10d gloo)
+  libopenblas0-serial                 # a real BLAS for LibTorch (Debian's default, reference BLAS, is ~7x slower);
+                                      # serial, because every rank runs one math thread
   nlohmann-json3-dev libcli11-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev xvfb xauth   # the Studio and its offscreen/GUI tests

@@ -33,8 +33,8 @@ sys.path.insert(0, os.path.join(HERE, "python"))
 # uses the reference netlib BLAS: a few GFLOP/s per core).
 SIZES = {
     "small": {"n_layer": 2, "n_head": 4, "d_model": 128, "seq_len": 64, "global_batch": 16},
-    "medium": {"n_layer": 4, "n_head": 8, "d_model": 256, "seq_len": 64, "global_batch": 16},
-    "large": {"n_layer": 6, "n_head": 6, "d_model": 384, "seq_len": 128, "global_batch": 16},
+    "medium": {"n_layer": 4, "n_head": 6, "d_model": 192, "seq_len": 64, "global_batch": 16},
+    "large": {"n_layer": 4, "n_head": 8, "d_model": 256, "seq_len": 64, "global_batch": 16},
 }
 NPROC = 2
 VOCAB = 256
@@ -148,15 +148,18 @@ def run_ddp(args, size, out_root):
                       "peak_rss_bytes_all_ranks": report["peak_rss_bytes_per_rank"]})
 
 
-def combine(runs):
-    """One figure per side: the mean of the runs' means; the spread shows how noisy the machine was."""
+def combine(runs, tokens_per_step):
+    """One figure per side: the median of every timed step of every run, which a burst of load from
+    another process moves less than a mean; the spread of the runs' means shows how noisy it was."""
+    every_step = [t for r in runs for t in r["step_seconds"]]
     means = [r["mean_step_s"] for r in runs]
-    mean = statistics.fmean(means)
+    median = statistics.median(every_step)
     return {
-        "mean_step_s": mean,
+        "median_step_s": median,
+        "mean_step_s": statistics.fmean(every_step),
         "run_means_s": means,
-        "spread": (max(means) - min(means)) / mean,
-        "tokens_per_s": statistics.fmean(r["tokens_per_s"] for r in runs),
+        "spread": (max(means) - min(means)) / statistics.fmean(means),
+        "tokens_per_s": tokens_per_step / median,
         "peak_rss_bytes_per_rank": max(r["peak_rss_bytes_per_rank"] for r in runs),
         "runs": runs,
     }
@@ -215,8 +218,8 @@ def print_table(results):
     rows = []
     for name, r in results.items():
         e, d = r["engine"], r["ddp"]
-        rows.append([name, f"{r['parameters'] / 1e6:.2f}M", f"{e['mean_step_s'] * 1e3:.1f}",
-                     f"{d['mean_step_s'] * 1e3:.1f}", f"{r['ratio']:.3f}", f"{e['tokens_per_s']:.0f}",
+        rows.append([name, f"{r['parameters'] / 1e6:.2f}M", f"{e['median_step_s'] * 1e3:.1f}",
+                     f"{d['median_step_s'] * 1e3:.1f}", f"{r['ratio']:.3f}", f"{e['tokens_per_s']:.0f}",
                      f"{d['tokens_per_s']:.0f}", mib(e["peak_rss_bytes_per_rank"]), mib(d["peak_rss_bytes_per_rank"]),
                      f"{e['spread'] * 100:.0f}%/{d['spread'] * 100:.0f}%"])
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
@@ -244,11 +247,14 @@ def main(argv=None):
                       file=sys.stderr, flush=True)
                 ddp_runs.append(run_ddp(args, size, out_root))
                 print(f"[{name}]   DDP {ddp_runs[-1]['mean_step_s'] * 1e3:.1f} ms/step", file=sys.stderr, flush=True)
-            engine, ddp = combine(engine_runs), combine(ddp_runs)
+            tokens_per_step = size["global_batch"] * size["seq_len"]
+            engine, ddp = combine(engine_runs, tokens_per_step), combine(ddp_runs, tokens_per_step)
             results[name] = {"size": size, "parameters": parameters, "engine": engine, "ddp": ddp,
-                             "ratio": ddp["mean_step_s"] / engine["mean_step_s"]}
+                             "ratio": ddp["median_step_s"] / engine["median_step_s"],
+                             "ratio_of_means": ddp["mean_step_s"] / engine["mean_step_s"]}
     print_table(results)
-    print("ratio = DDP s/step / engine s/step (> 1: engine faster); spread = (max - min) / mean of the run means")
+    print("ms/step: median over every timed step of every run; ratio = DDP / engine (> 1: engine faster);\n"
+          "spread: (max - min) / mean of the runs' mean step times, engine/DDP (large = busy machine)")
     report = {
         "benchmark": "dp_vs_ddp",
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -31,6 +31,7 @@ struct Plan {
   int zero = 0;            // ZeRO stage over dp (0 = plain data parallel).
   double bucket_mb = 25.0; // gradient bucket size for data-parallel reduction
   bool overlap = true;     // launch bucket reductions during backward
+  bool offload_optimizer = false;  // ZeRO: partition's optimizer states and fp32 masters in host memory
 
   int size(Axis axis) const;
   void setSize(Axis axis, int value);

@@ -39,9 +39,12 @@ json StepMetrics::toJson() const {
               {"peak_rss_bytes", peak_rss_bytes},
               {"comm_bytes", comm_bytes},
               {"comm_bytes_by_axis", comm_bytes_by_axis},
+              {"host_state_bytes", host_state_bytes},
+              {"skipped", skipped},
               {"tokens_seen", tokens_seen},
               {"elapsed_s", elapsed_s}};
   if (eval_loss) out["eval_loss"] = *eval_loss;
+  if (loss_scale) out["loss_scale"] = *loss_scale;
   return out;
 }
 
@@ -62,6 +65,16 @@ StepMetrics StepMetrics::fromJson(const json& object) {
   readOptional(object, "comm_bytes", metrics.comm_bytes);
   readOptional(object, "tokens_seen", metrics.tokens_seen);
   readOptional(object, "elapsed_s", metrics.elapsed_s);
+  readOptional(object, "host_state_bytes", metrics.host_state_bytes);
+  if (const auto found = object.find("skipped"); found != object.end()) {
+    if (!found->is_boolean()) throw std::invalid_argument("step metrics: skipped: expected true or false, got " + found->dump());
+    metrics.skipped = found->get<bool>();
+  }
+  if (const auto found = object.find("loss_scale"); found != object.end()) {
+    double scale = 0.0;
+    readOptional(object, "loss_scale", scale);
+    metrics.loss_scale = scale;
+  }
   if (const auto found = object.find("comm_bytes_by_axis"); found != object.end() && found->is_object()) {
     for (const auto& item : found->items()) {
       if (!item.value().is_number_integer()) {

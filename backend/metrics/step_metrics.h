@@ -21,6 +21,9 @@ struct StepMetrics {
   std::int64_t peak_rss_bytes = 0;
   std::int64_t comm_bytes = 0;         // bytes moved by collectives in this step
   std::map<std::string, std::int64_t> comm_bytes_by_axis;  // "dp" -> bytes, ...
+  std::int64_t host_state_bytes = 0;   // the part of model_state_bytes in host memory (optimizer offload)
+  std::optional<double> loss_scale;    // fp16: the dynamic loss scale the step used
+  bool skipped = false;                // fp16 overflow: no rank updated the weights this step
   std::optional<double> eval_loss;     // present on steps that evaluated
   std::int64_t tokens_seen = 0;        // since the run started
   double elapsed_s = 0.0;              // since the run started

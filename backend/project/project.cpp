@@ -147,7 +147,8 @@ std::array<Axis, kAxisCount> parseAxisOrder(const JsonFields& fields) {
 }
 
 Plan parsePlan(const json& section) {
-  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "zero", "bucket_mb", "overlap", "order"});
+  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "zero", "bucket_mb", "overlap",
+                                                  "offload_optimizer", "order"});
   Plan plan;
   fields.read("dp", plan.dp);
   fields.read("pp", plan.pp);
@@ -157,6 +158,7 @@ Plan parsePlan(const json& section) {
   fields.read("zero", plan.zero);
   fields.read("bucket_mb", plan.bucket_mb);
   fields.read("overlap", plan.overlap);
+  fields.read("offload_optimizer", plan.offload_optimizer);
   if (fields.has("order")) plan.order = parseAxisOrder(fields);
   if (plan.dp != -1 && plan.dp < 1) fields.fail("dp", "must be >= 1 or -1 (whatever the other axes leave), got " + std::to_string(plan.dp));
   requireAtLeast(fields, "pp", plan.pp, 1);
@@ -170,7 +172,8 @@ Plan parsePlan(const json& section) {
 
 OptimizerConfig parseOptimizer(const json& section) {
   const JsonFields fields(section, "optimizer",
-                          {"name", "lr", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "warmup_steps", "min_lr_ratio"});
+                          {"name", "lr", "weight_decay", "beta1", "beta2", "eps", "grad_clip", "warmup_steps", "min_lr_ratio",
+                           "loss_scale", "loss_scale_window"});
   OptimizerConfig optimizer;
   fields.read("name", optimizer.name);
   fields.read("lr", optimizer.lr);
@@ -181,6 +184,8 @@ OptimizerConfig parseOptimizer(const json& section) {
   fields.read("grad_clip", optimizer.grad_clip);
   fields.read("warmup_steps", optimizer.warmup_steps);
   fields.read("min_lr_ratio", optimizer.min_lr_ratio);
+  fields.read("loss_scale", optimizer.loss_scale);
+  fields.read("loss_scale_window", optimizer.loss_scale_window);
   if (optimizer.name != "adamw") fields.fail("name", "unknown optimizer '" + optimizer.name + "' (expected adamw)");
   requirePositive(fields, "lr", optimizer.lr);
   if (!(optimizer.weight_decay >= 0.0)) fields.fail("weight_decay", "must be >= 0, got " + json(optimizer.weight_decay).dump());
@@ -190,6 +195,8 @@ OptimizerConfig parseOptimizer(const json& section) {
   if (!(optimizer.grad_clip >= 0.0)) fields.fail("grad_clip", "must be >= 0 (0 disables clipping), got " + json(optimizer.grad_clip).dump());
   requireAtLeast(fields, "warmup_steps", optimizer.warmup_steps, 0);
   requireInRange(fields, "min_lr_ratio", optimizer.min_lr_ratio, 0.0, 1.0, false);
+  requirePositive(fields, "loss_scale", optimizer.loss_scale);
+  requireAtLeast(fields, "loss_scale_window", optimizer.loss_scale_window, 1);
   return optimizer;
 }
 
@@ -276,7 +283,7 @@ json planToJson(const Plan& plan) {
           {"tp", plan.tp},       {"sp", plan.sp},
           {"ep", plan.ep},       {"zero", plan.zero},
           {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},
-          {"order", axisOrderToJson(plan.order)}};
+          {"offload_optimizer", plan.offload_optimizer}, {"order", axisOrderToJson(plan.order)}};
 }
 
 json projectToJson(const Project& project) {
@@ -301,7 +308,8 @@ json projectToJson(const Project& project) {
       {"precision", precisionName(project.precision)},
       {"optimizer",
        {{"name", o.name}, {"lr", o.lr}, {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2},
-        {"eps", o.eps}, {"grad_clip", o.grad_clip}, {"warmup_steps", o.warmup_steps}, {"min_lr_ratio", o.min_lr_ratio}}},
+        {"eps", o.eps}, {"grad_clip", o.grad_clip}, {"warmup_steps", o.warmup_steps}, {"min_lr_ratio", o.min_lr_ratio},
+        {"loss_scale", o.loss_scale}, {"loss_scale_window", o.loss_scale_window}}},
       {"train",
        {{"steps", t.steps}, {"seed", t.seed}, {"log_every", t.log_every}, {"eval_every", t.eval_every},
         {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir}}},

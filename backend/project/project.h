@@ -40,6 +40,8 @@ struct OptimizerConfig {
   double grad_clip = 1.0;    // max global gradient norm; 0 disables clipping
   int warmup_steps = 0;
   double min_lr_ratio = 0.1; // cosine decays to lr * min_lr_ratio at the last step
+  double loss_scale = 65536.0;  // fp16: initial dynamic loss scale
+  int loss_scale_window = 1000; // fp16: clean steps in a row before the scale doubles
 };
 
 struct TrainConfig {

@@ -71,9 +71,21 @@ void rejectUnavailableFeatures(const Project& project) {
   if (plan.pp > 1) reject("parallel.pp: pipeline parallelism is not available in this build yet");
   if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
   if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");
-  if (plan.zero > 0) reject("parallel.zero: ZeRO stage " + str(plan.zero) + " is not available in this build yet");
-  if (project.precision == Precision::fp16) {
-    reject("precision: fp16 (with loss scaling) is not available in this build yet; use bf16 or fp32");
+  if (plan.zero == 3) reject("parallel.zero: ZeRO stage 3 is not available in this build yet (use 0, 1 or 2)");
+  // dp == 1 with zero 1|2 is accepted: one shard holding everything, the same math as zero 0.
+  if (plan.offload_optimizer && plan.zero == 0) {
+    reject("parallel.offload_optimizer: offloading the optimizer needs parallel.zero 1 or 2");
+  }
+  if (plan.offload_optimizer && project.optimizer.name != "adamw") {
+    reject("parallel.offload_optimizer: optimizer '" + project.optimizer.name +
+           "' cannot be offloaded (only adamw has a CPU implementation)");
+  }
+  if (plan.zero > 0 && project.optimizer.name != "adamw") {
+    reject("optimizer.name: ZeRO runs adamw only, got '" + project.optimizer.name + "'");
+  }
+  if (project.precision == Precision::fp16 && plan.zero == 0) {
+    reject("precision: fp16 needs parallel.zero 1 or 2 (fp32 master weights and dynamic loss scaling live in the ZeRO "
+           "optimizer); use bf16 or set parallel.zero");
   }
 #ifndef BEHEMOTH_WITH_CUDA
   if (project.devices.kind == "cuda") {

@@ -1,7 +1,6 @@
 #include "backend/train/trainer.h"
 
 #include <torch/csrc/autograd/generated/variable_factories.h>
-#include <torch/optim/adamw.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -15,9 +14,9 @@
 #include "backend/metrics/step_metrics.h"
 #include "backend/model/language_model.h"
 #include "backend/train/lr_schedule.h"
+#include "backend/train/parameter_updater.h"
 #include "backend/train/process_stats.h"
 #include "parallel/activity.h"
-#include "parallel/gradient_buckets.h"
 #include "parallel/world.h"
 
 namespace behemoth {
@@ -30,10 +29,6 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::int64_t tensorBytes(const at::Tensor& t) {
-  return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
-}
-
 }  // namespace
 
 struct Trainer::State {
@@ -43,10 +38,7 @@ struct Trainer::State {
   std::shared_ptr<LanguageModel> model;
   std::vector<std::string> names;
   std::vector<at::Tensor> working;  // the model's parameters (fp32 or bf16)
-  std::vector<at::Tensor> masters;  // fp32 weights the optimizer updates (the same tensors in fp32)
-  bool separate_masters = false;
-  std::unique_ptr<GradientBuckets> buckets;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<ParameterUpdater> updater;
   std::unique_ptr<BatchSampler> sampler;
 
   State(Project p, ProcessWorld& w) : project(std::move(p)), world(w), dp(w.group(Axis::dp)) {}
@@ -56,47 +48,23 @@ struct Trainer::State {
 
   double trainStep(int step);
   double evaluate();
-  double clipGradients();
-  void copyGradsToMasters();
-  void copyMastersToWorking();
 };
 
 Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique<State>(std::move(project), world)) {
   State& s = *state_;
   const Project& p = s.project;
   s.model = buildModel(p.model, p.train.seed);
-  if (p.precision == Precision::bf16) {
-    s.model->to(at::kBFloat16);
-    s.separate_masters = true;
-  } else if (p.precision == Precision::fp16) {
-    throw std::invalid_argument("precision: fp16 is not available in this build yet (use fp32 or bf16)");
+  // fp16 on a CPU computes in fp32 with fp16-rounded weights and fp16 gradient reduction (LibTorch
+  // has no CPU fp16 matmul); the ZeRO optimizer does the rounding and the loss scaling.
+  if (p.precision == Precision::bf16) s.model->to(at::kBFloat16);
+  if (p.precision == Precision::fp16 && p.plan.zero == 0) {
+    throw std::invalid_argument("precision: fp16 needs parallel.zero 1 or 2 (dynamic loss scaling lives in the ZeRO optimizer)");
   }
   for (const auto& item : s.model->named_parameters()) {
     s.names.push_back(item.key());
     s.working.push_back(item.value());
-    s.masters.push_back(s.separate_masters ? item.value().detach().to(at::kFloat).requires_grad_(true)
-                                           : item.value());
   }
-  const auto bucket_bytes = static_cast<std::int64_t>(p.plan.bucket_mb * 1024 * 1024);
-  s.buckets = std::make_unique<GradientBuckets>(s.working, s.dp, bucket_bytes, p.plan.overlap);
-  if (s.separate_masters) {
-    for (auto& master : s.masters) master.mutable_grad() = at::zeros_like(master);
-  }
-
-  // Weight decay on matrices only (not on norms, biases): the usual practice for transformers.
-  std::vector<at::Tensor> decay;
-  std::vector<at::Tensor> no_decay;
-  for (const auto& master : s.masters) (master.dim() >= 2 ? decay : no_decay).push_back(master);
-  auto options = torch::optim::AdamWOptions(p.optimizer.lr)
-                     .betas({p.optimizer.beta1, p.optimizer.beta2})
-                     .eps(p.optimizer.eps)
-                     .weight_decay(p.optimizer.weight_decay);
-  auto no_decay_options = std::make_unique<torch::optim::AdamWOptions>(options);
-  no_decay_options->weight_decay(0.0);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
-  groups.emplace_back(no_decay, std::move(no_decay_options));
-  s.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+  s.updater = p.plan.zero > 0 ? makeZeroUpdater(s.working, s.dp, p) : makeDataParallelUpdater(s.working, s.dp, p);
 
   SamplerOptions sampling;
   sampling.seq_len = p.model.seq_len;
@@ -111,44 +79,25 @@ Trainer::~Trainer() = default;
 double Trainer::State::trainStep(int step) {
   const int micro = project.microBatchSize();
   const int micro_batches = project.microBatches();
-  buckets->zeroGrad();
+  updater->zeroGrad();
+  const double loss_scale = updater->lossScale();
   double loss_sum = 0.0;
   for (int m = 0; m < micro_batches; ++m) {
     const Batch batch = sampler->globalBatchSlice(step, firstLocalSequence() + m * micro, micro);
     const std::string doing = "forward/backward step " + std::to_string(step) + " micro-batch " + std::to_string(m);
     ActivityScope activity(doing.c_str());
     const at::Tensor loss = lossFromLogits(model->forward(batch.inputs), batch.targets);
-    buckets->beginBackward(/*reduce_after_this_backward=*/m == micro_batches - 1);
+    updater->beginBackward(/*last_micro_batch=*/m == micro_batches - 1);
     // Each micro-batch is an equal share of the local batch: the mean of their means is the mean.
-    (loss / micro_batches).backward();
+    if (loss_scale == 1.0) {
+      (loss / micro_batches).backward();
+    } else {
+      (loss * (loss_scale / micro_batches)).backward();
+    }
     loss_sum += loss.item<double>();
   }
-  buckets->finishReduction();
+  updater->finishReduction();
   return loss_sum / micro_batches;
-}
-
-void Trainer::State::copyGradsToMasters() {
-  if (!separate_masters) return;
-  for (std::size_t k = 0; k < working.size(); ++k) masters[k].mutable_grad().copy_(working[k].grad());
-}
-
-void Trainer::State::copyMastersToWorking() {
-  if (!separate_masters) return;
-  torch::NoGradGuard no_grad;
-  for (std::size_t k = 0; k < working.size(); ++k) working[k].copy_(masters[k]);
-}
-
-double Trainer::State::clipGradients() {
-  // After the dp reduction every rank holds identical full gradients, so the local norm is global.
-  double squares = 0.0;
-  for (const auto& master : masters) squares += master.grad().to(at::kDouble).pow(2).sum().item<double>();
-  const double norm = std::sqrt(squares);
-  const double max_norm = project.optimizer.grad_clip;
-  if (max_norm > 0.0 && norm > max_norm) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (auto& master : masters) master.mutable_grad().mul_(scale);
-  }
-  return norm;
 }
 
 double Trainer::State::evaluate() {
@@ -179,14 +128,12 @@ TrainOutcome Trainer::run(EventSink* sink) {
     const auto step_start = Clock::now();
     counter.reset();
     const double local_loss = s.trainStep(step);
+    const double lr = learningRateAt(p.optimizer, step, p.train.steps);
+    const UpdateOutcome update = s.updater->step(lr);
+    const double grad_norm = update.grad_norm;
+    // The step's traffic: the gradient reduction and, under ZeRO, the norm and the all-gather.
     const auto comm_by_axis = counter.byLabel();
     const std::int64_t comm_bytes = counter.takeTotal();
-    s.copyGradsToMasters();
-    const double lr = learningRateAt(p.optimizer, step, p.train.steps);
-    for (auto& group : s.optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    const double grad_norm = s.clipGradients();
-    s.optimizer->step();
-    s.copyMastersToWorking();
     s.sampler->advance();
     const double step_seconds = secondsSince(step_start);
     window_seconds += step_seconds;
@@ -208,7 +155,8 @@ TrainOutcome Trainer::run(EventSink* sink) {
     if (log) {
       // Per-rank maxima: model-state bytes, peak RSS, bytes moved by this step's collectives.
       at::Tensor maxima = at::tensor({static_cast<double>(modelStateBytes()), static_cast<double>(peakResidentBytes()),
-                                      static_cast<double>(comm_bytes)}, at::kDouble);
+                                      static_cast<double>(comm_bytes), static_cast<double>(s.updater->hostStateBytes())},
+                                     at::kDouble);
       everyone.allReduce(maxima, ReduceOp::Max);
       StepMetrics metrics;
       metrics.step = step + 1;
@@ -221,6 +169,9 @@ TrainOutcome Trainer::run(EventSink* sink) {
       metrics.peak_rss_bytes = static_cast<std::int64_t>(maxima[1].item<double>());
       metrics.comm_bytes = static_cast<std::int64_t>(maxima[2].item<double>());
       metrics.comm_bytes_by_axis = comm_by_axis;
+      metrics.host_state_bytes = static_cast<std::int64_t>(maxima[3].item<double>());
+      if (p.precision == Precision::fp16) metrics.loss_scale = update.loss_scale;
+      metrics.skipped = update.skipped;
       metrics.eval_loss = eval_loss;
       metrics.tokens_seen = static_cast<std::int64_t>(tokens_per_step * (step + 1));
       metrics.elapsed_s = secondsSince(run_start);
@@ -239,24 +190,12 @@ TrainOutcome Trainer::run(EventSink* sink) {
 std::vector<std::pair<std::string, at::Tensor>> Trainer::fullParameters() const {
   std::vector<std::pair<std::string, at::Tensor>> result;
   for (std::size_t k = 0; k < state_->names.size(); ++k) {
-    result.emplace_back(state_->names[k], state_->masters[k].detach().to(at::kFloat).clone());
+    result.emplace_back(state_->names[k], state_->updater->fullParameter(k));
   }
   return result;
 }
 
-std::int64_t Trainer::modelStateBytes() const {
-  const State& s = *state_;
-  std::int64_t bytes = 0;
-  for (std::size_t k = 0; k < s.working.size(); ++k) {
-    bytes += tensorBytes(s.working[k]) + tensorBytes(s.working[k].grad());
-    if (s.separate_masters) bytes += tensorBytes(s.masters[k]) + tensorBytes(s.masters[k].grad());
-  }
-  for (const auto& [key, state] : s.optimizer->state()) {
-    const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*state);
-    bytes += tensorBytes(adam.exp_avg()) + tensorBytes(adam.exp_avg_sq()) + tensorBytes(adam.max_exp_avg_sq());
-  }
-  return bytes;
-}
+std::int64_t Trainer::modelStateBytes() const { return state_->updater->stateBytes(); }
 
 std::int64_t Trainer::parameterCount() const {
   std::int64_t count = 0;

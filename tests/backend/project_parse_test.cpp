@@ -50,10 +50,11 @@ TEST(ProjectParse, ReadsEverySection) {
     "data": {"corpus": "builtin", "global_batch_size": 12, "eval_fraction": 0.1},
     "devices": {"kind": "cuda", "count": 64, "memory_gb": 80, "per_node": 8, "name": "H100"},
     "parallel": {"dp": 2, "pp": 1, "tp": 1, "sp": 1, "ep": 1, "zero": 2, "bucket_mb": 5.5, "overlap": false,
-                 "order": ["tp", "dp"]},
+                 "offload_optimizer": true, "order": ["tp", "dp"]},
     "precision": "bf16",
     "optimizer": {"name": "adamw", "lr": 0.003, "weight_decay": 0.0, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6,
-                  "grad_clip": 0, "warmup_steps": 20, "min_lr_ratio": 0.5},
+                  "grad_clip": 0, "warmup_steps": 20, "min_lr_ratio": 0.5,
+                  "loss_scale": 1024, "loss_scale_window": 200},
     "train": {"steps": 300, "seed": 18446744073709551615, "log_every": 5, "eval_every": 50, "eval_batches": 2,
               "micro_batch_size": 3, "out_dir": "runs/x"}
   })");
@@ -72,6 +73,9 @@ TEST(ProjectParse, ReadsEverySection) {
   EXPECT_EQ(p.plan.zero, 2);
   EXPECT_DOUBLE_EQ(p.plan.bucket_mb, 5.5);
   EXPECT_FALSE(p.plan.overlap);
+  EXPECT_TRUE(p.plan.offload_optimizer);
+  EXPECT_DOUBLE_EQ(p.optimizer.loss_scale, 1024.0);
+  EXPECT_EQ(p.optimizer.loss_scale_window, 200);
   // Axes left out keep their default relative order (pp, ep, sp) outermost; named ones follow.
   const std::array<Axis, kAxisCount> expected_order = {Axis::pp, Axis::ep, Axis::sp, Axis::tp, Axis::dp};
   EXPECT_EQ(p.plan.order, expected_order);
@@ -87,7 +91,7 @@ TEST(ProjectParse, UnknownKeysAreRejectedWithTheirPath) {
   json document = minimalProject();
   document["parallel"] = {{"tpp", 2}};
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }),
-            "parallel.tpp: unknown key (expected one of dp, pp, tp, sp, ep, zero, bucket_mb, overlap, order)");
+            "parallel.tpp: unknown key (expected one of dp, pp, tp, sp, ep, zero, bucket_mb, overlap, offload_optimizer, order)");
   document = minimalProject();
   document["trian"] = json::object();
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }).rfind("trian: unknown key (expected one of name, model,", 0), 0u);

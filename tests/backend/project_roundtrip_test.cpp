@@ -40,6 +40,9 @@ void expectSameProject(const Project& a, const Project& b) {
   for (Axis axis : kAllAxes) EXPECT_EQ(a.plan.size(axis), b.plan.size(axis)) << axisName(axis);
   EXPECT_EQ(a.plan.order, b.plan.order);
   EXPECT_EQ(a.plan.zero, b.plan.zero);
+  EXPECT_EQ(a.plan.offload_optimizer, b.plan.offload_optimizer);
+  EXPECT_EQ(a.optimizer.loss_scale, b.optimizer.loss_scale);
+  EXPECT_EQ(a.optimizer.loss_scale_window, b.optimizer.loss_scale_window);
   EXPECT_EQ(a.plan.bucket_mb, b.plan.bucket_mb);
   EXPECT_EQ(a.plan.overlap, b.plan.overlap);
   EXPECT_EQ(a.precision, b.precision);
@@ -88,8 +91,9 @@ TEST(ProjectRoundTrip, EveryFieldSurvivesToJsonAndBack) {
   project.plan.zero = 3;
   project.plan.bucket_mb = 12.75;
   project.plan.overlap = false;
+  project.plan.offload_optimizer = true;
   project.precision = Precision::bf16;
-  project.optimizer = {"adamw", 0.0007, 0.05, 0.85, 0.97, 1e-7, 0.5, 11, 0.25};
+  project.optimizer = {"adamw", 0.0007, 0.05, 0.85, 0.97, 1e-7, 0.5, 11, 0.25, 512.0, 77};
   project.train.steps = 777;
   project.train.seed = 12345678901234567ULL;
   project.train.log_every = 7;

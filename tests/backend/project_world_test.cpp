@@ -81,11 +81,37 @@ TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
   EXPECT_EQ(worldMessage(document, 2), "parallel.pp: pipeline parallelism is not available in this build yet");
   document["parallel"] = {{"sp", 2}};
   EXPECT_EQ(worldMessage(document, 2), "parallel.sp: sequence parallelism is not available in this build yet");
-  document["parallel"] = {{"zero", 1}};
-  EXPECT_EQ(worldMessage(document, 2), "parallel.zero: ZeRO stage 1 is not available in this build yet");
+  document["parallel"] = {{"zero", 3}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.zero: ZeRO stage 3 is not available in this build yet (use 0, 1 or 2)");
   document = minimalProject();
   document["precision"] = "fp16";
-  EXPECT_EQ(worldMessage(document, 1).rfind("precision: fp16", 0), 0u);
+  EXPECT_EQ(worldMessage(document, 1).rfind("precision: fp16 needs parallel.zero 1 or 2", 0), 0u);
+  document["parallel"] = {{"zero", 2}};
+  Project fp16 = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(fp16, 2));
+  document = minimalProject();
+  document["parallel"] = {{"zero", 0}, {"offload_optimizer", true}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.offload_optimizer: offloading the optimizer needs parallel.zero 1 or 2");
+  for (int stage : {1, 2}) {
+    document["parallel"] = {{"zero", stage}, {"offload_optimizer", true}};
+    Project two_ranks = projectFromJson(document);
+    EXPECT_NO_THROW(validateForWorld(two_ranks, 2)) << "stage " << stage;
+    Project one_rank = projectFromJson(document);
+    EXPECT_NO_THROW(validateForWorld(one_rank, 1)) << "stage " << stage << " on one rank is a no-op partition";
+  }
+  {
+    // The parser knows only adamw; a project built in code with another optimizer is caught too.
+    Project other = projectFromJson(document);
+    other.optimizer.name = "sgd";
+    try {
+      validateForWorld(other, 2);
+      ADD_FAILURE() << "offload with sgd was accepted";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_EQ(std::string(error.what()),
+                "parallel.offload_optimizer: optimizer 'sgd' cannot be offloaded (only adamw has a CPU implementation)");
+    }
+  }
+  document = minimalProject();
   document["precision"] = "bf16";
   Project bf16 = projectFromJson(document);
   EXPECT_NO_THROW(validateForWorld(bf16, 1));

@@ -1,0 +1,45 @@
+// How a training step turns local gradients into updated parameters: reduce over dp (bucketed,
+// overlapped with backward), clip by the global norm, run AdamW. Plain data parallelism and ZeRO
+// are the two implementations; the trainer's loop is the same for both.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace behemoth {
+
+class Group;
+struct Project;
+
+struct UpdateOutcome {
+  double grad_norm = 0.0;   // global gradient norm before clipping
+  bool skipped = false;     // fp16 overflow: no rank updated anything
+  double loss_scale = 1.0;  // the loss scale this step used
+};
+
+class ParameterUpdater {
+ public:
+  virtual ~ParameterUpdater() = default;
+  virtual void zeroGrad() = 0;
+  // Before each micro-batch's backward; only the last one reduces.
+  virtual void beginBackward(bool last_micro_batch) = 0;
+  virtual void finishReduction() = 0;
+  // The trainer multiplies the loss by this before backward.
+  virtual double lossScale() const = 0;
+  virtual UpdateOutcome step(double lr) = 0;
+  // Parameter k at full size in fp32 (no collective: callable on one rank).
+  virtual at::Tensor fullParameter(std::size_t k) const = 0;
+  // Bytes of parameters, gradients, masters and optimizer states held; the part in host memory.
+  virtual std::int64_t stateBytes() const = 0;
+  virtual std::int64_t hostStateBytes() const = 0;
+};
+
+// `working`: the model's parameters (already in the working dtype), in model order.
+std::unique_ptr<ParameterUpdater> makeDataParallelUpdater(std::vector<at::Tensor> working, Group& dp,
+                                                          const Project& project);
+std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project);
+
+}  // namespace behemoth

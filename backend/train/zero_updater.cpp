@@ -1,0 +1,62 @@
+// ZeRO stage 1 or 2 (parallel/zero/) behind the trainer's ParameterUpdater interface.
+#include "backend/project/project.h"
+#include "backend/train/parameter_updater.h"
+#include "parallel/zero/zero_optimizer.h"
+
+namespace behemoth {
+namespace {
+
+class ZeroUpdater final : public ParameterUpdater {
+ public:
+  ZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project)
+      : working_(working), max_norm_(project.optimizer.grad_clip) {
+    std::vector<bool> decay;
+    for (const auto& w : working) decay.push_back(w.dim() >= 2);
+    ZeroOptions options;
+    options.stage = project.plan.zero;
+    options.bucket_bytes = static_cast<std::int64_t>(project.plan.bucket_mb * 1024 * 1024);
+    options.overlap = project.plan.overlap;
+    options.offload = project.plan.offload_optimizer;
+    options.comm_dtype = working.front().scalar_type();
+    if (project.precision == Precision::fp16) {
+      LossScalerOptions scaling;
+      scaling.initial_scale = project.optimizer.loss_scale;
+      scaling.growth_interval = project.optimizer.loss_scale_window;
+      options.loss_scaling = scaling;
+      options.comm_dtype = at::kHalf;
+      if (working.front().scalar_type() != at::kHalf) options.round_working_to = at::kHalf;
+    }
+    options.beta1 = project.optimizer.beta1;
+    options.beta2 = project.optimizer.beta2;
+    options.eps = project.optimizer.eps;
+    options.weight_decay = project.optimizer.weight_decay;
+    zero_ = std::make_unique<ZeroOptimizer>(std::move(working), std::move(decay), dp, options);
+  }
+
+  void zeroGrad() override { zero_->zeroGrad(); }
+  void beginBackward(bool last) override { zero_->beginBackward(last); }
+  void finishReduction() override { zero_->finishReduction(); }
+  double lossScale() const override { return zero_->lossScale(); }
+  UpdateOutcome step(double lr) override {
+    const ZeroStepOutcome z = zero_->step(lr, max_norm_);
+    return {z.grad_norm, z.skipped, z.loss_scale};
+  }
+  // The working parameters are complete on every rank after each step's all-gather; in fp32 they
+  // are the masters themselves (in bf16/fp16 they are the masters rounded).
+  at::Tensor fullParameter(std::size_t k) const override { return working_.at(k).detach().to(at::kFloat).clone(); }
+  std::int64_t stateBytes() const override { return zero_->stateBytes(); }
+  std::int64_t hostStateBytes() const override { return zero_->hostStateBytes(); }
+
+ private:
+  std::vector<at::Tensor> working_;
+  double max_norm_;
+  std::unique_ptr<ZeroOptimizer> zero_;
+};
+
+}  // namespace
+
+std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project) {
+  return std::make_unique<ZeroUpdater>(std::move(working), dp, project);
+}
+
+}  // namespace behemoth

@@ -1,0 +1,306 @@
+#include "parallel/zero/zero_optimizer.h"
+
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cpu_adamw.h"
+#include "parallel/zero/test_hooks.h"
+
+namespace behemoth {
+
+struct ZeroOptimizer::Bucket {
+  at::Tensor params;  // flat working parameters, padded; the model's parameters are views into it
+  at::Tensor grads;   // stage 1: flat gradients (the parameters' .grad are views); stage 2: unused
+  at::Tensor comm;    // stage 1 with comm_dtype != working dtype: the reduced copy in flight
+  std::size_t pending = 0;
+  std::size_t size = 0;
+  std::optional<PendingWork> work;
+};
+
+// A parameter piece inside the rank's shard of one bucket (what one AdamW call updates).
+struct ZeroOptimizer::Segment {
+  std::size_t bucket = 0;
+  std::int64_t shard_offset = 0;      // inside the bucket's shard
+  std::int64_t partition_offset = 0;  // inside the rank's partition
+  std::int64_t numel = 0;
+  bool decay = false;
+};
+
+namespace {
+
+class AfterAccumulateHook : public torch::autograd::FunctionPostHook {
+ public:
+  explicit AfterAccumulateHook(std::function<void()> callback) : callback_(std::move(callback)) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list& /*inputs*/) override {
+    callback_();
+    return outputs;
+  }
+
+ private:
+  std::function<void()> callback_;
+};
+
+std::vector<std::int64_t> numelsOf(const std::vector<at::Tensor>& params) {
+  std::vector<std::int64_t> numels;
+  for (const auto& p : params) numels.push_back(p.numel());
+  return numels;
+}
+
+int elementBytes(const std::vector<at::Tensor>& params) {
+  if (params.empty()) throw std::invalid_argument("ZeroOptimizer: no parameters");
+  for (const auto& p : params) {
+    if (p.scalar_type() != params.front().scalar_type()) {
+      throw std::invalid_argument("ZeroOptimizer: every parameter must have the same dtype");
+    }
+  }
+  return static_cast<int>(params.front().element_size());
+}
+
+std::int64_t bytesOf(const at::Tensor& t) {
+  return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
+}
+
+}  // namespace
+
+ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> decay, Group& dp_group,
+                             ZeroOptions options)
+    : params_(std::move(params)),
+      group_(dp_group),
+      options_(options),
+      layout_(numelsOf(params_), elementBytes(params_), options.bucket_bytes, dp_group.size()) {
+  if (options_.stage != 1 && options_.stage != 2) {
+    throw std::invalid_argument("parallel.zero: ZeroOptimizer runs stage 1 or 2, got " + std::to_string(options_.stage));
+  }
+  if (decay.size() != params_.size()) throw std::invalid_argument("ZeroOptimizer: one decay flag per parameter");
+  const at::TensorOptions working = params_.front().options().requires_grad(false);
+  const at::TensorOptions fp32 = working.dtype(at::kFloat);
+  const int rank = group_.rank();
+
+  // Move every parameter's storage into its bucket's flat buffer (padding stays zero).
+  for (const ZeroBucket& spec : layout_.buckets()) {
+    auto bucket = std::make_unique<Bucket>();
+    bucket->params = at::zeros({spec.padded_numel}, working);
+    if (options_.stage == 1) bucket->grads = at::zeros({spec.padded_numel}, working);
+    bucket->size = spec.params.size();
+    for (std::size_t i = 0; i < spec.params.size(); ++i) {
+      at::Tensor& p = params_[spec.params[i]];
+      at::Tensor view = bucket->params.narrow(0, spec.offsets[i], p.numel());
+      view.copy_(p.detach().reshape({-1}));
+      p.set_data(view.view(p.sizes()));
+      if (options_.stage == 1) p.mutable_grad() = bucket->grads.narrow(0, spec.offsets[i], p.numel()).view(p.sizes());
+    }
+    buckets_.push_back(std::move(bucket));
+  }
+  for (const ShardSegment& piece : layout_.segmentsOf(rank)) {
+    const std::size_t b = layout_.bucketOf(piece.param);
+    const ZeroBucket& spec = layout_.buckets()[b];
+    segments_.push_back({b, piece.partition_offset - spec.partition_offset, piece.partition_offset, piece.numel,
+                         static_cast<bool>(decay[piece.param])});
+  }
+
+  const std::int64_t partition = layout_.partitionNumel();
+  // fp32 working parameters (not offloaded, not rounded) are their own masters: updated in place.
+  if (params_.front().scalar_type() != at::kFloat || options_.offload || options_.round_working_to) {
+    masters_ = at::empty({partition}, fp32);
+    for (std::size_t b = 0; b < buckets_.size(); ++b) masterShard(b).copy_(workingShard(b));
+  }
+  if (options_.round_working_to) {
+    for (auto& bucket : buckets_) bucket->params.copy_(bucket->params.to(*options_.round_working_to));
+  }
+  exp_avg_ = at::zeros({partition}, fp32);
+  exp_avg_sq_ = at::zeros({partition}, fp32);
+  if (options_.stage == 2) grad_partition_ = at::zeros({partition}, fp32);
+  if (options_.loss_scaling) scaler_.emplace(*options_.loss_scaling);
+
+  if (options_.overlap) {
+    for (std::size_t k = 0; k < params_.size(); ++k) {
+      auto accumulator = torch::autograd::impl::grad_accumulator(params_[k]);
+      const std::uintptr_t key =
+          accumulator->add_post_hook(std::make_unique<AfterAccumulateHook>([this, k] { markReady(k); }));
+      hooks_.emplace_back(std::move(accumulator), key);
+    }
+  }
+}
+
+ZeroOptimizer::~ZeroOptimizer() {
+  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+  for (auto& bucket : buckets_) {
+    if (bucket->work) {
+      try {
+        bucket->work->wait();
+      } catch (...) {
+      }
+    }
+  }
+}
+
+at::Tensor ZeroOptimizer::workingShard(std::size_t b) {
+  const std::int64_t shard = layout_.buckets()[b].shard_numel;
+  return buckets_[b]->params.narrow(0, group_.rank() * shard, shard);
+}
+
+at::Tensor ZeroOptimizer::masterShard(std::size_t b) {
+  if (!masters_.defined()) return workingShard(b);
+  const ZeroBucket& spec = layout_.buckets()[b];
+  return masters_.narrow(0, spec.partition_offset, spec.shard_numel);
+}
+
+at::Tensor ZeroOptimizer::gradientShard(std::size_t b) {
+  const ZeroBucket& spec = layout_.buckets()[b];
+  if (options_.stage == 2) return grad_partition_.narrow(0, spec.partition_offset, spec.shard_numel);
+  at::Tensor shard = buckets_[b]->grads.narrow(0, group_.rank() * spec.shard_numel, spec.shard_numel);
+  return shard.scalar_type() == at::kFloat ? shard : shard.to(at::kFloat);
+}
+
+void ZeroOptimizer::zeroGrad() {
+  if (options_.stage == 1) {
+    for (auto& bucket : buckets_) bucket->grads.zero_();
+  } else {
+    for (auto& p : params_) p.mutable_grad().reset();
+    grad_partition_.zero_();
+  }
+}
+
+void ZeroOptimizer::beginBackward(bool reduce_after_this_backward) {
+  reducing_ = reduce_after_this_backward;
+  next_to_launch_ = 0;
+  for (auto& bucket : buckets_) {
+    bucket->pending = bucket->size;
+    bucket->work.reset();
+  }
+}
+
+void ZeroOptimizer::markReady(std::size_t param_index) {
+  if (!reducing_) return;
+  Bucket& bucket = *buckets_[layout_.bucketOf(param_index)];
+  if (bucket.pending > 0) --bucket.pending;
+  launchReadyBuckets();
+}
+
+void ZeroOptimizer::launchReadyBuckets() {
+  // Strictly in bucket order, so every rank issues the same collectives in the same order.
+  while (next_to_launch_ < buckets_.size() && buckets_[next_to_launch_]->pending == 0) {
+    launch(next_to_launch_);
+    ++next_to_launch_;
+  }
+}
+
+void ZeroOptimizer::launch(std::size_t b) {
+  Bucket& bucket = *buckets_[b];
+  const ZeroBucket& spec = layout_.buckets()[b];
+  if (options_.stage == 1) {
+    if (group_.size() == 1) return;
+    if (bucket.grads.scalar_type() == options_.comm_dtype) {
+      bucket.work.emplace(group_.allReduceAsync(bucket.grads));
+    } else {
+      bucket.comm = bucket.grads.to(options_.comm_dtype);
+      bucket.work.emplace(group_.allReduceAsync(bucket.comm));
+    }
+    return;
+  }
+  // Stage 2: gather the bucket's gradients into one flat buffer, release them, reduce-scatter, and
+  // keep only this rank's shard.
+  at::Tensor flat = at::zeros({spec.padded_numel}, bucket.params.options().dtype(options_.comm_dtype));
+  for (std::size_t i = 0; i < spec.params.size(); ++i) {
+    at::Tensor& p = params_[spec.params[i]];
+    if (p.grad().defined()) flat.narrow(0, spec.offsets[i], p.numel()).copy_(p.grad().reshape({-1}));
+    p.mutable_grad().reset();
+  }
+  const at::Tensor shard = group_.size() == 1 ? flat : group_.reduceScatter(flat, 0);
+  grad_partition_.narrow(0, spec.partition_offset, spec.shard_numel).copy_(shard);
+}
+
+void ZeroOptimizer::finishReduction() {
+  for (auto& bucket : buckets_) bucket->pending = 0;
+  launchReadyBuckets();
+  reducing_ = false;
+  if (group_.size() == 1) return;
+  const double inverse = 1.0 / group_.size();
+  if (options_.stage == 2) {
+    grad_partition_.mul_(inverse);
+    return;
+  }
+  for (auto& bucket : buckets_) {
+    if (bucket->work) bucket->work->wait();
+    bucket->work.reset();
+    if (bucket->comm.defined()) {
+      bucket->grads.copy_(bucket->comm);
+      bucket->comm = at::Tensor();
+    }
+    bucket->grads.mul_(inverse);
+  }
+}
+
+ZeroStepOutcome ZeroOptimizer::step(double lr, double max_norm) {
+  ZeroStepOutcome outcome;
+  outcome.loss_scale = lossScale();
+  std::vector<at::Tensor> grads;
+  for (std::size_t b = 0; b < buckets_.size(); ++b) grads.push_back(gradientShard(b));
+  if (const auto& hook = zeroGradientHookForTesting()) hook(group_.rank(), calls_, grads.front());
+  ++calls_;
+  const double unscale = 1.0 / outcome.loss_scale;
+  if (unscale != 1.0) {
+    for (auto& g : grads) g.mul_(unscale);
+  }
+
+  // The global norm; non-finite on every rank as soon as any rank's shard holds inf/NaN.
+  double squares = 0.0;
+  for (const auto& g : grads) squares += g.to(at::kDouble).pow(2).sum().item<double>();
+  at::Tensor global = at::full({1}, squares, at::kDouble);
+  if (group_.size() > 1) group_.allReduce(global, ReduceOp::Sum);
+  outcome.grad_norm = std::sqrt(global.item<double>());
+  if (scaler_) {
+    const bool overflow = !std::isfinite(outcome.grad_norm);
+    scaler_->update(overflow);
+    if (overflow) {
+      outcome.skipped = true;
+      return outcome;
+    }
+  }
+  if (max_norm > 0.0 && outcome.grad_norm > max_norm) {
+    const double coefficient = max_norm / (outcome.grad_norm + 1e-6);
+    for (auto& g : grads) g.mul_(coefficient);
+  }
+
+  ++steps_;
+  AdamWStep hyper;
+  hyper.lr = lr;
+  hyper.beta1 = options_.beta1;
+  hyper.beta2 = options_.beta2;
+  hyper.eps = options_.eps;
+  hyper.step = steps_;
+  std::vector<at::Tensor> masters;
+  for (std::size_t b = 0; b < buckets_.size(); ++b) masters.push_back(masterShard(b));
+  for (const Segment& s : segments_) {
+    hyper.weight_decay = s.decay ? options_.weight_decay : 0.0;
+    cpuAdamW(masters[s.bucket].data_ptr<float>() + s.shard_offset, grads[s.bucket].data_ptr<float>() + s.shard_offset,
+             exp_avg_.data_ptr<float>() + s.partition_offset, exp_avg_sq_.data_ptr<float>() + s.partition_offset,
+             s.numel, hyper);
+  }
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    at::Tensor shard = workingShard(b);
+    if (masters_.defined()) shard.copy_(masters[b]);
+    if (options_.round_working_to) shard.copy_(shard.to(*options_.round_working_to));
+    if (group_.size() > 1) buckets_[b]->params.copy_(group_.allGather(shard, 0));
+  }
+  return outcome;
+}
+
+std::int64_t ZeroOptimizer::hostStateBytes() const {
+  return options_.offload ? bytesOf(masters_) + bytesOf(exp_avg_) + bytesOf(exp_avg_sq_) : 0;
+}
+
+std::int64_t ZeroOptimizer::stateBytes() const {
+  std::int64_t bytes = bytesOf(masters_) + bytesOf(exp_avg_) + bytesOf(exp_avg_sq_) + bytesOf(grad_partition_);
+  for (const auto& bucket : buckets_) bytes += bytesOf(bucket->params) + bytesOf(bucket->grads);
+  return bytes;
+}
+
+}  // namespace behemoth

@@ -1,0 +1,108 @@
+// ZeRO stages 1 and 2 (arXiv 1910.02054) over the data-parallel group, with AdamW.
+//
+// Every rank keeps the full working parameters (as views into flat, padded bucket buffers, see
+// zero_layout.h) but only its partition of the optimizer states and fp32 master weights.
+//   stage 1: gradients stay full: each bucket is all-reduced as soon as backward fills it
+//            (overlapped, like data parallelism); each rank then updates its shard.
+//   stage 2: gradients are sharded too: each filled bucket is reduce-scattered during backward and
+//            only the rank's shard (fp32) is kept; the full-size gradient is released at once.
+// Then each rank runs AdamW (kernels/cpu_adamw.h) on its shard and the updated shards are
+// all-gathered bucket by bucket. With gradient accumulation only the last micro-batch's backward
+// reduces: one reduction per optimizer step.
+//
+// Gradient clipping uses the true global norm: each rank's sum of squares over its shard,
+// all-reduced. That one 8-byte all-reduce also detects overflow for dynamic loss scaling: an
+// inf/NaN on any rank makes the global sum non-finite on every rank, so all ranks skip together.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "parallel/group.h"
+#include "parallel/zero/loss_scaler.h"
+#include "parallel/zero/zero_layout.h"
+
+namespace behemoth {
+
+struct ZeroOptions {
+  int stage = 1;                          // 1 or 2
+  std::int64_t bucket_bytes = 25 << 20;   // working-dtype bytes per bucket
+  bool overlap = true;                    // reduce buckets during backward
+  bool offload = false;                   // partition states and masters in host memory
+  std::optional<LossScalerOptions> loss_scaling;  // set: dynamic loss scaling (fp16)
+  at::ScalarType comm_dtype = at::kFloat; // gradients are reduced in this dtype (fp16: half)
+  // Set: working parameters are kept rounded to this dtype while stored wider (fp16 on a CPU,
+  // where LibTorch has no fp16 matmul/norm/softmax kernels, so the model computes in fp32).
+  std::optional<at::ScalarType> round_working_to;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;              // applied to parameters whose decay flag is set
+};
+
+struct ZeroStepOutcome {
+  double grad_norm = 0.0;  // global norm of the (unscaled) gradient, before clipping
+  bool skipped = false;    // overflow: nothing was updated on any rank
+  double loss_scale = 1.0; // the scale used for this step's loss
+};
+
+class ZeroOptimizer {
+ public:
+  // `params`: the model's parameters in model order (their storage moves into flat buffers);
+  // `decay[k]`: whether parameter k gets weight decay.
+  ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> decay, Group& dp_group, ZeroOptions options);
+  ~ZeroOptimizer();
+  ZeroOptimizer(const ZeroOptimizer&) = delete;
+  ZeroOptimizer& operator=(const ZeroOptimizer&) = delete;
+
+  void zeroGrad();
+  // Before each micro-batch's backward; only the backward with `reduce_after_this_backward` reduces.
+  void beginBackward(bool reduce_after_this_backward);
+  // After the last backward: reduces what has not been, waits, averages over dp.
+  void finishReduction();
+  // Multiply the loss by this before backward (1 without loss scaling).
+  double lossScale() const { return scaler_ ? scaler_->scale() : 1.0; }
+  // Clips to max_norm (0: no clipping), updates the partition, all-gathers the parameters.
+  ZeroStepOutcome step(double lr, double max_norm);
+
+  // Bytes of parameters, gradients, masters and optimizer states this rank holds, and the part of
+  // them placed in host memory by offload.
+  std::int64_t stateBytes() const;
+  std::int64_t hostStateBytes() const;
+  const ZeroLayout& layout() const { return layout_; }
+  std::int64_t stepsTaken() const { return steps_; }
+
+ private:
+  struct Bucket;
+  struct Segment;
+  void markReady(std::size_t param_index);
+  void launchReadyBuckets();
+  void launch(std::size_t bucket_index);
+  at::Tensor gradientShard(std::size_t bucket_index);
+  at::Tensor masterShard(std::size_t bucket_index);
+  at::Tensor workingShard(std::size_t bucket_index);
+
+  std::vector<at::Tensor> params_;
+  Group& group_;
+  ZeroOptions options_;
+  ZeroLayout layout_;
+  std::vector<Segment> segments_;
+  std::vector<std::unique_ptr<Bucket>> buckets_;
+  at::Tensor masters_;        // fp32 partition; undefined when the working shard is the master
+  at::Tensor exp_avg_;        // fp32 partition
+  at::Tensor exp_avg_sq_;     // fp32 partition
+  at::Tensor grad_partition_; // stage 2: the rank's reduced gradient shard (fp32)
+  std::optional<LossScaler> scaler_;
+  std::int64_t steps_ = 0;    // updates applied (skipped steps excluded)
+  std::int64_t calls_ = 0;    // step() calls (for the test hook)
+  bool reducing_ = false;
+  std::size_t next_to_launch_ = 0;
+  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+};
+
+}  // namespace behemoth

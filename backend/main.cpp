@@ -1,4 +1,4 @@
-// The `behemoth` command line: run, history, env (and the hidden worker used by `run`).
+// The `behemoth` command line: run, plan, history, env (and the hidden worker used by `run`).
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   behemoth::addWorkerCommand(app, action);
   behemoth::addHistoryCommand(app, action);
   behemoth::addEnvCommand(app, action);
+  behemoth::addPlanCommand(app, action);
   CLI11_PARSE(app, argc, argv);
   try {
     return action();

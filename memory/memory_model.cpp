@@ -75,7 +75,8 @@ int communicators(const TrainingLayout& layout) {
 
 MemoryAllowance defaultAllowance(const std::string& device_kind) {
   if (device_kind == "cuda") return MemoryAllowance{kGiB / 2, kGiB / 2, 0.05};
-  return MemoryAllowance{kGiB / 4, 0, 0.0};
+  // Measured: the peak RSS of CPU data-parallel runs minus their counted bytes (docs/planning.md).
+  return MemoryAllowance{192 * kMiB, 0, 0.0};
 }
 
 std::int64_t StageMemory::deviceBytes() const {
@@ -171,6 +172,49 @@ double inFlightMicroBatches(const TrainingLayout& layout, int stage) {
   return 1.0;
 }
 
+std::int64_t paddedParameters(const TrainingLayout& layout, std::int64_t parameters) {
+  if (layout.zero == 0) return parameters;
+  return zeroShard(parameters, layout.dp, layout.chunk_elements) * layout.dp;
+}
+
+ModelStateBytes modelStateBytes(const TrainingLayout& layout, std::int64_t parameters) {
+  const bool fp32 = layout.precision == NumericFormat::fp32;
+  const bool paper = layout.state_layout == StateLayout::zero_paper;
+  const std::int64_t p = fp32 ? 4 : 2;
+  const int z = layout.zero;
+  const std::int64_t padded = paddedParameters(layout, parameters);
+  const std::int64_t shard = padded / layout.dp;
+  const std::int64_t owned = z >= 1 ? shard : parameters;  // what this rank's optimizer updates
+  ModelStateBytes b;
+  b.parameters = p * (z >= 3 ? shard : padded);
+  b.optimizer = std::int64_t{layout.optimizer_state_bytes} * owned;
+  if (fp32) {
+    b.gradients = 4 * (z >= 2 ? shard : padded);
+    // An offloaded fp32 optimizer updates its own master copy on the host (the device weights
+    // are overwritten with it); in place otherwise.
+    b.master_weights = (!paper && layout.optimizer_offload > 0) ? 4 * owned : 0;
+    return b;
+  }
+  b.master_weights = 4 * owned;
+  if (paper) {
+    b.gradients = p * (z >= 2 ? shard : padded);
+    return b;
+  }
+  switch (z) {
+    case 0:  // 16-bit gradients, and their fp32 copy the masters are updated from
+      b.gradients = p * padded;
+      b.master_grads = 4 * padded;
+      break;
+    case 1:  // 16-bit gradients reduced whole; the update reads this rank's part of them
+      b.gradients = p * padded;
+      break;
+    default:  // the reduced shard is kept in fp32; the 16-bit gradients are released
+      b.gradients = 4 * shard;
+      break;
+  }
+  return b;
+}
+
 MemoryEstimate estimateMemory(const ModelDescription& m, const TrainingLayout& layout, const MemoryAllowance& allowance) {
   m.validate();
   layout.validate();
@@ -184,8 +228,6 @@ MemoryEstimate estimateMemory(const ModelDescription& m, const TrainingLayout& l
   }
   const bool fp32 = layout.precision == NumericFormat::fp32;
   const std::int64_t param_bytes = fp32 ? 4 : 2;
-  const std::int64_t master_bytes = fp32 ? 0 : 4;
-  const std::int64_t master_grad_bytes = (!fp32 && layout.fp32_master_grads) ? 4 : 0;
   const std::int64_t e = layout.activationBytes();
   const std::int64_t layer_activations = layerActivationBytes(m, layout);
   const std::int64_t layer_without_recompute = layerActivationBytes(m, layout, Recompute::none);
@@ -206,28 +248,28 @@ MemoryEstimate estimateMemory(const ModelDescription& m, const TrainingLayout& l
     stage.parameters = counts[s];
     stage.in_flight_micro_batches = inFlightMicroBatches(layout, s);
 
-    const std::int64_t full = counts[s];
-    const std::int64_t shard = zeroShard(full, layout.dp, layout.chunk_elements);
-    const std::int64_t params_held = layout.zero >= 3 ? shard : full;
-    const std::int64_t grads_held = layout.zero >= 2 ? shard : full;
-    const std::int64_t states_held = layout.zero >= 1 ? shard : full;
-    stage.terms.push_back(splitTerm(kTermParameters, param_bytes * params_held, layout.parameter_offload));
-    stage.terms.push_back(MemoryTerm{kTermGradients, param_bytes * grads_held, 0});
-    stage.terms.push_back(
-        splitTerm(kTermOptimizer, std::int64_t{layout.optimizer_state_bytes} * states_held, layout.optimizer_offload));
-    stage.terms.push_back(splitTerm(kTermMasterWeights, master_bytes * states_held, layout.optimizer_offload));
-    stage.terms.push_back(splitTerm(kTermMasterGrads, master_grad_bytes * states_held, layout.optimizer_offload));
+    const ModelStateBytes states = modelStateBytes(layout, counts[s]);
+    const double x = layout.optimizer_offload;
+    stage.terms.push_back(splitTerm(kTermParameters, states.parameters, layout.parameter_offload));
+    stage.terms.push_back(MemoryTerm{kTermGradients, states.gradients, 0});
+    stage.terms.push_back(splitTerm(kTermOptimizer, states.optimizer, x));
+    stage.terms.push_back(splitTerm(kTermMasterWeights, states.master_weights, x));
+    stage.terms.push_back(splitTerm(kTermMasterGrads, states.master_grads, x));
 
     std::int64_t per_micro_batch = stage.layers * layer_activations;
     if (stage.holds_embedding) per_micro_batch += embeddingActivationBytes(m, layout);
     if (stage.holds_head) per_micro_batch += headActivationBytes(m, layout);
-    auto activations = static_cast<std::int64_t>(std::llround(stage.in_flight_micro_batches * per_micro_batch));
+    auto activations = static_cast<std::int64_t>(std::llround(stage.in_flight_micro_batches * static_cast<double>(per_micro_batch)));
     // Full recomputation re-materialises one layer at a time during backward.
     if (layout.recompute == Recompute::full && stage.layers > 0) activations += layer_without_recompute;
     stage.terms.push_back(MemoryTerm{kTermActivations, activations, 0});
 
     std::int64_t buffers = 0;
-    if (layout.zero == 2 && layout.dp > 1) buffers += static_cast<std::int64_t>(layout.bucket_mb * kMiB);
+    if (layout.zero == 2 && layout.dp > 1) {
+      // Full-size 16-bit gradients live between the micro-batches of an accumulating step; without
+      // accumulation one bucket at a time is flattened and reduce-scattered.
+      buffers += layout.micro_batches > 1 ? param_bytes * counts[s] : static_cast<std::int64_t>(layout.bucket_mb * kMiB);
+    }
     if (layout.zero == 3 && layout.dp > 1) {
       // The layer being computed and the one being prefetched, gathered whole, plus one layer's
       // full gradient before it is reduce-scattered.

@@ -2,13 +2,14 @@
 // device bytes and host (CPU-offloaded) bytes apart, per pipeline stage (ranks of one stage hold
 // the same; stage 0 holds the embedding, the last stage the head). See docs/planning.md.
 //
-// Model states per parameter (ZeRO, arXiv 1910.02054, with K = optimizer bytes):
-//   fp32:       parameter 4, gradient 4, optimizer K (AdamW: 8)              -> 16
-//   bf16/fp16:  parameter 2, gradient 2, fp32 master 4, fp32 master gradient
-//               4 (the engine keeps one; TrainingLayout::fp32_master_grads), optimizer K -> 20 (16)
-// ZeRO stage >= 1 shards optimizer states, masters and master gradients over dp; >= 2 also the
-// gradients; 3 also the parameters. A shard is ceil(P / dp) elements, or whole chunks when
-// chunk_elements > 0 (ceil(ceil(P / chunk) / dp) chunks: the padding is what chunking costs).
+// Model states per parameter (ZeRO, arXiv 1910.02054, with K = optimizer bytes, AdamW K = 8):
+//   fp32:       parameter 4, gradient 4, optimizer K                                  -> 16
+//   bf16/fp16:  parameter 2, gradient 2, fp32 master 4, optimizer K, and in the engine's layout
+//               an fp32 gradient copy 4 without ZeRO                                  -> 20
+// ZeRO stage >= 1 shards optimizer states and masters over dp; >= 2 also the gradients; 3 also
+// the parameters (TrainingLayout::state_layout lists the engine's exact variants). With ZeRO the
+// flat buffers are padded to a multiple of dp (P' = ceil(P / dp) * dp; the shard is P' / dp), or
+// to whole chunks per rank when chunk_elements > 0: the padding is what chunking costs.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +45,8 @@ struct MemoryAllowance {
   std::int64_t per_communicator_bytes = 0;
   double fragmentation = 0.0;
 };
-// Documented defaults: "cuda" 0.5 GiB context + 0.5 GiB per communicator + 5 %; "cpu" 0.25 GiB.
+// Documented defaults: "cuda" 0.5 GiB context + 0.5 GiB per communicator + 5 %; "cpu" 192 MiB
+// (a LibTorch 1.13 CPU process with gloo, measured).
 MemoryAllowance defaultAllowance(const std::string& device_kind);
 
 struct StageMemory {
@@ -71,6 +73,19 @@ struct MemoryEstimate {
   std::int64_t peakDeviceBytes() const { return stages.at(peakStage()).deviceBytes(); }
   std::int64_t peakHostBytes() const;  // per rank
 };
+
+// Model-state bytes of a rank whose stage has `parameters` elements (before the host split).
+struct ModelStateBytes {
+  std::int64_t parameters = 0;
+  std::int64_t gradients = 0;
+  std::int64_t optimizer = 0;
+  std::int64_t master_weights = 0;
+  std::int64_t master_grads = 0;
+  std::int64_t total() const { return parameters + gradients + optimizer + master_weights + master_grads; }
+};
+ModelStateBytes modelStateBytes(const TrainingLayout& layout, std::int64_t parameters);
+// P' : the stage's parameters padded for ZeRO sharding (P itself without ZeRO).
+std::int64_t paddedParameters(const TrainingLayout& layout, std::int64_t parameters);
 
 // Elements of the parameters each pipeline stage's rank holds (its tp/ep shard), before ZeRO.
 std::vector<std::int64_t> stageParameterCounts(const ModelDescription& model, const TrainingLayout& layout);

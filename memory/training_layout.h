@@ -13,6 +13,15 @@ enum class TensorMode { one_d, two_d, two_and_half_d, three_d };
 enum class ContextMode { ulysses, ring };  // how the sp axis splits attention
 enum class PipelineSchedule { gpipe, one_f_one_b, interleaved, zero_bubble };
 enum class Recompute { none, selective, full };
+// Which bytes the optimizer keeps per parameter (docs/planning.md):
+//   behemoth:   what this engine holds (docs/data-parallel.md, docs/zero.md): mixed precision keeps
+//               an fp32 gradient per master without ZeRO (20 bytes), none under ZeRO-1, an fp32
+//               gradient shard instead of 16-bit gradients under ZeRO-2/3; fp32 with an offloaded
+//               optimizer keeps a separate fp32 master shard on the host; ZeRO-1 reduces with an
+//               all-reduce.
+//   zero_paper: the ZeRO paper's accounting (2 + 2 + K bytes, K = 12 for mixed-precision Adam;
+//               16-bit gradients sharded under stage 2; ZeRO-1 reduces with a reduce-scatter).
+enum class StateLayout { behemoth, zero_paper };
 
 std::string numericFormatName(NumericFormat format);
 std::string tensorModeName(TensorMode mode);
@@ -36,9 +45,8 @@ struct TrainingLayout {
   int zero = 0;  // ZeRO stage over dp
 
   NumericFormat precision = NumericFormat::fp32;
-  // The engine's mixed precision keeps an fp32 gradient next to every fp32 master (20 bytes per
-  // parameter with AdamW). ZeRO's paper counts none (16 bytes): set false to model that layout.
-  bool fp32_master_grads = true;
+  StateLayout state_layout = StateLayout::behemoth;
+  bool clip_gradients = true;     // ZeRO: one 8-byte all-reduce of the squared gradient norm per step
   int optimizer_state_bytes = 8;  // per parameter: AdamW's two fp32 moments
 
   TensorMode tensor_mode = TensorMode::one_d;

@@ -15,5 +15,6 @@ void addRunCommand(CLI::App& app, std::function<int()>& action);
 void addWorkerCommand(CLI::App& app, std::function<int()>& action);
 void addHistoryCommand(CLI::App& app, std::function<int()>& action);
 void addEnvCommand(CLI::App& app, std::function<int()>& action);
+void addPlanCommand(CLI::App& app, std::function<int()>& action);
 
 }  // namespace behemoth

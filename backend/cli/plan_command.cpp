@@ -1,0 +1,251 @@
+// `behemoth plan PROJECT.json [--search] [--json] [--set key=value ...]`: the memory each device
+// will hold and the step time for the project's plan, and with --search the best plans for its
+// model, devices and global batch. Planning accepts any plan the project describes, including
+// strategies this build cannot run yet, so it checks shapes only (not availability).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+#include "backend/cli/commands.h"
+#include "backend/planning/cpu_rate.h"
+#include "backend/planning/plan_inputs.h"
+#include "backend/planning/plan_report.h"
+#include "backend/project/project.h"
+#include "parallel/plan_estimate.h"
+#include "parallel/plan_search.h"
+
+namespace behemoth {
+namespace {
+
+struct PlanOptions {
+  std::string project_path;
+  std::vector<std::string> overrides;
+  bool search = false;
+  bool json = false;
+  std::string schedule = "1f1b";
+  int virtual_stages = 1;
+  std::string recompute = "none";
+  std::string tensor_mode = "1d";
+  int tensor_depth = 1;
+  bool sequence_parallel = false;
+  std::string context_mode = "ulysses";
+  double optimizer_offload = -1.0;  // < 0: the project's parallel.offload_optimizer
+  double parameter_offload = 0.0;
+  long long chunk_elements = 0;
+  double efficiency = 0.0;   // 0: the device default
+  double cpu_flops = 0.0;    // 0: measure
+  std::string cpu_rate = "model";  // what to measure: the project's model, or a bare matmul
+  int keep = 5;
+};
+
+std::string fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+std::string padded(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+}
+
+// Shapes only: what every axis must split. Availability in this build is not checked.
+void checkShapes(const Project& project) {
+  const int dp = project.plan.dp;
+  const int global = project.data.global_batch_size;
+  if (global % dp != 0) {
+    throw std::invalid_argument("data.global_batch_size: " + std::to_string(global) + " is not divisible by dp (" +
+                                std::to_string(dp) + ")");
+  }
+  const int micro = project.train.micro_batch_size;
+  if (micro > 0 && (global / dp) % micro != 0) {
+    throw std::invalid_argument("train.micro_batch_size: " + std::to_string(micro) +
+                                " does not divide the local batch " + std::to_string(global / dp));
+  }
+  const ModelConfig& model = project.model;
+  const int tp = project.plan.tp;
+  if (model.n_head % tp != 0) throw std::invalid_argument("model.n_head: not divisible by parallel.tp");
+  if (model.ffnHidden() % tp != 0) throw std::invalid_argument("model.d_ff: not divisible by parallel.tp");
+  if (model.vocab_size % tp != 0) throw std::invalid_argument("model.vocab_size: not divisible by parallel.tp");
+  if (model.seq_len % project.plan.sp != 0) throw std::invalid_argument("model.seq_len: not divisible by parallel.sp");
+}
+
+TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
+  TrainingLayout layout = layoutFromProject(project);
+  layout.schedule = pipelineScheduleFromName(options.schedule);
+  layout.virtual_stages = options.virtual_stages;
+  layout.recompute = recomputeFromName(options.recompute);
+  layout.tensor_mode = tensorModeFromName(options.tensor_mode);
+  layout.tensor_depth = options.tensor_depth;
+  layout.sequence_parallel = options.sequence_parallel;
+  layout.context_mode = contextModeFromName(options.context_mode);
+  if (options.optimizer_offload >= 0) layout.optimizer_offload = options.optimizer_offload;
+  layout.parameter_offload = options.parameter_offload;
+  layout.chunk_elements = options.chunk_elements;
+  layout.validate();
+  return layout;
+}
+
+DeviceSpec deviceFor(const Project& project, const PlanOptions& options) {
+  DeviceSpec device = deviceFromProject(project);
+  if (device.kind == "cpu") {
+    // Workers of a multi-rank CPU job compute on one thread each (backend/train/run_rank.cpp).
+    const int threads = project.devices.count > 1 ? 1 : 0;
+    if (options.cpu_flops > 0) {
+      device.peak_flops = options.cpu_flops;
+    } else if (options.cpu_rate == "matmul") {
+      device.peak_flops = measureCpuMatmulFlops(threads);
+    } else if (options.cpu_rate == "model") {
+      // Ranks on this machine share its cores: measure them running together.
+      const int ranks_here = device.per_node > 0 ? std::min(device.per_node, project.devices.count) : project.devices.count;
+      device.peak_flops = measureModelFlopsRate(project.model, project.microBatchSize(), threads, ranks_here);
+    } else {
+      throw std::invalid_argument("--cpu-rate: expected model or matmul, got '" + options.cpu_rate + "'");
+    }
+  }
+  if (options.efficiency > 0) device.compute_efficiency = options.efficiency;
+  return device;
+}
+
+void printMemoryTable(std::ostream& out, const PlanEstimate& e) {
+  const bool small = e.memory.peakDeviceBytes() < (std::int64_t{1} << 30);
+  const double unit = small ? double(1 << 20) : double(std::int64_t{1} << 30);
+  const char* unit_name = small ? "MiB" : "GiB";
+  out << "Memory per device (" << unit_name << "; host-offloaded bytes as +host)\n";
+  out << padded("stage", 6) << padded("layers", 9);
+  for (const MemoryTerm& term : e.memory.stages.front().terms) out << padded(term.name, 15);
+  out << padded("device", 10) << "host\n";
+  for (const StageMemory& stage : e.memory.stages) {
+    out << padded(std::to_string(stage.stage), 6)
+        << padded(std::to_string(stage.first_layer) + "-" + std::to_string(stage.first_layer + stage.layers - 1), 9);
+    for (const MemoryTerm& term : stage.terms) {
+      std::string cell = fixed(double(term.device_bytes) / unit, 2);
+      if (term.host_bytes > 0) cell += "+" + fixed(double(term.host_bytes) / unit, 1) + "h";
+      out << padded(cell, 15);
+    }
+    out << padded(fixed(double(stage.deviceBytes()) / unit, 2), 10) << fixed(double(stage.hostBytes()) / unit, 2)
+        << "\n";
+  }
+}
+
+void printTime(std::ostream& out, const PlanEstimate& e) {
+  const TimeEstimate& t = e.time;
+  out << "Step time " << fixed(t.step_s * 1e3, 2) << " ms: compute " << fixed(t.compute_s * 1e3, 2) << ", bubble "
+      << fixed(t.bubble_s * 1e3, 2) << ", optimizer " << fixed(t.optimizer_s * 1e3, 2) << ", offload "
+      << fixed(t.offload_s * 1e3, 2) << ", exposed communication " << fixed(t.comm_exposed_s * 1e3, 2) << " ms\n";
+  for (const AxisTime& axis : t.comm) {
+    out << "  " << axis.axis << ": " << fixed(double(axis.bytes) / 1e6, 2) << " MB/step per rank, "
+        << fixed(axis.total_s * 1e3, 2) << " ms (" << fixed(axis.exposed_s * 1e3, 2) << " ms exposed)\n";
+  }
+  out << "Throughput " << fixed(t.tokens_per_s, 0) << " tokens/s (" << fixed(t.tokens_per_s_per_device, 0)
+      << " per device), MFU " << fixed(t.mfu * 100, 1) << "%\n";
+}
+
+int planProject(const PlanOptions& options) {
+  Project project;
+  try {
+    project = loadProject(options.project_path, options.overrides);
+    project.plan.resolve(project.devices.count);
+    checkShapes(project);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(options.project_path + ": " + error.what());
+  }
+  const ModelDescription model = describeModel(project.model);
+  const TrainingLayout layout = layoutFor(project, options);
+  const DeviceSpec device = deviceFor(project, options);
+  const MemoryAllowance allowance = defaultAllowance(device.kind);
+  const PlanEstimate estimate = estimatePlan(model, layout, device, allowance, project.plan.order);
+
+  std::optional<SearchResult> search;
+  if (options.search) {
+    SearchRequest request;
+    request.model = model;
+    request.device = device;
+    request.allowance = allowance;
+    request.devices = project.devices.count;
+    request.global_batch = project.data.global_batch_size;
+    request.base = layout;
+    request.keep = options.keep;
+    search = searchPlans(request);
+  }
+
+  if (options.json) {
+    nlohmann::json out = {{"project", project.name},
+                          {"model", modelSummaryToJson(model)},
+                          {"device",
+                           {{"name", device.name},
+                            {"kind", device.kind},
+                            {"count", project.devices.count},
+                            {"memory_bytes", device.memory_bytes},
+                            {"peak_flops", device.peak_flops},
+                            {"compute_efficiency", device.compute_efficiency},
+                            {"assumed", device.assumed}}},
+                          {"plan", planEstimateToJson(estimate)}};
+    if (search) out["search"] = searchResultToJson(*search);
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::ostream& out = std::cout;
+  const FlopsPerToken flops = flopsPerToken(model);
+  out << "Model " << modelFamilyName(model.family) << ": " << totalParameters(model) << " parameters, "
+      << fixed(flops.model() / 1e9, 3) << " GFLOP per token (forward + backward)\n";
+  out << "Devices: " << project.devices.count << " x " << device.name << " ("
+      << (device.memory_bytes > 0 ? fixed(device.memory_bytes / 1e9, 1) + " GB" : std::string("memory unknown")) << ", "
+      << fixed(device.peak_flops / 1e12, 3) << " TFLOP/s peak x " << fixed(device.compute_efficiency, 2)
+      << " achievable)" << (device.assumed ? " [unknown name: H100 figures assumed]" : "") << "\n";
+  out << "Plan: " << describeLayout(layout) << ", " << numericFormatName(layout.precision) << "\n\n";
+  printMemoryTable(out, estimate);
+  if (device.memory_bytes > 0) {
+    out << (estimate.fits() ? "Fits" : "DOES NOT FIT") << ": peak " << fixed(double(estimate.memory.peakDeviceBytes()) / 1e9, 2)
+        << " GB of " << fixed(device.memory_bytes / 1e9, 2) << " GB on stage " << estimate.memory.peakStage() << "\n";
+  }
+  out << "\n";
+  printTime(out, estimate);
+  if (search) {
+    out << "\nSearch: " << search->message << " (" << fixed(search->seconds, 2) << " s)\n";
+    int rank = 1;
+    for (const RankedPlan& plan : search->best) {
+      const PlanEstimate& e = plan.estimate;
+      out << "  #" << rank++ << " " << padded(plan.summary, 58) << fixed(e.time.tokens_per_s, 0) << " tok/s  MFU "
+          << fixed(e.time.mfu * 100, 1) << "%  peak " << fixed(double(e.memory.peakDeviceBytes()) / 1e9, 1)
+          << " GB  -- " << plan.reason << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void addPlanCommand(CLI::App& app, std::function<int()>& action) {
+  auto options = std::make_shared<PlanOptions>();
+  CLI::App* command =
+      app.add_subcommand("plan", "Memory per device and step time of a project's plan; --search for the best plans");
+  command->add_option("project", options->project_path, "Project file (JSON)")->required()->check(CLI::ExistingFile);
+  command->add_flag("--search", options->search, "Search every layout of the devices and rank those that fit");
+  command->add_flag("--json", options->json, "Print JSON instead of tables");
+  command->add_option("--set", options->overrides, "Override a project field: key.path=value")->take_all();
+  command->add_option("--schedule", options->schedule, "Pipeline schedule: gpipe, 1f1b, interleaved, zero_bubble");
+  command->add_option("--virtual-stages", options->virtual_stages, "Model chunks per rank (interleaved)");
+  command->add_option("--recompute", options->recompute, "Activation recomputation: none, selective, full");
+  command->add_option("--tensor-mode", options->tensor_mode, "Tensor parallelism: 1d, 2d, 2.5d, 3d");
+  command->add_option("--tensor-depth", options->tensor_depth, "2.5D depth");
+  command->add_flag("--sequence-parallel", options->sequence_parallel, "Megatron sequence parallelism in the tp group");
+  command->add_option("--context-mode", options->context_mode, "How sp splits attention: ulysses, ring");
+  command->add_option("--offload-optimizer", options->optimizer_offload, "Fraction of optimizer states on the host (default: parallel.offload_optimizer)");
+  command->add_option("--offload-params", options->parameter_offload, "Fraction of parameters on the host (ZeRO-3)");
+  command->add_option("--chunk-elements", options->chunk_elements, "ZeRO chunk size in elements (0: no chunks)");
+  command->add_option("--efficiency", options->efficiency, "Achievable fraction of the device's peak FLOP/s");
+  command->add_option("--cpu-flops", options->cpu_flops, "CPU FLOP/s (default: measured, see --cpu-rate)");
+  command->add_option("--cpu-rate", options->cpu_rate,
+                      "How to measure the CPU rate: model (a forward+backward of the project's model) or matmul");
+  command->add_option("--keep", options->keep, "Plans the search returns");
+  command->callback([&action, options] { action = [options] { return planProject(*options); }; });
+}
+
+}  // namespace behemoth

@@ -1,0 +1,27 @@
+// What the planner reads from a project: the model's description, the layout its plan and
+// training settings describe, and the device figures. The one place backend/ types meet memory/.
+#pragma once
+
+#include "backend/model/model_config.h"
+#include "backend/project/project.h"
+#include "memory/model_description.h"
+#include "memory/time_model.h"
+#include "memory/training_layout.h"
+
+namespace behemoth {
+
+// Exact for the zoo: totalParameters(describeModel(c)) == c.parameterCount().
+ModelDescription describeModel(const ModelConfig& config);
+
+NumericFormat numericFormatOf(Precision precision);
+
+// The project's resolved plan (plan.dp must not be -1), precision and micro-batching.
+// Schedule, recomputation and offload are not in the project file yet: they keep the defaults
+// (1F1B, none, none) unless the caller sets them.
+TrainingLayout layoutFromProject(const Project& project);
+
+// deviceSpec() for devices.kind / devices.name, with devices.memory_gb (10^9 bytes) and
+// devices.per_node applied when given.
+DeviceSpec deviceFromProject(const Project& project);
+
+}  // namespace behemoth

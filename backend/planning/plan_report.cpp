@@ -1,0 +1,120 @@
+#include "backend/planning/plan_report.h"
+
+namespace behemoth {
+
+nlohmann::json layoutToJson(const TrainingLayout& l) {
+  return {{"dp", l.dp},
+          {"pp", l.pp},
+          {"tp", l.tp},
+          {"sp", l.sp},
+          {"ep", l.ep},
+          {"zero", l.zero},
+          {"precision", numericFormatName(l.precision)},
+          {"state_layout", l.state_layout == StateLayout::behemoth ? "behemoth" : "zero_paper"},
+          {"tensor_mode", tensorModeName(l.tensor_mode)},
+          {"sequence_parallel", l.sequence_parallel},
+          {"context_mode", contextModeName(l.context_mode)},
+          {"schedule", pipelineScheduleName(l.schedule)},
+          {"virtual_stages", l.virtual_stages},
+          {"micro_batch_size", l.micro_batch_size},
+          {"micro_batches", l.micro_batches},
+          {"recompute", recomputeName(l.recompute)},
+          {"optimizer_offload", l.optimizer_offload},
+          {"parameter_offload", l.parameter_offload},
+          {"chunk_elements", l.chunk_elements}};
+}
+
+nlohmann::json modelSummaryToJson(const ModelDescription& m) {
+  const ParameterCounts counts = parameterCounts(m);
+  const FlopsPerToken flops = flopsPerToken(m);
+  return {{"family", modelFamilyName(m.family)},
+          {"parameters", counts.total(m.layers)},
+          {"parameters_by_type",
+           {{"token_embedding", counts.token_embedding},
+            {"position_embedding", counts.position_embedding},
+            {"attention_per_layer", counts.attention},
+            {"mlp_per_layer", counts.mlp},
+            {"norms_per_layer", counts.norms},
+            {"final_norm", counts.final_norm},
+            {"head", counts.head}}},
+          {"flops_per_token",
+           {{"forward", flops.forward},
+            {"backward", flops.backward},
+            {"recompute_full", flops.recompute_full},
+            {"recompute_selective", flops.recompute_selective}}}};
+}
+
+nlohmann::json planEstimateToJson(const PlanEstimate& e) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const StageMemory& stage : e.memory.stages) {
+    nlohmann::json terms = nlohmann::json::object();
+    for (const MemoryTerm& term : stage.terms) {
+      terms[term.name] = {{"device_bytes", term.device_bytes}, {"host_bytes", term.host_bytes}};
+    }
+    stages.push_back({{"stage", stage.stage},
+                      {"first_layer", stage.first_layer},
+                      {"layers", stage.layers},
+                      {"embedding", stage.holds_embedding},
+                      {"head", stage.holds_head},
+                      {"parameters", stage.parameters},
+                      {"in_flight_micro_batches", stage.in_flight_micro_batches},
+                      {"terms", terms},
+                      {"model_state_bytes", stage.modelStateBytes()},
+                      {"device_bytes", stage.deviceBytes()},
+                      {"host_bytes", stage.hostBytes()}});
+  }
+  nlohmann::json collectives = nlohmann::json::array();
+  for (const CollectiveLoad& load : e.collectives) {
+    collectives.push_back({{"axis", load.axis},
+                           {"what", load.what},
+                           {"kind", collectiveKindName(load.kind)},
+                           {"payload_bytes", load.payload_bytes},
+                           {"group_size", load.group_size},
+                           {"count", load.count},
+                           {"bus_bytes", load.bus_bytes},
+                           {"intra_node", load.intra_node}});
+  }
+  nlohmann::json comm = nlohmann::json::object();
+  for (const AxisTime& axis : e.time.comm) {
+    comm[axis.axis] = {{"bytes", axis.bytes}, {"total_s", axis.total_s}, {"exposed_s", axis.exposed_s}};
+  }
+  const TimeEstimate& t = e.time;
+  return {{"layout", layoutToJson(e.layout)},
+          {"stages", stages},
+          {"peak_stage", e.memory.peakStage()},
+          {"peak_device_bytes", e.memory.peakDeviceBytes()},
+          {"peak_host_bytes", e.memory.peakHostBytes()},
+          {"fits", e.fits()},
+          {"shortfall_bytes", e.shortfall_bytes},
+          {"collectives", collectives},
+          {"comm_bytes_per_step", e.comm_bytes_per_step},
+          {"time",
+           {{"compute_s", t.compute_s},
+            {"bubble_s", t.bubble_s},
+            {"optimizer_s", t.optimizer_s},
+            {"offload_s", t.offload_s},
+            {"comm_exposed_s", t.comm_exposed_s},
+            {"comm", comm},
+            {"step_s", t.step_s},
+            {"tokens_per_s", t.tokens_per_s},
+            {"tokens_per_s_per_device", t.tokens_per_s_per_device},
+            {"mfu", t.mfu},
+            {"hfu", t.hfu}}}};
+}
+
+nlohmann::json searchResultToJson(const SearchResult& r) {
+  nlohmann::json best = nlohmann::json::array();
+  for (const RankedPlan& plan : r.best) {
+    best.push_back({{"summary", plan.summary}, {"reason", plan.reason}, {"estimate", planEstimateToJson(plan.estimate)}});
+  }
+  nlohmann::json out = {{"evaluated", r.evaluated}, {"fitting", r.fitting}, {"seconds", r.seconds},
+                        {"message", r.message}, {"best", best}};
+  if (r.closest) {
+    out["closest"] = {{"summary", r.closest->summary},
+                      {"reason", r.closest->reason},
+                      {"estimate", planEstimateToJson(r.closest->estimate)}};
+  }
+  return out;
+}
+
+}  // namespace behemoth

@@ -1,0 +1,236 @@
+#include "parallel/comm_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "memory/memory_model.h"
+#include "parallel/comm_counter.h"
+
+namespace behemoth {
+namespace {
+
+std::int64_t busBytes(CollectiveKind kind, std::int64_t payload, int n) {
+  switch (kind) {
+    case CollectiveKind::all_reduce: return allReduceBusBytes(payload, n);
+    case CollectiveKind::reduce_scatter: return reduceScatterBusBytes(payload, n);
+    case CollectiveKind::all_gather: return allGatherBusBytes(payload, n);
+    case CollectiveKind::all_to_all: return allToAllBusBytes(payload, n);
+    case CollectiveKind::broadcast: return broadcastBusBytes(payload, n);
+    case CollectiveKind::send_recv: return n > 1 ? payload : 0;  // point to point: the payload itself
+  }
+  return 0;
+}
+
+class LoadList {
+ public:
+  LoadList(const TrainingLayout& layout, const std::array<Axis, kAxisCount>& order, int per_node)
+      : layout_(layout), order_(order), per_node_(per_node) {}
+
+  void add(Axis axis, const char* what, CollectiveKind kind, std::int64_t payload, int group, std::int64_t count,
+           OverlapWindow window, int group_span = 0) {
+    if (group <= 1 || count <= 0 || payload <= 0) return;
+    CollectiveLoad load;
+    load.axis = std::string(axisName(axis));
+    load.what = what;
+    load.kind = kind;
+    load.payload_bytes = payload;
+    load.group_size = group;
+    load.count = count;
+    load.bus_bytes = busBytes(kind, payload, group);
+    load.intra_node = per_node_ <= 0 || (group_span > 0 ? group_span : span(axis)) <= per_node_;
+    load.window = window;
+    loads_.push_back(load);
+  }
+
+  // Consecutive devices one group of `axis` covers: its size times the sizes of the axes inside it.
+  int span(Axis axis) const {
+    int inner = 1;
+    bool inside = false;
+    for (Axis a : order_) {
+      if (inside) inner *= sizeOf(a);
+      if (a == axis) inside = true;
+    }
+    return inner * sizeOf(axis);
+  }
+
+  int sizeOf(Axis axis) const {
+    switch (axis) {
+      case Axis::dp: return layout_.dp;
+      case Axis::pp: return layout_.pp;
+      case Axis::tp: return layout_.tp;
+      case Axis::sp: return layout_.sp;
+      case Axis::ep: return layout_.ep;
+    }
+    return 1;
+  }
+
+  std::vector<CollectiveLoad> take() { return std::move(loads_); }
+
+ private:
+  const TrainingLayout& layout_;
+  const std::array<Axis, kAxisCount>& order_;
+  int per_node_;
+  std::vector<CollectiveLoad> loads_;
+};
+
+int integerRoot(int value, int exponent) {
+  return std::max(1, static_cast<int>(std::lround(std::pow(value, 1.0 / exponent))));
+}
+
+// Data-like gradient synchronisation of the stage's weights (ZeRO on dp; sp and ep replicas of
+// the dense weights join the reduction). With ZeRO the buffers are padded to P' (memory_model.h).
+void addDataParallel(LoadList& list, const TrainingLayout& layout, std::int64_t stage_params) {
+  const int group = layout.denseReplicas();
+  const std::int64_t p = layout.precision == NumericFormat::fp32 ? 4 : 2;  // gradients reduce in the working dtype
+  const std::int64_t padded = paddedParameters(layout, stage_params);
+  const std::int64_t m = layout.micro_batches;
+  const bool paper = layout.state_layout == StateLayout::zero_paper;
+  switch (layout.zero) {
+    case 0:
+      list.add(Axis::dp, "gradient all-reduce", CollectiveKind::all_reduce, p * padded, group, 1,
+               OverlapWindow::last_backward);
+      break;
+    case 1:
+      // The engine all-reduces whole gradients and updates its shard (1.5x plain dp with the
+      // all-gather); the paper's ZeRO-1 reduce-scatters instead.
+      list.add(Axis::dp, paper ? "gradient reduce-scatter" : "gradient all-reduce",
+               paper ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, p * padded, group, 1,
+               OverlapWindow::last_backward);
+      list.add(Axis::dp, "parameter all-gather", CollectiveKind::all_gather, p * padded, group, 1, OverlapWindow::none);
+      break;
+    case 2:
+      // One reduce-scatter per step (earlier micro-batches accumulate full gradients).
+      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, p * padded, group, 1,
+               OverlapWindow::last_backward);
+      list.add(Axis::dp, "parameter all-gather", CollectiveKind::all_gather, p * padded, group, 1, OverlapWindow::none);
+      break;
+    default:
+      list.add(Axis::dp, "parameter all-gather (fwd+bwd)", CollectiveKind::all_gather, p * padded, group, 2 * m,
+               OverlapWindow::compute);
+      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, p * padded, group, m,
+               OverlapWindow::compute);
+      break;
+  }
+  // Sharded gradients: the global norm (clipping, and fp16's overflow check) needs one 8-byte sum.
+  const bool needs_norm = layout.clip_gradients || layout.precision == NumericFormat::fp16;
+  if (layout.zero >= 1 && needs_norm) {
+    list.add(Axis::dp, "gradient-norm all-reduce", CollectiveKind::all_reduce, 8, group, 1, OverlapWindow::none);
+  }
+}
+
+void addTensorParallel(LoadList& list, const ModelDescription& model, const TrainingLayout& layout, int layers,
+                       bool embedding, bool head) {
+  const int t = layout.tp;
+  if (t == 1) return;
+  const std::int64_t e = layout.activationBytes();
+  const std::int64_t tokens = std::int64_t{layout.micro_batch_size} * model.seq_len / layout.sp;
+  const std::int64_t m = layout.micro_batches;
+  const std::int64_t recompute_forward = layout.recompute == Recompute::full ? 1 : 0;
+  const std::int64_t d = model.d_model;
+  if (layout.tensor_mode == TensorMode::one_d) {
+    // Megatron: two all-reduces in forward (after attention and MLP) and two in backward; with
+    // sequence parallelism each becomes an all-gather plus a reduce-scatter of the same bus bytes.
+    const std::int64_t activation = e * tokens * d;
+    const std::int64_t per_layer = 4 + 2 * recompute_forward;
+    std::int64_t count = m * layers * per_layer;
+    if (embedding) count += m;  // vocabulary-parallel embedding output
+    if (head) count += m;       // gradient of the head's input
+    if (layout.sequence_parallel) {
+      list.add(Axis::tp, "sequence-parallel all-gather", CollectiveKind::all_gather, activation, t, count,
+               OverlapWindow::none);
+      list.add(Axis::tp, "sequence-parallel reduce-scatter", CollectiveKind::reduce_scatter, activation, t, count,
+               OverlapWindow::none);
+    } else {
+      list.add(Axis::tp, "activation all-reduce", CollectiveKind::all_reduce, activation, t, count, OverlapWindow::none);
+    }
+    return;
+  }
+  // 2D / 2.5D / 3D: every matmul [T, K] x [K, N] moves blocks of both operands; forward and the
+  // two backward matmuls each do. Sum over the block's matmuls (QKV, output, MLP in, MLP out).
+  const std::int64_t kv = model.kvWidth();
+  const std::int64_t f = model.ffn_hidden * (model.gated_mlp ? 2 : 1);
+  const std::int64_t matmuls[4][2] = {{d, d + 2 * kv}, {d, d}, {d, f}, {model.ffn_hidden, d}};
+  std::int64_t activation_elements = 0;
+  std::int64_t weight_elements = 0;
+  std::int64_t output_elements = 0;
+  for (const auto& [k, n] : matmuls) {
+    activation_elements += tokens * k;
+    weight_elements += k * n;
+    output_elements += tokens * n;
+  }
+  const std::int64_t passes = m * layers * (3 + 3 * recompute_forward);
+  if (layout.tensor_mode == TensorMode::three_d) {
+    const int q = integerRoot(t, 3);
+    const std::int64_t q2 = std::int64_t{q} * q;
+    list.add(Axis::tp, "3D activation all-gather", CollectiveKind::all_gather, e * activation_elements / q2, q, passes,
+             OverlapWindow::none, t);
+    list.add(Axis::tp, "3D weight all-gather", CollectiveKind::all_gather, e * weight_elements / q2, q, passes,
+             OverlapWindow::none, t);
+    list.add(Axis::tp, "3D output reduce-scatter", CollectiveKind::reduce_scatter, e * output_elements / q2, q, passes,
+             OverlapWindow::none, t);
+    return;
+  }
+  // SUMMA on a q x q grid (2.5D: depth copies, activations also split by depth): q broadcast steps
+  // of one activation block and one weight block.
+  const int depth = layout.tensor_mode == TensorMode::two_and_half_d ? layout.tensor_depth : 1;
+  const int q = integerRoot(t / depth, 2);
+  const std::int64_t q2 = std::int64_t{q} * q;
+  list.add(Axis::tp, "SUMMA activation broadcast", CollectiveKind::broadcast, e * activation_elements / (q2 * depth), q,
+           passes * q, OverlapWindow::none, t);
+  list.add(Axis::tp, "SUMMA weight broadcast", CollectiveKind::broadcast, e * weight_elements / q2, q, passes * q,
+           OverlapWindow::none, t);
+}
+
+}  // namespace
+
+std::vector<CollectiveLoad> stepCollectives(const ModelDescription& model, const TrainingLayout& layout,
+                                            const std::array<Axis, kAxisCount>& order, int per_node) {
+  LoadList list(layout, order, per_node);
+  const auto counts = stageParameterCounts(model, layout);
+  const auto layers = stageLayers(model.layers, layout.pp);
+  // Describe the busiest stage (most parameters: its gradient traffic dominates).
+  const auto busiest = static_cast<int>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+  const std::int64_t e = layout.activationBytes();
+  const std::int64_t tokens = std::int64_t{layout.micro_batch_size} * model.seq_len / layout.sp;
+  const std::int64_t m = layout.micro_batches;
+  const int stage_layers = layers[busiest].second;
+
+  addDataParallel(list, layout, counts[busiest]);
+  addTensorParallel(list, model, layout, stage_layers, busiest == 0, busiest == layout.pp - 1);
+
+  if (layout.pp > 1) {
+    const bool split_boundary = layout.sequence_parallel || layout.tensor_mode != TensorMode::one_d;
+    const std::int64_t boundary = e * tokens * model.d_model / (split_boundary ? layout.tp : 1);
+    // Activations forward and their gradients backward, once per micro-batch and model chunk.
+    list.add(Axis::pp, "stage activations send/recv", CollectiveKind::send_recv, boundary, layout.pp,
+             2 * m * layout.virtual_stages, OverlapWindow::none);
+  }
+  if (layout.sp > 1) {
+    const std::int64_t kv = model.kvWidth();
+    if (layout.context_mode == ContextMode::ulysses) {
+      // Q, K, V to head-split and the output back: forward and backward.
+      const std::int64_t payload = e * tokens * (2 * model.d_model + 2 * kv) / layout.tp;
+      list.add(Axis::sp, "Ulysses all-to-all", CollectiveKind::all_to_all, payload, layout.sp, 2 * m * stage_layers,
+               OverlapWindow::none);
+    } else {
+      // K and V chunks travel the ring forward; backward sends them and their gradients.
+      const std::int64_t chunk = e * tokens * 2 * kv / layout.tp;
+      list.add(Axis::sp, "ring attention K/V", CollectiveKind::send_recv, chunk, layout.sp,
+               3 * std::int64_t{layout.sp - 1} * m * stage_layers, OverlapWindow::compute);
+    }
+  }
+  if (layout.ep > 1 && model.experts > 1) {
+    const std::int64_t payload = e * tokens * model.experts_per_token * model.d_model;
+    list.add(Axis::ep, "expert dispatch/combine all-to-all", CollectiveKind::all_to_all, payload, layout.ep,
+             4 * m * stage_layers, OverlapWindow::none);
+  }
+  return list.take();
+}
+
+std::int64_t stepCommBytes(const std::vector<CollectiveLoad>& loads) {
+  std::int64_t total = 0;
+  for (const auto& load : loads) total += load.bus_bytes * load.count;
+  return total;
+}
+
+}  // namespace behemoth

@@ -1,0 +1,49 @@
+#include "parallel/plan_estimate.h"
+
+#include <cmath>
+
+#include "parallel/comm_model.h"
+
+namespace behemoth {
+
+PlanEstimate estimatePlan(const ModelDescription& model, const TrainingLayout& layout, const DeviceSpec& device,
+                          const MemoryAllowance& allowance, const std::array<Axis, kAxisCount>& order) {
+  PlanEstimate estimate;
+  estimate.layout = layout;
+  estimate.memory = estimateMemory(model, layout, allowance);
+  estimate.collectives = stepCollectives(model, layout, order, device.per_node);
+  estimate.time = estimateTime(model, layout, device, estimate.collectives);
+  estimate.comm_bytes_per_step = stepCommBytes(estimate.collectives);
+  const auto capacity = static_cast<std::int64_t>(std::llround(device.memory_bytes));
+  estimate.shortfall_bytes = capacity > 0 ? estimate.memory.peakDeviceBytes() - capacity : 0;
+  return estimate;
+}
+
+TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
+  layout.dp = plan.dp;
+  layout.pp = plan.pp;
+  layout.tp = plan.tp;
+  layout.sp = plan.sp;
+  layout.ep = plan.ep;
+  layout.zero = plan.zero;
+  layout.bucket_mb = plan.bucket_mb;
+  layout.overlap = plan.overlap;
+  layout.optimizer_offload = plan.offload_optimizer ? 1.0 : 0.0;
+  return layout;
+}
+
+Plan planOf(const TrainingLayout& layout) {
+  Plan plan;
+  plan.dp = layout.dp;
+  plan.pp = layout.pp;
+  plan.tp = layout.tp;
+  plan.sp = layout.sp;
+  plan.ep = layout.ep;
+  plan.zero = layout.zero;
+  plan.bucket_mb = layout.bucket_mb;
+  plan.overlap = layout.overlap;
+  plan.offload_optimizer = layout.optimizer_offload > 0.0;
+  return plan;
+}
+
+}  // namespace behemoth

@@ -1,9 +1,5 @@
 #include "parallel/gradient_buckets.h"
 
-#include <torch/csrc/autograd/function.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
-
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -16,24 +12,6 @@ struct GradientBuckets::Bucket {
   std::size_t size = 0;     // params in the bucket
   std::optional<PendingWork> work;
 };
-
-namespace {
-
-// Runs a callback after a leaf's AccumulateGrad node has added the new gradient into .grad.
-class AfterAccumulateHook : public torch::autograd::FunctionPostHook {
- public:
-  explicit AfterAccumulateHook(std::function<void()> callback) : callback_(std::move(callback)) {}
-  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
-                                            const torch::autograd::variable_list& /*inputs*/) override {
-    callback_();
-    return outputs;
-  }
-
- private:
-  std::function<void()> callback_;
-};
-
-}  // namespace
 
 GradientBuckets::GradientBuckets(std::vector<at::Tensor> params, Group& dp_group, std::int64_t bucket_bytes,
                                  bool overlap)
@@ -68,17 +46,12 @@ GradientBuckets::GradientBuckets(std::vector<at::Tensor> params, Group& dp_group
     buckets_.push_back(std::move(bucket));
   }
   if (overlap_ && group_.size() > 1) {
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-      auto accumulator = torch::autograd::impl::grad_accumulator(params_[k]);
-      const std::uintptr_t key =
-          accumulator->add_post_hook(std::make_unique<AfterAccumulateHook>([this, k] { markReady(k); }));
-      hooks_.emplace_back(std::move(accumulator), key);
-    }
+    ready_hooks_ = std::make_unique<GradientReadyHooks>(params_, [this](std::size_t k) { markReady(k); });
   }
 }
 
 GradientBuckets::~GradientBuckets() {
-  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+  ready_hooks_.reset();
   // Never leave a collective in flight behind a destroyed buffer.
   for (auto& bucket : buckets_) {
     if (bucket->work) {

@@ -8,12 +8,12 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "parallel/gradient_ready_hooks.h"
 #include "parallel/group.h"
 
 namespace behemoth {
@@ -49,8 +49,7 @@ class GradientBuckets {
   std::vector<std::unique_ptr<Bucket>> buckets_;
   std::vector<std::size_t> bucket_of_param_;
   std::size_t next_to_launch_ = 0;
-  // Kept alive because the hooks live on them; the keys remove the hooks again in the destructor.
-  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+  std::unique_ptr<GradientReadyHooks> ready_hooks_;  // only when overlapping
 };
 
 }  // namespace behemoth

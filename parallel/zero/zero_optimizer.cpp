@@ -1,7 +1,5 @@
 #include "parallel/zero/zero_optimizer.h"
 
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
 
 #include <cmath>
 #include <functional>
@@ -33,19 +31,6 @@ struct ZeroOptimizer::Segment {
 };
 
 namespace {
-
-class AfterAccumulateHook : public torch::autograd::FunctionPostHook {
- public:
-  explicit AfterAccumulateHook(std::function<void()> callback) : callback_(std::move(callback)) {}
-  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
-                                            const torch::autograd::variable_list& /*inputs*/) override {
-    callback_();
-    return outputs;
-  }
-
- private:
-  std::function<void()> callback_;
-};
 
 std::vector<std::int64_t> numelsOf(const std::vector<at::Tensor>& params) {
   std::vector<std::int64_t> numels;
@@ -120,17 +105,12 @@ ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> d
   if (options_.loss_scaling) scaler_.emplace(*options_.loss_scaling);
 
   if (options_.overlap) {
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-      auto accumulator = torch::autograd::impl::grad_accumulator(params_[k]);
-      const std::uintptr_t key =
-          accumulator->add_post_hook(std::make_unique<AfterAccumulateHook>([this, k] { markReady(k); }));
-      hooks_.emplace_back(std::move(accumulator), key);
-    }
+    ready_hooks_ = std::make_unique<GradientReadyHooks>(params_, [this](std::size_t k) { markReady(k); });
   }
 }
 
 ZeroOptimizer::~ZeroOptimizer() {
-  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+  ready_hooks_.reset();
   for (auto& bucket : buckets_) {
     if (bucket->work) {
       try {

@@ -16,13 +16,13 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/function.h>
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "parallel/gradient_ready_hooks.h"
 #include "parallel/group.h"
 #include "parallel/zero/loss_scaler.h"
 #include "parallel/zero/zero_layout.h"
@@ -102,7 +102,7 @@ class ZeroOptimizer {
   std::int64_t calls_ = 0;    // step() calls (for the test hook)
   bool reducing_ = false;
   std::size_t next_to_launch_ = 0;
-  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, std::uintptr_t>> hooks_;
+  std::unique_ptr<GradientReadyHooks> ready_hooks_;  // only when overlapping
 };
 
 }  // namespace behemoth

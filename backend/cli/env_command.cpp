@@ -55,8 +55,16 @@ nlohmann::json environmentReport() {
                         {"nccl", false}
 #endif
   };
-  report["capabilities"] = {{"data_parallel", true}, {"precision", {"fp32", "bf16"}},
-                            {"zero", false}, {"tensor_parallel", false}, {"pipeline_parallel", false},
+  report["capabilities"] = {{"data_parallel", true},
+                            {"precision", {"fp32", "bf16", "fp16"}},
+                            {"zero_stages", {1, 2}},
+                            {"optimizer_offload", true},
+                            {"cpu_adamw_kernel", true},
+                            {"planner", true},
+                            {"tensor_parallel", false},
+                            {"sequence_parallel", false},
+                            {"pipeline_parallel", false},
+                            {"expert_parallel", false},
                             {"cuda_kernels", false}};
   return report;
 }

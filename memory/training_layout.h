@@ -17,10 +17,10 @@ enum class Recompute { none, selective, full };
 //   behemoth:   what this engine holds (docs/data-parallel.md, docs/zero.md): mixed precision keeps
 //               an fp32 gradient per master without ZeRO (20 bytes), none under ZeRO-1, an fp32
 //               gradient shard instead of 16-bit gradients under ZeRO-2/3; fp32 with an offloaded
-//               optimizer keeps a separate fp32 master shard on the host; ZeRO-1 reduces with an
-//               all-reduce.
+//               optimizer keeps a separate fp32 master shard on the host.
 //   zero_paper: the ZeRO paper's accounting (2 + 2 + K bytes, K = 12 for mixed-precision Adam;
-//               16-bit gradients sharded under stage 2; ZeRO-1 reduces with a reduce-scatter).
+//               16-bit gradients sharded under stage 2).
+// Both reduce ZeRO-1 gradients with a reduce-scatter (full gradients kept, own shard reduced).
 enum class StateLayout { behemoth, zero_paper };
 
 std::string numericFormatName(NumericFormat format);

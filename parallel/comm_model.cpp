@@ -84,17 +84,15 @@ void addDataParallel(LoadList& list, const TrainingLayout& layout, std::int64_t 
   const std::int64_t p = layout.precision == NumericFormat::fp32 ? 4 : 2;  // gradients reduce in the working dtype
   const std::int64_t padded = paddedParameters(layout, stage_params);
   const std::int64_t m = layout.micro_batches;
-  const bool paper = layout.state_layout == StateLayout::zero_paper;
   switch (layout.zero) {
     case 0:
       list.add(Axis::dp, "gradient all-reduce", CollectiveKind::all_reduce, p * padded, group, 1,
                OverlapWindow::last_backward);
       break;
     case 1:
-      // The engine all-reduces whole gradients and updates its shard (1.5x plain dp with the
-      // all-gather); the paper's ZeRO-1 reduce-scatters instead.
-      list.add(Axis::dp, paper ? "gradient reduce-scatter" : "gradient all-reduce",
-               paper ? CollectiveKind::reduce_scatter : CollectiveKind::all_reduce, p * padded, group, 1,
+      // Full gradients are kept, but only each rank's shard is reduced (as in the paper): reduce-
+      // scatter plus all-gather move what plain dp's all-reduce moves.
+      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, p * padded, group, 1,
                OverlapWindow::last_backward);
       list.add(Axis::dp, "parameter all-gather", CollectiveKind::all_gather, p * padded, group, 1, OverlapWindow::none);
       break;

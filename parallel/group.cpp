@@ -269,6 +269,44 @@ at::Tensor Group::reduceScatter(const at::Tensor& tensor, int64_t dim) {
   return stacked.sum(0);
 }
 
+PendingWork Group::reduceScatterAsync(const at::Tensor& input, int64_t dim, at::Tensor& output) {
+  const int64_t scatter_dim = wrapDim(dim, input, "reduce_scatter");
+  const int64_t bytes = byteSize(input);
+  const int64_t dim_size = input.size(scatter_dim);
+  if (dim_size % size() != 0) {
+    throw std::invalid_argument(describe("reduce_scatter", bytes) + ": dim " + std::to_string(scatter_dim) +
+                                " has size " + std::to_string(dim_size) + ", not divisible by the group size " +
+                                std::to_string(size()));
+  }
+  counter_.add(spec_.label, reduceScatterBusBytes(bytes, size()));
+  if (size() == 1) {
+    output = input.clone();
+    return PendingWork();
+  }
+
+  // The same all_to_all exchange as reduceScatter, left in flight; the finish step sums the chunks.
+  // The staging copy also frees the caller to change `input` right after this returns.
+  const at::Tensor stacked = at::stack(input.chunk(size(), scatter_dim), 0).contiguous();
+  at::Tensor send = asFlatBytes(stacked);
+  at::Tensor receive = at::empty_like(send);
+  const std::string description = describe("reduce_scatter", bytes);
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    std::vector<int64_t> equal_splits;
+    work = backend_->alltoall_base(receive, send, equal_splits, equal_splits);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
+  }
+  // `output` and the finish step share one storage, so the caller sees the sum after wait().
+  output = at::empty(stacked.select(0, 0).sizes(), input.options());
+  std::function<void()> finish = [target = output, send, receive, stacked]() mutable {
+    const at::Tensor received = fromFlatBytes(receive, stacked);
+    // gloo has no bf16 arithmetic; sum bf16 in fp32 and round once, as reduceScatter does.
+    target.copy_(needsFloatStaging(received) ? received.to(at::kFloat).sum(0) : received.sum(0));
+  };
+  return PendingWork(std::move(work), std::move(finish), description, spec_.timeout);
+}
+
 at::Tensor Group::allToAll(const at::Tensor& tensor, int64_t split_dim, int64_t concat_dim) {
   const int64_t split = wrapDim(split_dim, tensor, "all_to_all");
   const int64_t concat = wrapDim(concat_dim, tensor, "all_to_all");

@@ -72,6 +72,10 @@ class Group {
   at::Tensor allGather(const at::Tensor& tensor, int64_t dim);
   // Sum over ranks, then this rank's chunk along dim (dim's size must divide by size()).
   at::Tensor reduceScatter(const at::Tensor& tensor, int64_t dim);
+  // reduceScatter overlapping with whatever the caller does: after wait(), `output` (set to a new
+  // tensor of this rank's chunk shape, in the input's dtype) holds the sum. Counts the same bytes
+  // as reduceScatter; a size-1 group completes at once.
+  PendingWork reduceScatterAsync(const at::Tensor& input, int64_t dim, at::Tensor& output);
   // Chunk i along split_dim goes to group rank i; received chunks are concatenated along concat_dim.
   at::Tensor allToAll(const at::Tensor& tensor, int64_t split_dim, int64_t concat_dim);
   void broadcast(at::Tensor& tensor, int root_group_rank);

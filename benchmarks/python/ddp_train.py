@@ -50,6 +50,8 @@ def parse_args(argv=None):
     parser.add_argument("--min-lr-ratio", type=float, default=0.1)
     parser.add_argument("--bucket-mb", type=float, default=25.0, help="DDP bucket_cap_mb (PyTorch default 25)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--zero", action="store_true",
+                        help="shard AdamW's states over the ranks with torch.distributed.optim.ZeroRedundancyOptimizer")
     parser.add_argument("--report", help="JSON file rank 0 writes")
     parser.add_argument("--check-params", action="store_true",
                         help="print the parameter count (built model and closed form) and exit; no torchrun needed")
@@ -118,7 +120,14 @@ def train(args) -> int:
     model = Gpt(sizes_from(args))
     parameters = sum(p.numel() for p in model.parameters())
     ddp = DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
-    optimizer = torch.optim.AdamW(decay_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    if args.zero:
+        from torch.distributed.optim import ZeroRedundancyOptimizer
+        # DDP still all-reduces whole gradients; each rank updates its share of the parameters and
+        # broadcasts them (PyTorch's ZeRO-1).
+        optimizer = ZeroRedundancyOptimizer(decay_groups(model, args.weight_decay), optimizer_class=torch.optim.AdamW,
+                                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    else:
+        optimizer = torch.optim.AdamW(decay_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
     corpus = load_corpus()
 
     step_seconds = []
@@ -151,6 +160,7 @@ def train(args) -> int:
         mean = sum(timed) / len(timed)
         report = {
             "world_size": world,
+            "optimizer": "ZeroRedundancyOptimizer(AdamW)" if args.zero else "AdamW",
             "parameters": parameters,
             "steps": args.steps,
             "warmup": args.warmup,
@@ -169,7 +179,7 @@ def train(args) -> int:
         if args.report:
             with open(args.report, "w") as out:
                 out.write(text)
-        print(f"ddp: {mean * 1e3:.1f} ms/step, {report['tokens_per_s']:.0f} tokens/s, "
+        print(f"{'ddp+zero' if args.zero else 'ddp'}: {mean * 1e3:.1f} ms/step, {report['tokens_per_s']:.0f} tokens/s, "
               f"final loss {loss_value:.4f}, peak RSS {max(report['peak_rss_bytes_per_rank']) / 2**20:.0f} MiB")
     dist.destroy_process_group()
     return 0

@@ -15,7 +15,7 @@ namespace behemoth {
 struct ZeroOptimizer::Bucket {
   at::Tensor params;  // flat working parameters, padded; the model's parameters are views into it
   at::Tensor grads;   // stage 1: flat gradients (the parameters' .grad are views); stage 2: unused
-  at::Tensor comm;    // stage 1 with comm_dtype != working dtype: the reduced copy in flight
+  at::Tensor reduced; // this rank's reduced shard (comm dtype), filled when `work` completes
   std::size_t pending = 0;
   std::size_t size = 0;
   std::optional<PendingWork> work;
@@ -47,6 +47,10 @@ int elementBytes(const std::vector<at::Tensor>& params) {
   }
   return static_cast<int>(params.front().element_size());
 }
+
+// Buckets whose reduce-scatter may be in flight at once: each holds two bucket-sized staging buffers
+// until it completes, so an unbounded number would cost stage 2 its gradient-memory saving.
+constexpr std::size_t kMaxBucketsInFlight = 2;
 
 std::int64_t bytesOf(const at::Tensor& t) {
   return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
@@ -173,49 +177,53 @@ void ZeroOptimizer::launchReadyBuckets() {
 }
 
 void ZeroOptimizer::launch(std::size_t b) {
+  if (b >= kMaxBucketsInFlight) complete(b - kMaxBucketsInFlight);
   Bucket& bucket = *buckets_[b];
   const ZeroBucket& spec = layout_.buckets()[b];
   if (options_.stage == 1) {
+    // The full gradient stays (stage 1's memory cost) but only this rank's shard is reduced: it
+    // is all its update reads, and the all-gather brings the rest of the parameters.
     if (group_.size() == 1) return;
-    if (bucket.grads.scalar_type() == options_.comm_dtype) {
-      bucket.work.emplace(group_.allReduceAsync(bucket.grads));
-    } else {
-      bucket.comm = bucket.grads.to(options_.comm_dtype);
-      bucket.work.emplace(group_.allReduceAsync(bucket.comm));
-    }
+    const at::Tensor source =
+        bucket.grads.scalar_type() == options_.comm_dtype ? bucket.grads : bucket.grads.to(options_.comm_dtype);
+    bucket.work.emplace(group_.reduceScatterAsync(source, 0, bucket.reduced));
     return;
   }
-  // Stage 2: gather the bucket's gradients into one flat buffer, release them, reduce-scatter, and
-  // keep only this rank's shard.
+  // Stage 2: gather the bucket's gradients into one flat buffer, release them, and reduce-scatter
+  // in the background; finishReduction keeps only this rank's shard.
   at::Tensor flat = at::zeros({spec.padded_numel}, bucket.params.options().dtype(options_.comm_dtype));
   for (std::size_t i = 0; i < spec.params.size(); ++i) {
     at::Tensor& p = params_[spec.params[i]];
     if (p.grad().defined()) flat.narrow(0, spec.offsets[i], p.numel()).copy_(p.grad().reshape({-1}));
     p.mutable_grad().reset();
   }
-  const at::Tensor shard = group_.size() == 1 ? flat : group_.reduceScatter(flat, 0);
-  grad_partition_.narrow(0, spec.partition_offset, spec.shard_numel).copy_(shard);
+  if (group_.size() == 1) {
+    grad_partition_.narrow(0, spec.partition_offset, spec.shard_numel).copy_(flat);
+    return;
+  }
+  bucket.work.emplace(group_.reduceScatterAsync(flat, 0, bucket.reduced));
 }
 
 void ZeroOptimizer::finishReduction() {
   for (auto& bucket : buckets_) bucket->pending = 0;
   launchReadyBuckets();
   reducing_ = false;
-  if (group_.size() == 1) return;
-  const double inverse = 1.0 / group_.size();
-  if (options_.stage == 2) {
-    grad_partition_.mul_(inverse);
-    return;
-  }
-  for (auto& bucket : buckets_) {
-    if (bucket->work) bucket->work->wait();
-    bucket->work.reset();
-    if (bucket->comm.defined()) {
-      bucket->grads.copy_(bucket->comm);
-      bucket->comm = at::Tensor();
-    }
-    bucket->grads.mul_(inverse);
-  }
+  // Waited in launch order, the same on every rank.
+  for (std::size_t b = 0; b < buckets_.size(); ++b) complete(b);
+}
+
+void ZeroOptimizer::complete(std::size_t b) {
+  Bucket& bucket = *buckets_[b];
+  if (!bucket.work) return;  // never launched (size-1 group) or already completed
+  bucket.work->wait();
+  bucket.work.reset();
+  const ZeroBucket& spec = layout_.buckets()[b];
+  at::Tensor shard = options_.stage == 2
+                         ? grad_partition_.narrow(0, spec.partition_offset, spec.shard_numel)
+                         : bucket.grads.narrow(0, group_.rank() * spec.shard_numel, spec.shard_numel);
+  shard.copy_(bucket.reduced);
+  bucket.reduced = at::Tensor();
+  shard.mul_(1.0 / group_.size());
 }
 
 ZeroStepOutcome ZeroOptimizer::step(double lr, double max_norm) {

@@ -2,10 +2,11 @@
 //
 // Every rank keeps the full working parameters (as views into flat, padded bucket buffers, see
 // zero_layout.h) but only its partition of the optimizer states and fp32 master weights.
-//   stage 1: gradients stay full: each bucket is all-reduced as soon as backward fills it
-//            (overlapped, like data parallelism); each rank then updates its shard.
+//   stage 1: gradients stay full size (its memory cost), but each bucket is reduce-scattered as
+//            soon as backward fills it (overlapped); only the rank's own shard is reduced and used.
 //   stage 2: gradients are sharded too: each filled bucket is reduce-scattered during backward and
 //            only the rank's shard (fp32) is kept; the full-size gradient is released at once.
+// Either way reduce-scatter plus all-gather move exactly what DDP's all-reduce moves.
 // Then each rank runs AdamW (kernels/cpu_adamw.h) on its shard and the updated shards are
 // all-gathered bucket by bucket. With gradient accumulation only the last micro-batch's backward
 // reduces: one reduction per optimizer step.
@@ -83,6 +84,8 @@ class ZeroOptimizer {
   void markReady(std::size_t param_index);
   void launchReadyBuckets();
   void launch(std::size_t bucket_index);
+  // Waits for the bucket's reduce-scatter, stores the averaged shard; no-op when nothing is in flight.
+  void complete(std::size_t bucket_index);
   at::Tensor gradientShard(std::size_t bucket_index);
   at::Tensor masterShard(std::size_t bucket_index);
   at::Tensor workingShard(std::size_t bucket_index);

@@ -110,13 +110,10 @@ TEST(ZeroAccounting, ReduceScatterPlusAllGatherMoveWhatAllReduceMoves) {
       const ParityRun run = trainOnRanks(project, dp);
       ASSERT_FALSE(run.step_events.empty());
       const std::int64_t bytes = 4 * paddedParameters(project, dp);
-      // Stage 1 all-reduces the gradient and all-gathers the parameters; stage 2 reduce-scatters
-      // and all-gathers. Either way: DDP's all-reduce volume, plus the 8-byte global-norm reduction.
-      const std::int64_t gradient = stage == 1 ? allReduceBusBytes(bytes, dp) : reduceScatterBusBytes(bytes, dp);
-      const std::int64_t expected = gradient + allGatherBusBytes(bytes, dp) + allReduceBusBytes(8, dp);
-      if (stage == 2) {
-        EXPECT_EQ(reduceScatterBusBytes(bytes, dp) + allGatherBusBytes(bytes, dp), allReduceBusBytes(bytes, dp));
-      }
+      // Both stages reduce-scatter the gradient and all-gather the parameters: DDP's all-reduce
+      // volume, plus the 8-byte global-norm reduction.
+      const std::int64_t expected = allReduceBusBytes(bytes, dp) + allReduceBusBytes(8, dp);
+      EXPECT_EQ(reduceScatterBusBytes(bytes, dp) + allGatherBusBytes(bytes, dp), allReduceBusBytes(bytes, dp));
       // Padding (< dp elements) is the only difference from DDP on the unpadded gradient.
       const std::int64_t ddp = allReduceBusBytes(4 * project.model.parameterCount(), dp);
       EXPECT_LE(allReduceBusBytes(bytes, dp) - ddp, 2 * 4 * dp);

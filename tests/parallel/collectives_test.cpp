@@ -126,6 +126,61 @@ TEST_P(Collectives, AllGatherReduceScatterAllToAllBroadcast) {
   EXPECT_TRUE(expectAllRanksOk(run));
 }
 
+TEST_P(Collectives, ReduceScatterAsyncSumsChunksAfterWait) {
+  const int n = GetParam();
+  auto run = runOnRanks(n, [n](const WorldInfo& info) {
+    ProcessWorld world(info, dataParallelPlan(n));
+    Group& group = world.group(Axis::dp);
+    const int me = info.rank;
+    std::vector<at::Tensor> rows;     // {2n, 3}: scattered along dim 0
+    std::vector<at::Tensor> columns;  // {3, 4n}: scattered along dim 1
+    for (int r = 0; r < n; ++r) {
+      rows.push_back(rankTensor(r, {2 * n, 3}));
+      columns.push_back(rankTensor(r, {3, 4 * n}));
+    }
+    const at::Tensor row_sum = at::stack(rows).sum(0);
+    const at::Tensor column_sum = at::stack(columns).sum(0);
+
+    // Three in flight at once; the inputs are overwritten before any wait (the call stages them).
+    at::Tensor row_input = rows[me].clone();
+    at::Tensor column_input = columns[me].clone();
+    at::Tensor bf16_input = rows[me].to(at::kBFloat16);
+    at::Tensor row_out, column_out, bf16_out;
+    PendingWork a = group.reduceScatterAsync(row_input, 0, row_out);
+    PendingWork b = group.reduceScatterAsync(column_input, -1, column_out);
+    PendingWork c = group.reduceScatterAsync(bf16_input, 0, bf16_out);
+    row_input.fill_(1e6);
+    column_input.fill_(1e6);
+    bf16_input.fill_(1e6);
+    requireTrue(a.pending() && b.pending() && c.pending(), "all three still pending before wait");
+    c.wait();
+    b.wait();
+    a.wait();
+    requireEqual(row_out, row_sum.chunk(n, 0)[me], "reduce_scatter_async dim 0");
+    requireEqual(column_out, column_sum.chunk(n, 1)[me], "reduce_scatter_async dim -1");
+    requireEq(bf16_out.scalar_type(), at::kBFloat16, "output keeps the input dtype");
+    requireEqual(bf16_out, row_sum.chunk(n, 0)[me].to(at::kBFloat16), "reduce_scatter_async bf16");
+
+    // Bytes: exactly what reduceScatter counts, (n-1)/n of each full input.
+    const int64_t row_bytes = 2 * n * 3 * 4;
+    const int64_t column_bytes = 3 * 4 * n * 4;
+    const int64_t expected = (n - 1) * row_bytes / n + (n - 1) * column_bytes / n + (n - 1) * (row_bytes / 2) / n;
+    requireEq(world.counter().byLabel().at("dp"), expected, "reduce_scatter_async bytes");
+    group.reduceScatter(rows[me], 0);
+    requireEq(world.counter().byLabel().at("dp"), expected + (n - 1) * row_bytes / n, "same bytes as reduceScatter");
+
+    bool threw = false;
+    at::Tensor unused;
+    try {
+      group.reduceScatterAsync(rankTensor(me, {2 * n + 1, 3}), 0, unused);
+    } catch (const std::invalid_argument& error) {
+      threw = std::string(error.what()).find("not divisible by the group size") != std::string::npos;
+    }
+    requireTrue(threw, "reduce_scatter_async of an indivisible dim throws invalid_argument");
+  });
+  EXPECT_TRUE(expectAllRanksOk(run));
+}
+
 INSTANTIATE_TEST_SUITE_P(Ranks, Collectives, ::testing::Values(2, 4));
 
 TEST(Collectives, SingleRankGroupsAreLocalNoOpsWithoutAStore) {
@@ -143,6 +198,10 @@ TEST(Collectives, SingleRankGroupsAreLocalNoOpsWithoutAStore) {
   EXPECT_TRUE(at::equal(group.reduceScatter(x, 1), original));
   EXPECT_TRUE(at::equal(group.allToAll(x, 0, 1), original));
   group.allReduceAsync(x).wait();
+  at::Tensor scattered;
+  PendingWork done = group.reduceScatterAsync(x, 0, scattered);
+  EXPECT_FALSE(done.pending());
+  EXPECT_TRUE(at::equal(scattered, original));
   group.broadcast(x, 0);
   group.barrier();
   EXPECT_TRUE(at::equal(x, original));

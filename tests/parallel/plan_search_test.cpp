@@ -53,7 +53,9 @@ TEST(PlanSearch, SeventyBillionOnSixtyFourGpusIsFastAndRanked) {
     EXPECT_EQ(e.layout.worldSize(), 64);
     EXPECT_EQ(e.layout.globalBatch(), 512);
     EXPECT_FALSE(result.best[k].reason.empty());
-    if (k > 0) EXPECT_GE(result.best[k - 1].estimate.time.tokens_per_s, e.time.tokens_per_s);
+    if (k > 0) {
+      EXPECT_GE(result.best[k - 1].estimate.time.tokens_per_s, e.time.tokens_per_s);
+    }
     // MFU cannot exceed the achievable fraction of peak.
     EXPECT_LE(e.time.mfu, request.device.compute_efficiency);
   }
@@ -100,9 +102,11 @@ TEST(CommModel, DataParallelVolumesFollowZero) {
   auto bytes = [&] { return stepCommBytes(stepCollectives(m, layout, order, 8)); };
   const std::int64_t norm = allReduceBusBytes(8, 8);
   EXPECT_EQ(bytes(), allReduceBusBytes(4 * psi, 8));
-  // The engine's ZeRO-1: all-reduce + all-gather (docs/zero.md); the paper's: reduce-scatter + all-gather.
+  // ZeRO-1, the engine's layout and the paper's alike: reduce-scatter + all-gather (docs/zero.md),
+  // exactly plain dp's all-reduce of the padded gradients.
   layout.zero = 1;
-  EXPECT_EQ(bytes(), allReduceBusBytes(4 * padded, 8) + allGatherBusBytes(4 * padded, 8) + norm);
+  EXPECT_EQ(bytes(), reduceScatterBusBytes(4 * padded, 8) + allGatherBusBytes(4 * padded, 8) + norm);
+  EXPECT_EQ(bytes(), allReduceBusBytes(4 * padded, 8) + norm);
   layout.state_layout = StateLayout::zero_paper;
   EXPECT_EQ(bytes(), reduceScatterBusBytes(4 * padded, 8) + allGatherBusBytes(4 * padded, 8) + norm);
   // ZeRO-2: reduce-scatter + all-gather = the same as an all-reduce (ZeRO paper section 7.2.1).
@@ -138,8 +142,12 @@ TEST(CommModel, GroupsThatSpanNodesUseTheSlowerLink) {
   layout.tp = 4;
   const auto loads = stepCollectives(m, layout, Plan{}.order, 8);
   for (const auto& load : loads) {
-    if (load.axis == "tp") EXPECT_TRUE(load.intra_node);
-    if (load.axis == "dp") EXPECT_FALSE(load.intra_node);  // 4 x 4 = 16 consecutive devices
+    if (load.axis == "tp") {
+      EXPECT_TRUE(load.intra_node);
+    }
+    if (load.axis == "dp") {
+      EXPECT_FALSE(load.intra_node);  // 4 x 4 = 16 consecutive devices
+    }
   }
 }
 

@@ -8,14 +8,19 @@ namespace behemoth {
 
 struct GradientBuckets::Bucket {
   at::Tensor flat;
+  at::Tensor staging;  // `flat` converted to the reduce dtype while its all-reduce is in flight
   std::size_t pending = 0;  // params not yet final in the current backward
   std::size_t size = 0;     // params in the bucket
   std::optional<PendingWork> work;
 };
 
 GradientBuckets::GradientBuckets(std::vector<at::Tensor> params, Group& dp_group, std::int64_t bucket_bytes,
-                                 bool overlap)
-    : params_(std::move(params)), group_(dp_group), overlap_(overlap), bucket_of_param_(params_.size()) {
+                                 bool overlap, std::optional<at::ScalarType> reduce_dtype)
+    : params_(std::move(params)),
+      group_(dp_group),
+      overlap_(overlap),
+      reduce_dtype_(reduce_dtype),
+      bucket_of_param_(params_.size()) {
   // Group params in reverse order into buckets of about bucket_bytes, one dtype per bucket.
   std::vector<std::vector<std::size_t>> members;
   std::int64_t filled = 0;
@@ -86,7 +91,9 @@ void GradientBuckets::markReady(std::size_t param_index) {
 void GradientBuckets::launchReadyBuckets() {
   while (next_to_launch_ < buckets_.size() && buckets_[next_to_launch_]->pending == 0) {
     Bucket& bucket = *buckets_[next_to_launch_];
-    bucket.work.emplace(group_.allReduceAsync(bucket.flat));
+    const bool convert = reduce_dtype_ && *reduce_dtype_ != bucket.flat.scalar_type();
+    bucket.staging = convert ? bucket.flat.to(*reduce_dtype_) : bucket.flat;
+    bucket.work.emplace(group_.allReduceAsync(bucket.staging));
     ++next_to_launch_;
   }
 }
@@ -100,6 +107,8 @@ void GradientBuckets::finishReduction() {
   for (auto& bucket : buckets_) {
     bucket->work->wait();
     bucket->work.reset();
+    if (!bucket->staging.is_same(bucket->flat)) bucket->flat.copy_(bucket->staging);
+    bucket->staging = at::Tensor();
     bucket->flat.mul_(inverse);
   }
   reducing_ = false;
@@ -107,7 +116,10 @@ void GradientBuckets::finishReduction() {
 
 std::int64_t GradientBuckets::gradientBytes() const {
   std::int64_t bytes = 0;
-  for (const auto& bucket : buckets_) bytes += bucket->flat.numel() * static_cast<std::int64_t>(bucket->flat.element_size());
+  for (const auto& bucket : buckets_) {
+    const std::int64_t element = reduce_dtype_ ? c10::elementSize(*reduce_dtype_) : bucket->flat.element_size();
+    bytes += bucket->flat.numel() * element;
+  }
   return bytes;
 }
 

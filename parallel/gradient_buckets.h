@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "parallel/gradient_ready_hooks.h"
@@ -21,7 +22,10 @@ namespace behemoth {
 class GradientBuckets {
  public:
   // `params` in model order; buckets fill in reverse order (the order backward produces them).
-  GradientBuckets(std::vector<at::Tensor> params, Group& dp_group, std::int64_t bucket_bytes, bool overlap);
+  // `reduce_dtype`: the dtype buckets travel in (parallel.reduce_dtype); unset: their own dtype.
+  // A different dtype costs one conversion each way and a staging buffer per bucket in flight.
+  GradientBuckets(std::vector<at::Tensor> params, Group& dp_group, std::int64_t bucket_bytes, bool overlap,
+                  std::optional<at::ScalarType> reduce_dtype = std::nullopt);
   ~GradientBuckets();
   GradientBuckets(const GradientBuckets&) = delete;
   GradientBuckets& operator=(const GradientBuckets&) = delete;
@@ -34,7 +38,7 @@ class GradientBuckets {
   void finishReduction();
 
   std::size_t bucketCount() const { return buckets_.size(); }
-  // Bytes of every gradient buffer (what one all-reduce per step moves through the collective).
+  // Bytes of every gradient buffer as it is reduced (what one all-reduce per step moves).
   std::int64_t gradientBytes() const;
 
  private:
@@ -45,6 +49,7 @@ class GradientBuckets {
   std::vector<at::Tensor> params_;
   Group& group_;
   bool overlap_;
+  std::optional<at::ScalarType> reduce_dtype_;
   bool reducing_ = false;
   std::vector<std::unique_ptr<Bucket>> buckets_;
   std::vector<std::size_t> bucket_of_param_;

@@ -48,8 +48,12 @@ std::int64_t layerShard(const ModelDescription& m, const TrainingLayout& layout)
 }
 
 std::int64_t embeddingShard(const ModelDescription& m, const TrainingLayout& layout) {
-  const std::int64_t split = layout.tensor_mode == TensorMode::one_d ? layout.tp : matrixSplit(layout);
-  return std::int64_t{m.vocab} * m.d_model / split;
+  if (layout.tensor_mode == TensorMode::one_d) {
+    // Vocabulary-parallel: the vocabulary padded with zero rows to a multiple of tp.
+    const std::int64_t rows = (std::int64_t{m.vocab} + layout.tp - 1) / layout.tp;
+    return rows * m.d_model;
+  }
+  return std::int64_t{m.vocab} * m.d_model / matrixSplit(layout);
 }
 
 std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace behemoth {
@@ -67,6 +68,8 @@ struct TrainingLayout {
   std::int64_t chunk_elements = 0;  // ZeRO chunk size in elements; 0 = one flat shard per rank
 
   double bucket_mb = 25.0;        // gradient reduction bucket
+  // The dtype gradients are reduced in over dp; unset: the working dtype (parallel.reduce_dtype auto).
+  std::optional<NumericFormat> reduce_format;
   bool overlap = true;            // gradient reduction overlapped with backward
 
   int worldSize() const { return dp * pp * tp * sp * ep; }
@@ -75,6 +78,9 @@ struct TrainingLayout {
   // Sequences per optimizer step over the whole job.
   std::int64_t globalBatch() const { return std::int64_t{micro_batch_size} * micro_batches * dp * ep; }
   int activationBytes() const { return precision == NumericFormat::fp32 ? 4 : 2; }
+  // Bytes per element of the working parameters and of the gradients as they are reduced over dp.
+  int workingBytes() const { return precision == NumericFormat::fp32 ? 4 : 2; }
+  int reduceBytes() const { return reduce_format ? (*reduce_format == NumericFormat::fp32 ? 4 : 2) : workingBytes(); }
   // Throws std::invalid_argument naming the field ("layout.zero: ...").
   void validate() const;
 };

@@ -81,31 +81,32 @@ int integerRoot(int value, int exponent) {
 // the dense weights join the reduction). With ZeRO the buffers are padded to P' (memory_model.h).
 void addDataParallel(LoadList& list, const TrainingLayout& layout, std::int64_t stage_params) {
   const int group = layout.denseReplicas();
-  const std::int64_t p = layout.precision == NumericFormat::fp32 ? 4 : 2;  // gradients reduce in the working dtype
+  const std::int64_t g = layout.reduceBytes();   // gradients travel in parallel.reduce_dtype
+  const std::int64_t p = layout.workingBytes();  // parameters travel in the working dtype
   const std::int64_t padded = paddedParameters(layout, stage_params);
   const std::int64_t m = layout.micro_batches;
   switch (layout.zero) {
     case 0:
-      list.add(Axis::dp, "gradient all-reduce", CollectiveKind::all_reduce, p * padded, group, 1,
+      list.add(Axis::dp, "gradient all-reduce", CollectiveKind::all_reduce, g * padded, group, 1,
                OverlapWindow::last_backward);
       break;
     case 1:
       // Full gradients are kept, but only each rank's shard is reduced (as in the paper): reduce-
       // scatter plus all-gather move what plain dp's all-reduce moves.
-      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, p * padded, group, 1,
+      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, g * padded, group, 1,
                OverlapWindow::last_backward);
       list.add(Axis::dp, "parameter all-gather", CollectiveKind::all_gather, p * padded, group, 1, OverlapWindow::none);
       break;
     case 2:
       // One reduce-scatter per step (earlier micro-batches accumulate full gradients).
-      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, p * padded, group, 1,
+      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, g * padded, group, 1,
                OverlapWindow::last_backward);
       list.add(Axis::dp, "parameter all-gather", CollectiveKind::all_gather, p * padded, group, 1, OverlapWindow::none);
       break;
     default:
       list.add(Axis::dp, "parameter all-gather (fwd+bwd)", CollectiveKind::all_gather, p * padded, group, 2 * m,
                OverlapWindow::compute);
-      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, p * padded, group, m,
+      list.add(Axis::dp, "gradient reduce-scatter", CollectiveKind::reduce_scatter, g * padded, group, m,
                OverlapWindow::compute);
       break;
   }
@@ -113,6 +114,24 @@ void addDataParallel(LoadList& list, const TrainingLayout& layout, std::int64_t 
   const bool needs_norm = layout.clip_gradients || layout.precision == NumericFormat::fp16;
   if (layout.zero >= 1 && needs_norm) {
     list.add(Axis::dp, "gradient-norm all-reduce", CollectiveKind::all_reduce, 8, group, 1, OverlapWindow::none);
+  }
+}
+
+// Sequence parallelism: the parameters every tp rank replicates (norms, row-parallel biases,
+// position embeddings) see 1/tp of the tokens each, so their gradients are summed over tp: one
+// all-reduce per tensor and micro-batch, in the working dtype.
+void addReplicatedGradients(LoadList& list, const ModelDescription& model, const TrainingLayout& layout, int layers,
+                            bool embedding, bool head) {
+  const std::int64_t p = layout.workingBytes();
+  const std::int64_t d = model.d_model;
+  const std::int64_t m = layout.micro_batches;
+  std::int64_t vectors = std::int64_t{layers} * ((model.norm_bias ? 4 : 2) + (model.biases ? 2 : 0));
+  if (head) vectors += model.norm_bias ? 2 : 1;
+  list.add(Axis::tp, "sequence-parallel replicated-gradient all-reduce", CollectiveKind::all_reduce, p * d, layout.tp,
+           m * vectors, OverlapWindow::none);
+  if (embedding && model.learned_positions) {
+    list.add(Axis::tp, "sequence-parallel position-embedding gradient all-reduce", CollectiveKind::all_reduce,
+             p * model.seq_len * d, layout.tp, m, OverlapWindow::none);
   }
 }
 
@@ -138,8 +157,26 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
                OverlapWindow::none);
       list.add(Axis::tp, "sequence-parallel reduce-scatter", CollectiveKind::reduce_scatter, activation, t, count,
                OverlapWindow::none);
+      addReplicatedGradients(list, model, layout, layers, embedding, head);
     } else {
       list.add(Axis::tp, "activation all-reduce", CollectiveKind::all_reduce, activation, t, count, OverlapWindow::none);
+    }
+    if (model.kv_heads < t) {
+      // Each kv head lives on t / kv_heads ranks: their partial gradients are summed by one
+      // all-reduce per projection (k and v) of a buffer holding every kv head.
+      const std::int64_t kv_matrix = layout.workingBytes() * model.kvWidth() * (d + (model.biases ? 1 : 0));
+      list.add(Axis::tp, "shared kv-head gradient all-reduce", CollectiveKind::all_reduce, kv_matrix, t,
+               2 * m * layers, OverlapWindow::none);
+    }
+    if (head) {
+      // Vocabulary-parallel cross-entropy: max, sum of exponentials and target logit per token
+      // (fp32), never the logits themselves.
+      const std::int64_t head_tokens = std::int64_t{layout.micro_batch_size} * model.seq_len;
+      list.add(Axis::tp, "vocab-parallel cross-entropy all-reduce", CollectiveKind::all_reduce, 4 * head_tokens, t,
+               3 * m, OverlapWindow::none);
+    }
+    if (layout.clip_gradients || layout.precision == NumericFormat::fp16) {
+      list.add(Axis::tp, "gradient-norm all-reduce", CollectiveKind::all_reduce, 8, t, 1, OverlapWindow::none);
     }
     return;
   }

@@ -59,6 +59,13 @@ void Plan::resolve(int world_size) {
   const int others = pp * tp * sp * ep;
   if (dp == -1) {
     if (world_size % others != 0) {
+      // Name the one axis at fault when only one is set.
+      for (Axis axis : {Axis::pp, Axis::tp, Axis::sp, Axis::ep}) {
+        if (size(axis) == others) {
+          throw std::invalid_argument("parallel." + std::string(axisName(axis)) + ": " + std::to_string(others) +
+                                      " does not divide the world size " + std::to_string(world_size));
+        }
+      }
       throw std::invalid_argument("parallel: pp*tp*sp*ep = " + std::to_string(others) +
                                   " does not divide the world size " + std::to_string(world_size));
     }

@@ -28,10 +28,16 @@ struct Plan {
   // ranks). tp innermost keeps the chattiest group on the closest devices.
   std::array<Axis, kAxisCount> order = {Axis::pp, Axis::dp, Axis::ep, Axis::sp, Axis::tp};
 
+  // Megatron sequence parallelism inside the tp group: norms, dropout and residual adds run on
+  // 1/tp of the sequence; all-gather / reduce-scatter replace tp's all-reduces. No-op at tp == 1.
+  bool sequence_parallel = false;
   int zero = 0;            // ZeRO stage over dp (0 = plain data parallel).
   double bucket_mb = 25.0; // gradient bucket size for data-parallel reduction
   bool overlap = true;     // launch bucket reductions during backward
   bool offload_optimizer = false;  // ZeRO: partition's optimizer states and fp32 masters in host memory
+  // The dtype gradients travel in over dp: "auto" (the working dtype; fp16 under fp16), "fp32",
+  // "bf16" or "fp16". fp32 keeps bf16 training's sums exact at twice the bytes; bf16/fp16 halve them.
+  std::string reduce_dtype = "auto";
 
   int size(Axis axis) const;
   void setSize(Axis axis, int value);

@@ -25,10 +25,13 @@ TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
   layout.tp = plan.tp;
   layout.sp = plan.sp;
   layout.ep = plan.ep;
+  layout.sequence_parallel = plan.sequence_parallel && plan.tp > 1;
   layout.zero = plan.zero;
   layout.bucket_mb = plan.bucket_mb;
   layout.overlap = plan.overlap;
   layout.optimizer_offload = plan.offload_optimizer ? 1.0 : 0.0;
+  layout.reduce_format.reset();
+  if (plan.reduce_dtype != "auto") layout.reduce_format = numericFormatFromName(plan.reduce_dtype);
   return layout;
 }
 
@@ -39,10 +42,12 @@ Plan planOf(const TrainingLayout& layout) {
   plan.tp = layout.tp;
   plan.sp = layout.sp;
   plan.ep = layout.ep;
+  plan.sequence_parallel = layout.sequence_parallel;
   plan.zero = layout.zero;
   plan.bucket_mb = layout.bucket_mb;
   plan.overlap = layout.overlap;
   plan.offload_optimizer = layout.optimizer_offload > 0.0;
+  plan.reduce_dtype = layout.reduce_format ? numericFormatName(*layout.reduce_format) : "auto";
   return plan;
 }
 

@@ -36,7 +36,8 @@ at::Tensor GptAttention::forward(const at::Tensor& x) {
   const auto parts = linear("qkv").forward(x).chunk(3, -1);
   const at::Tensor attended = causalAttention(splitHeads(parts[0], head_dim_), splitHeads(parts[1], head_dim_),
                                               splitHeads(parts[2], head_dim_), dropout_, is_training());
-  const at::Tensor merged = attended.transpose(1, 2).reshape({x.size(0), x.size(1), -1});
+  // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
+  const at::Tensor merged = attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1});
   return linear("proj").forward(merged);
 }
 
@@ -77,16 +78,23 @@ GptModel::GptModel(const ModelConfig& config) : LanguageModel(config) {
 
 at::Tensor GptModel::embed(const at::Tensor& tokens) {
   checkTokens(tokens);
-  const at::Tensor positions = at::arange(tokens.size(1), tokens.options());
-  return maybeDropout(tok_emb_->forward(tokens) + pos_emb_->forward(positions), config().dropout, is_training());
+  // Under sequence parallelism the token embedding arrives as this rank's sequence shard.
+  const at::Tensor token_rows = tok_emb_->forward(tokens);
+  const std::int64_t first = firstPosition(token_rows);
+  const at::Tensor positions = at::arange(first, first + token_rows.size(1), tokens.options());
+  return maybeDropout(token_rows + pos_emb_->forward(positions), config().dropout, is_training());
 }
 
 at::Tensor GptModel::block(int index, const at::Tensor& hidden) { return blocks_.at(index)->forward(hidden); }
 
 at::Tensor GptModel::head(const at::Tensor& hidden) {
   const at::Tensor normalized = ln_f_->forward(hidden);
-  if (config().tie_embeddings) return at::linear(normalized, tok_emb_->weight);
+  if (config().tie_embeddings) return outputProjection(normalized, tok_emb_->weight);
   return linear("lm_head").forward(normalized);
+}
+
+void GptModel::replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) {
+  tok_emb_ = replace_module("tok_emb", std::move(embedding));
 }
 
 InitRule GptModel::initRule(const std::string& name) const {

@@ -57,6 +57,7 @@ class GptModel : public LanguageModel {
   at::Tensor block(int index, const at::Tensor& hidden) override;
   at::Tensor head(const at::Tensor& hidden) override;
   InitRule initRule(const std::string& name) const override;
+  void replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) override;
 
  private:
   std::shared_ptr<Embedding> tok_emb_;

@@ -6,16 +6,53 @@
 
 #include "backend/model/gpt.h"
 #include "backend/model/llama.h"
+#include "parallel/autograd_collectives.h"
 
 namespace behemoth {
 
-LanguageModel::LanguageModel(ModelConfig config) : config_(std::move(config)) {}
+LanguageModel::LanguageModel(ModelConfig config) : config_(std::move(config)), padded_vocab_(config_.vocab_size) {}
 
-at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
+at::Tensor LanguageModel::hiddenStates(const at::Tensor& tokens) {
   checkTokens(tokens);
   at::Tensor hidden = embed(tokens);
   for (int index = 0; index < config_.n_layer; ++index) hidden = block(index, hidden);
-  return head(hidden);
+  return hidden;
+}
+
+at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
+  const at::Tensor logits = head(hiddenStates(tokens));
+  if (!tp_.group) return logits;
+  return gatherFromGroup(logits, *tp_.group, logits.dim() - 1).narrow(-1, 0, config_.vocab_size);
+}
+
+at::Tensor LanguageModel::loss(const at::Tensor& tokens, const at::Tensor& targets) {
+  if (!tp_.group) return lossFromLogits(forward(tokens), targets);
+  const at::Tensor local_logits = head(hiddenStates(tokens));
+  if (local_logits.dim() != 3 || targets.sizes() != local_logits.sizes().slice(0, 2)) {
+    throw std::invalid_argument("model loss: logits must be [B, T, V] and targets [B, T]");
+  }
+  const std::int64_t first_column = std::int64_t{tp_.group->rank()} * local_logits.size(2);
+  return vocabParallelCrossEntropy(local_logits, targets, first_column, config_.vocab_size, *tp_.group);
+}
+
+void LanguageModel::setTensorParallel(const TensorParallelContext& tp, std::int64_t padded_vocab) {
+  tp_ = tp;
+  padded_vocab_ = padded_vocab;
+}
+
+at::Tensor LanguageModel::outputProjection(const at::Tensor& hidden, const at::Tensor& weight) const {
+  if (!tp_.group) return at::linear(hidden, weight);
+  return columnParallelLinear(columnParallelInput(hidden, tp_), weight, at::Tensor(), tp_, /*gather_output=*/false);
+}
+
+std::int64_t LanguageModel::fullSequenceLength(const at::Tensor& hidden) const {
+  const bool sharded = tp_.group && tp_.sequence_parallel;
+  return hidden.size(1) * (sharded ? tp_.group->size() : 1);
+}
+
+std::int64_t LanguageModel::firstPosition(const at::Tensor& hidden) const {
+  const bool sharded = tp_.group && tp_.sequence_parallel;
+  return sharded ? hidden.size(1) * tp_.group->rank() : 0;
 }
 
 void LanguageModel::checkTokens(const at::Tensor& tokens) const {

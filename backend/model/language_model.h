@@ -12,8 +12,10 @@
 #include <string>
 
 #include "backend/model/init.h"
+#include "backend/model/layers.h"
 #include "backend/model/linear.h"
 #include "backend/model/model_config.h"
+#include "parallel/tensor_parallel/tensor_parallel_ops.h"
 
 namespace behemoth {
 
@@ -23,15 +25,29 @@ class LanguageModel : public LinearOwner {
 
   const ModelConfig& config() const { return config_; }
 
-  // tokens [B, T] int64 (T <= seq_len) -> logits [B, T, vocab_size].
+  // tokens [B, T] int64 (T <= seq_len) -> logits [B, T, vocab_size] (under tensor parallelism
+  // gathered over the vocabulary, padding columns dropped: the same logits on every tp rank).
   at::Tensor forward(const at::Tensor& tokens);
+  // Mean next-token cross-entropy of `targets` [B, T]: the training loss. Under tensor
+  // parallelism the vocabulary-parallel cross-entropy, which never gathers the logits.
+  at::Tensor loss(const at::Tensor& tokens, const at::Tensor& targets);
 
   // tokens [B, T] -> hidden [B, T, d_model].
   virtual at::Tensor embed(const at::Tensor& tokens) = 0;
   // Transformer block `index` (0-based): hidden [B, T, d_model] -> hidden.
   virtual at::Tensor block(int index, const at::Tensor& hidden) = 0;
-  // Final norm and language-model head: hidden -> logits [B, T, vocab_size].
+  // Final norm and language-model head: hidden -> logits [B, T, vocab_size]; under tensor
+  // parallelism this rank's columns of the padded vocabulary [B, T, padded_vocab / tp].
   virtual at::Tensor head(const at::Tensor& hidden) = 0;
+
+  // Tensor parallelism (backend/parallelize/parallelize.h sets it after sharding the layers):
+  // hidden states are replicated over the tp group, or sequence-sharded under SP; the vocabulary
+  // is padded to `padded_vocab` (a multiple of tp) and split evenly.
+  void setTensorParallel(const TensorParallelContext& tp, std::int64_t padded_vocab);
+  const TensorParallelContext* tensorParallel() const { return tp_.group ? &tp_ : nullptr; }
+  std::int64_t paddedVocab() const { return padded_vocab_; }
+  // Swaps the token embedding (for the vocabulary-parallel one).
+  virtual void replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) = 0;
 
   // How the parameter called `name` is initialized (used once after construction).
   virtual InitRule initRule(const std::string& name) const = 0;
@@ -39,9 +55,20 @@ class LanguageModel : public LinearOwner {
  protected:
   // Throws std::invalid_argument when tokens are not [B, T] with 1 <= T <= seq_len.
   void checkTokens(const at::Tensor& tokens) const;
+  // hidden x W^T for the output matrix W (the tied embedding): dense, or this rank's vocabulary
+  // columns of a column-parallel projection under tensor parallelism.
+  at::Tensor outputProjection(const at::Tensor& hidden, const at::Tensor& weight) const;
+  // Under sequence parallelism `hidden` holds 1/tp of the sequence: the whole length and the
+  // position of hidden's first token.
+  std::int64_t fullSequenceLength(const at::Tensor& hidden) const;
+  std::int64_t firstPosition(const at::Tensor& hidden) const;
 
  private:
+  at::Tensor hiddenStates(const at::Tensor& tokens);
+
   ModelConfig config_;
+  TensorParallelContext tp_;
+  std::int64_t padded_vocab_ = 0;
 };
 
 // Mean cross-entropy over every token: logits [B, T, V], targets [B, T] int64.

@@ -8,6 +8,8 @@ Embedding::Embedding(std::int64_t num_embeddings, std::int64_t dim) {
   weight = register_parameter("weight", at::empty({num_embeddings, dim}));
 }
 
+Embedding::Embedding(at::Tensor table) { weight = register_parameter("weight", std::move(table)); }
+
 at::Tensor Embedding::forward(const at::Tensor& indices) { return at::embedding(weight, indices); }
 
 RmsNorm::RmsNorm(std::int64_t dim, double eps) : eps_(eps) {

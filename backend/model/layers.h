@@ -11,13 +11,18 @@
 
 namespace behemoth {
 
-// Table lookup; parameter "weight" [num_embeddings, dim].
+// Table lookup; parameter "weight" [num_embeddings, dim]. Tensor parallelism swaps in a
+// vocabulary-parallel subclass (backend/parallelize/tensor_parallel_layers.h).
 class Embedding : public torch::nn::Module {
  public:
   Embedding(std::int64_t num_embeddings, std::int64_t dim);
-  at::Tensor forward(const at::Tensor& indices);
+  virtual ~Embedding() = default;
+  virtual at::Tensor forward(const at::Tensor& indices);
 
   at::Tensor weight;
+
+ protected:
+  explicit Embedding(at::Tensor table);  // registers `table` as "weight"
 };
 
 // x / sqrt(mean(x^2) + eps) * weight over the last dimension, computed in float32 (as LLaMA does)

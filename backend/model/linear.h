@@ -18,6 +18,12 @@ namespace behemoth {
 class LinearLayer : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& input) = 0;
+  // forward(x) == forwardPrepared(prepareInput(x)). prepareInput is what the layer's matmul reads:
+  // the input itself for a dense layer; for a tensor-parallel column shard the input after the
+  // Megatron f operator (or the sequence all-gather). Layers fed the same input (q, k, v; gate and
+  // up) share one prepared tensor, so its collective runs once.
+  virtual at::Tensor prepareInput(const at::Tensor& input) { return input; }
+  virtual at::Tensor forwardPrepared(const at::Tensor& prepared) { return forward(prepared); }
 };
 
 // y = x W^T + b with W [out_features, in_features]; parameters "weight" and, if with_bias, "bias".

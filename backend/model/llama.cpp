@@ -28,13 +28,16 @@ LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.hea
 
 at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rotary) {
   // Head counts come from the projections' widths, so tensor-parallel shards work unchanged.
-  const at::Tensor q = applyRotary(splitHeads(linear("q").forward(x), head_dim_), rotary);
-  const at::Tensor k = applyRotary(splitHeads(linear("k").forward(x), head_dim_), rotary);
-  const at::Tensor v = splitHeads(linear("v").forward(x), head_dim_);
+  // q, k and v read one prepared input (under tensor parallelism: one collective, not three).
+  const at::Tensor input = linear("q").prepareInput(x);
+  const at::Tensor q = applyRotary(splitHeads(linear("q").forwardPrepared(input), head_dim_), rotary);
+  const at::Tensor k = applyRotary(splitHeads(linear("k").forwardPrepared(input), head_dim_), rotary);
+  const at::Tensor v = splitHeads(linear("v").forwardPrepared(input), head_dim_);
   const std::int64_t groups = q.size(1) / k.size(1);
   const at::Tensor attended =
       causalAttention(q, repeatKvHeads(k, groups), repeatKvHeads(v, groups), dropout_, is_training());
-  return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), x.size(1), -1}));
+  // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
+  return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1}));
 }
 
 LlamaMlp::LlamaMlp(const ModelConfig& config) {
@@ -44,7 +47,8 @@ LlamaMlp::LlamaMlp(const ModelConfig& config) {
 }
 
 at::Tensor LlamaMlp::forward(const at::Tensor& x) {
-  return linear("down").forward(at::silu(linear("gate").forward(x)) * linear("up").forward(x));
+  const at::Tensor input = linear("gate").prepareInput(x);
+  return linear("down").forward(at::silu(linear("gate").forwardPrepared(input)) * linear("up").forwardPrepared(input));
 }
 
 LlamaBlock::LlamaBlock(const ModelConfig& config) : dropout_(config.dropout) {
@@ -81,14 +85,18 @@ at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   // Recomputed per block (O(T * head_dim), small next to the block) so a block runs on its own, as
   // a pipeline stage or under activation checkpointing.
   const RotaryTables rotary =
-      rotaryTables(0, hidden.size(1), config().headDim(), config().rope_theta, hidden.options());
+      rotaryTables(0, fullSequenceLength(hidden), config().headDim(), config().rope_theta, hidden.options());
   return blocks_.at(index)->forward(hidden, rotary);
 }
 
 at::Tensor LlamaModel::head(const at::Tensor& hidden) {
   const at::Tensor normalized = norm_f_->forward(hidden);
-  if (config().tie_embeddings) return at::linear(normalized, tok_emb_->weight);
+  if (config().tie_embeddings) return outputProjection(normalized, tok_emb_->weight);
   return linear("lm_head").forward(normalized);
+}
+
+void LlamaModel::replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) {
+  tok_emb_ = replace_module("tok_emb", std::move(embedding));
 }
 
 InitRule LlamaModel::initRule(const std::string& name) const {

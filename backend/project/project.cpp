@@ -147,18 +147,24 @@ std::array<Axis, kAxisCount> parseAxisOrder(const JsonFields& fields) {
 }
 
 Plan parsePlan(const json& section) {
-  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "zero", "bucket_mb", "overlap",
-                                                  "offload_optimizer", "order"});
+  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "sequence_parallel", "zero", "bucket_mb",
+                                                  "overlap", "offload_optimizer", "reduce_dtype", "order"});
   Plan plan;
   fields.read("dp", plan.dp);
   fields.read("pp", plan.pp);
   fields.read("tp", plan.tp);
   fields.read("sp", plan.sp);
   fields.read("ep", plan.ep);
+  fields.read("sequence_parallel", plan.sequence_parallel);
   fields.read("zero", plan.zero);
   fields.read("bucket_mb", plan.bucket_mb);
   fields.read("overlap", plan.overlap);
   fields.read("offload_optimizer", plan.offload_optimizer);
+  fields.read("reduce_dtype", plan.reduce_dtype);
+  if (plan.reduce_dtype != "auto" && plan.reduce_dtype != "fp32" && plan.reduce_dtype != "bf16" &&
+      plan.reduce_dtype != "fp16") {
+    fields.fail("reduce_dtype", "unknown dtype '" + plan.reduce_dtype + "' (expected auto, fp32, bf16 or fp16)");
+  }
   if (fields.has("order")) plan.order = parseAxisOrder(fields);
   if (plan.dp != -1 && plan.dp < 1) fields.fail("dp", "must be >= 1 or -1 (whatever the other axes leave), got " + std::to_string(plan.dp));
   requireAtLeast(fields, "pp", plan.pp, 1);
@@ -281,9 +287,10 @@ Project projectFromJson(const json& document, const std::string& base_dir) {
 json planToJson(const Plan& plan) {
   return {{"dp", plan.dp},       {"pp", plan.pp},
           {"tp", plan.tp},       {"sp", plan.sp},
-          {"ep", plan.ep},       {"zero", plan.zero},
+          {"ep", plan.ep},       {"sequence_parallel", plan.sequence_parallel}, {"zero", plan.zero},
           {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},
-          {"offload_optimizer", plan.offload_optimizer}, {"order", axisOrderToJson(plan.order)}};
+          {"offload_optimizer", plan.offload_optimizer}, {"reduce_dtype", plan.reduce_dtype},
+          {"order", axisOrderToJson(plan.order)}};
 }
 
 json projectToJson(const Project& project) {

@@ -42,9 +42,10 @@ void checkModelAgainstAxes(const Project& project) {
   if (model.ffnHidden() % tp != 0) {
     reject("model.d_ff: the feed-forward width " + str(model.ffnHidden()) + " is not divisible by parallel.tp (" + str(tp) + ")");
   }
-  if (model.vocab_size % tp != 0) {
-    reject("model.vocab_size: " + str(model.vocab_size) + " is not divisible by parallel.tp (" + str(tp) +
-           ") for the vocabulary-parallel embedding");
+  // A vocabulary not divisible by tp is padded with rows that never change the loss.
+  if (plan.sequence_parallel && tp > 1 && model.seq_len % tp != 0) {
+    reject("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.tp (" + str(tp) +
+           ") as parallel.sequence_parallel shards the sequence over tp");
   }
   if (model.seq_len % (plan.sp) != 0) {
     reject("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.sp (" + str(plan.sp) + ")");
@@ -67,7 +68,6 @@ void checkCorpus(const Project& project) {
 
 void rejectUnavailableFeatures(const Project& project) {
   const Plan& plan = project.plan;
-  if (plan.tp > 1) reject("parallel.tp: tensor parallelism is not available in this build yet");
   if (plan.pp > 1) reject("parallel.pp: pipeline parallelism is not available in this build yet");
   if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
   if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");

@@ -7,6 +7,7 @@
 
 #include "backend/project/project.h"
 #include "backend/train/parameter_updater.h"
+#include "backend/train/reduce_dtype.h"
 #include "parallel/gradient_buckets.h"
 
 namespace behemoth {
@@ -18,14 +19,15 @@ std::int64_t tensorBytes(const at::Tensor& t) {
 
 class DataParallelUpdater final : public ParameterUpdater {
  public:
-  DataParallelUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project)
-      : working_(std::move(working)), max_norm_(project.optimizer.grad_clip) {
+  DataParallelUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project, NormSpan norm)
+      : working_(std::move(working)), max_norm_(project.optimizer.grad_clip), norm_(std::move(norm)) {
     separate_masters_ = working_.front().scalar_type() != at::kFloat;
     for (const auto& w : working_) {
       masters_.push_back(separate_masters_ ? w.detach().to(at::kFloat).requires_grad_(true) : w);
     }
     const auto bucket_bytes = static_cast<std::int64_t>(project.plan.bucket_mb * 1024 * 1024);
-    buckets_ = std::make_unique<GradientBuckets>(working_, dp, bucket_bytes, project.plan.overlap);
+    buckets_ = std::make_unique<GradientBuckets>(working_, dp, bucket_bytes, project.plan.overlap,
+                                                 gradientReduceDtype(project));
     if (separate_masters_) {
       for (auto& master : masters_) master.mutable_grad() = at::zeros_like(master);
     }
@@ -54,9 +56,18 @@ class DataParallelUpdater final : public ParameterUpdater {
     }
     for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     UpdateOutcome outcome;
-    // After the dp reduction every rank holds identical full gradients, so the local norm is global.
+    // After the dp reduction every rank of a dp group holds identical gradients, so the local norm
+    // is global over dp; tp shards are summed (replicated parameters counted once).
     double squares = 0.0;
-    for (const auto& master : masters_) squares += master.grad().to(at::kDouble).pow(2).sum().item<double>();
+    for (std::size_t k = 0; k < masters_.size(); ++k) {
+      if (!norm_.counted.empty() && !norm_.counted[k]) continue;
+      squares += masters_[k].grad().to(at::kDouble).pow(2).sum().item<double>();
+    }
+    if (norm_.tp != nullptr && norm_.tp->size() > 1) {
+      at::Tensor total = at::full({1}, squares, at::kDouble);
+      norm_.tp->allReduce(total);
+      squares = total.item<double>();
+    }
     outcome.grad_norm = std::sqrt(squares);
     if (max_norm_ > 0.0 && outcome.grad_norm > max_norm_) {
       const double scale = max_norm_ / (outcome.grad_norm + 1e-6);
@@ -91,6 +102,7 @@ class DataParallelUpdater final : public ParameterUpdater {
   std::vector<at::Tensor> masters_;
   bool separate_masters_ = false;
   double max_norm_;
+  NormSpan norm_;
   std::unique_ptr<GradientBuckets> buckets_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
 };
@@ -98,8 +110,8 @@ class DataParallelUpdater final : public ParameterUpdater {
 }  // namespace
 
 std::unique_ptr<ParameterUpdater> makeDataParallelUpdater(std::vector<at::Tensor> working, Group& dp,
-                                                          const Project& project) {
-  return std::make_unique<DataParallelUpdater>(std::move(working), dp, project);
+                                                          const Project& project, NormSpan norm) {
+  return std::make_unique<DataParallelUpdater>(std::move(working), dp, project, std::move(norm));
 }
 
 }  // namespace behemoth

@@ -14,6 +14,14 @@ namespace behemoth {
 class Group;
 struct Project;
 
+// What the global gradient norm spans beyond dp. Under tensor parallelism each tp rank holds a
+// different shard, so the norm's sum of squares is also summed over `tp`; parameters replicated
+// over tp are counted by one rank only (counted[k] false elsewhere). Default: dp only.
+struct NormSpan {
+  Group* tp = nullptr;
+  std::vector<bool> counted;  // empty: every parameter counts
+};
+
 struct UpdateOutcome {
   double grad_norm = 0.0;   // global gradient norm before clipping
   bool skipped = false;     // fp16 overflow: no rank updated anything
@@ -39,7 +47,8 @@ class ParameterUpdater {
 
 // `working`: the model's parameters (already in the working dtype), in model order.
 std::unique_ptr<ParameterUpdater> makeDataParallelUpdater(std::vector<at::Tensor> working, Group& dp,
-                                                          const Project& project);
-std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project);
+                                                          const Project& project, NormSpan norm = {});
+std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project,
+                                                  NormSpan norm = {});
 
 }  // namespace behemoth

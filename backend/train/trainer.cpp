@@ -13,6 +13,7 @@
 #include "backend/metrics/events.h"
 #include "backend/metrics/step_metrics.h"
 #include "backend/model/language_model.h"
+#include "backend/parallelize/parallelize.h"
 #include "backend/train/lr_schedule.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/process_stats.h"
@@ -35,13 +36,15 @@ struct Trainer::State {
   Project project;
   ProcessWorld& world;
   Group& dp;
+  Group& tp;
   std::shared_ptr<LanguageModel> model;
+  TensorParallelLayout tp_layout;
   std::vector<std::string> names;
   std::vector<at::Tensor> working;  // the model's parameters (fp32 or bf16)
   std::unique_ptr<ParameterUpdater> updater;
   std::unique_ptr<BatchSampler> sampler;
 
-  State(Project p, ProcessWorld& w) : project(std::move(p)), world(w), dp(w.group(Axis::dp)) {}
+  State(Project p, ProcessWorld& w) : project(std::move(p)), world(w), dp(w.group(Axis::dp)), tp(w.group(Axis::tp)) {}
 
   // This rank's rows of the global batch: dp rank r holds [r * local, (r + 1) * local).
   int firstLocalSequence() const { return dp.rank() * project.localBatch(); }
@@ -54,6 +57,8 @@ Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique
   State& s = *state_;
   const Project& p = s.project;
   s.model = buildModel(p.model, p.train.seed);
+  // Shards are sliced from the full seed-initialized parameters: every layout starts alike.
+  s.tp_layout = parallelize(*s.model, p.plan, world);
   // fp16 on a CPU computes in fp32 with fp16-rounded weights and fp16 gradient reduction (LibTorch
   // has no CPU fp16 matmul); the ZeRO optimizer does the rounding and the loss scaling.
   if (p.precision == Precision::bf16) s.model->to(at::kBFloat16);
@@ -64,7 +69,12 @@ Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique
     s.names.push_back(item.key());
     s.working.push_back(item.value());
   }
-  s.updater = p.plan.zero > 0 ? makeZeroUpdater(s.working, s.dp, p) : makeDataParallelUpdater(s.working, s.dp, p);
+  NormSpan norm;
+  if (s.tp.size() > 1) {
+    norm.tp = &s.tp;
+    for (const auto& name : s.names) norm.counted.push_back(s.tp_layout.countsInNorm(name, s.tp.rank()));
+  }
+  s.updater = p.plan.zero > 0 ? makeZeroUpdater(s.working, s.dp, p, norm) : makeDataParallelUpdater(s.working, s.dp, p, norm);
 
   SamplerOptions sampling;
   sampling.seq_len = p.model.seq_len;
@@ -86,7 +96,7 @@ double Trainer::State::trainStep(int step) {
     const Batch batch = sampler->globalBatchSlice(step, firstLocalSequence() + m * micro, micro);
     const std::string doing = "forward/backward step " + std::to_string(step) + " micro-batch " + std::to_string(m);
     ActivityScope activity(doing.c_str());
-    const at::Tensor loss = lossFromLogits(model->forward(batch.inputs), batch.targets);
+    const at::Tensor loss = model->loss(batch.inputs, batch.targets);
     updater->beginBackward(/*last_micro_batch=*/m == micro_batches - 1);
     // Each micro-batch is an equal share of the local batch: the mean of their means is the mean.
     if (loss_scale == 1.0) {
@@ -106,7 +116,7 @@ double Trainer::State::evaluate() {
   double sum = 0.0;
   for (int b = 0; b < project.train.eval_batches; ++b) {
     const Batch batch = sampler->evalBatch(b, firstLocalSequence(), project.localBatch());
-    sum += lossFromLogits(model->forward(batch.inputs), batch.targets).item<double>();
+    sum += model->loss(batch.inputs, batch.targets).item<double>();
   }
   at::Tensor mean = at::full({1}, sum / project.train.eval_batches, at::kDouble);
   dp.allReduce(mean, ReduceOp::Avg);
@@ -190,17 +200,21 @@ TrainOutcome Trainer::run(EventSink* sink) {
 std::vector<std::pair<std::string, at::Tensor>> Trainer::fullParameters() const {
   std::vector<std::pair<std::string, at::Tensor>> result;
   for (std::size_t k = 0; k < state_->names.size(); ++k) {
-    result.emplace_back(state_->names[k], state_->updater->fullParameter(k));
+    const std::string& name = state_->names[k];
+    at::Tensor local = state_->updater->fullParameter(k);
+    result.emplace_back(name, gatherFullParameter(local, state_->tp_layout.placement(name), state_->tp));
   }
   return result;
 }
 
 std::int64_t Trainer::modelStateBytes() const { return state_->updater->stateBytes(); }
 
-std::int64_t Trainer::parameterCount() const {
-  std::int64_t count = 0;
-  for (const auto& w : state_->working) count += w.numel();
-  return count;
+std::int64_t Trainer::parameterCount() const { return state_->project.model.parameterCount(); }
+
+std::int64_t Trainer::localParameterBytes() const {
+  std::int64_t bytes = 0;
+  for (const auto& w : state_->working) bytes += w.numel() * static_cast<std::int64_t>(w.element_size());
+  return bytes;
 }
 
 }  // namespace behemoth

@@ -37,11 +37,15 @@ class Trainer {
   // Trains train.steps steps. Step and eval events go to `sink` (rank 0 passes one; others nullptr).
   TrainOutcome run(EventSink* sink);
 
-  // Every parameter at full size in fp32, by name (for parity checks and checkpoints).
+  // Every parameter at full size in fp32, by name (for parity checks and checkpoints). Under
+  // tensor parallelism a collective over tp: every rank must call it.
   std::vector<std::pair<std::string, at::Tensor>> fullParameters() const;
   // Bytes of parameters, gradients, optimizer states and master weights this rank holds.
   std::int64_t modelStateBytes() const;
+  // Parameters of the whole model; bytes of the working parameters this rank holds (its tp shards,
+  // vocabulary padding included, and the replicated ones).
   std::int64_t parameterCount() const;
+  std::int64_t localParameterBytes() const;
 
  private:
   struct State;

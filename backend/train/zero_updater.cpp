@@ -1,6 +1,7 @@
 // ZeRO stage 1 or 2 (parallel/zero/) behind the trainer's ParameterUpdater interface.
 #include "backend/project/project.h"
 #include "backend/train/parameter_updater.h"
+#include "backend/train/reduce_dtype.h"
 #include "parallel/zero/zero_optimizer.h"
 
 namespace behemoth {
@@ -8,7 +9,7 @@ namespace {
 
 class ZeroUpdater final : public ParameterUpdater {
  public:
-  ZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project)
+  ZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project, NormSpan norm)
       : working_(working), max_norm_(project.optimizer.grad_clip) {
     std::vector<bool> decay;
     for (const auto& w : working) decay.push_back(w.dim() >= 2);
@@ -17,19 +18,20 @@ class ZeroUpdater final : public ParameterUpdater {
     options.bucket_bytes = static_cast<std::int64_t>(project.plan.bucket_mb * 1024 * 1024);
     options.overlap = project.plan.overlap;
     options.offload = project.plan.offload_optimizer;
-    options.comm_dtype = working.front().scalar_type();
+    options.comm_dtype = gradientReduceDtype(project);
     if (project.precision == Precision::fp16) {
       LossScalerOptions scaling;
       scaling.initial_scale = project.optimizer.loss_scale;
       scaling.growth_interval = project.optimizer.loss_scale_window;
       options.loss_scaling = scaling;
-      options.comm_dtype = at::kHalf;
       if (working.front().scalar_type() != at::kHalf) options.round_working_to = at::kHalf;
     }
     options.beta1 = project.optimizer.beta1;
     options.beta2 = project.optimizer.beta2;
     options.eps = project.optimizer.eps;
     options.weight_decay = project.optimizer.weight_decay;
+    options.norm_group = norm.tp;
+    options.counted_in_norm = std::move(norm.counted);
     zero_ = std::make_unique<ZeroOptimizer>(std::move(working), std::move(decay), dp, options);
   }
 
@@ -55,8 +57,9 @@ class ZeroUpdater final : public ParameterUpdater {
 
 }  // namespace
 
-std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project) {
-  return std::make_unique<ZeroUpdater>(std::move(working), dp, project);
+std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project,
+                                                  NormSpan norm) {
+  return std::make_unique<ZeroUpdater>(std::move(working), dp, project, std::move(norm));
 }
 
 }  // namespace behemoth

@@ -28,6 +28,7 @@ struct ZeroOptimizer::Segment {
   std::int64_t partition_offset = 0;  // inside the rank's partition
   std::int64_t numel = 0;
   bool decay = false;
+  bool in_norm = true;
 };
 
 namespace {
@@ -90,8 +91,9 @@ ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> d
   for (const ShardSegment& piece : layout_.segmentsOf(rank)) {
     const std::size_t b = layout_.bucketOf(piece.param);
     const ZeroBucket& spec = layout_.buckets()[b];
+    const bool in_norm = options_.counted_in_norm.empty() || options_.counted_in_norm.at(piece.param);
     segments_.push_back({b, piece.partition_offset - spec.partition_offset, piece.partition_offset, piece.numel,
-                         static_cast<bool>(decay[piece.param])});
+                         static_cast<bool>(decay[piece.param]), in_norm});
   }
 
   const std::int64_t partition = layout_.partitionNumel();
@@ -129,6 +131,8 @@ at::Tensor ZeroOptimizer::workingShard(std::size_t b) {
   const std::int64_t shard = layout_.buckets()[b].shard_numel;
   return buckets_[b]->params.narrow(0, group_.rank() * shard, shard);
 }
+
+at::Tensor ZeroOptimizer::bucketParameters(std::size_t b) { return buckets_[b]->params; }
 
 at::Tensor ZeroOptimizer::masterShard(std::size_t b) {
   if (!masters_.defined()) return workingShard(b);
@@ -240,9 +244,16 @@ ZeroStepOutcome ZeroOptimizer::step(double lr, double max_norm) {
 
   // The global norm; non-finite on every rank as soon as any rank's shard holds inf/NaN.
   double squares = 0.0;
-  for (const auto& g : grads) squares += g.to(at::kDouble).pow(2).sum().item<double>();
+  if (options_.counted_in_norm.empty()) {
+    for (const auto& g : grads) squares += g.to(at::kDouble).pow(2).sum().item<double>();
+  } else {
+    for (const Segment& s : segments_) {
+      if (s.in_norm) squares += grads[s.bucket].narrow(0, s.shard_offset, s.numel).to(at::kDouble).pow(2).sum().item<double>();
+    }
+  }
   at::Tensor global = at::full({1}, squares, at::kDouble);
   if (group_.size() > 1) group_.allReduce(global, ReduceOp::Sum);
+  if (options_.norm_group != nullptr && options_.norm_group->size() > 1) options_.norm_group->allReduce(global, ReduceOp::Sum);
   outcome.grad_norm = std::sqrt(global.item<double>());
   if (scaler_) {
     const bool overflow = !std::isfinite(outcome.grad_norm);

@@ -26,6 +26,7 @@
 #include "parallel/gradient_ready_hooks.h"
 #include "parallel/group.h"
 #include "parallel/zero/loss_scaler.h"
+#include "parallel/zero/optimizer_state.h"
 #include "parallel/zero/zero_layout.h"
 
 namespace behemoth {
@@ -44,6 +45,11 @@ struct ZeroOptions {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;              // applied to parameters whose decay flag is set
+  // Tensor parallelism: the global norm's sum of squares is also summed over this group, and
+  // parameter k enters this rank's sum only where counted_in_norm[k] (empty: all). Replicated
+  // parameters are counted by one rank of the group, shards by every rank.
+  Group* norm_group = nullptr;
+  std::vector<bool> counted_in_norm;
 };
 
 struct ZeroStepOutcome {
@@ -76,6 +82,17 @@ class ZeroOptimizer {
   std::int64_t stateBytes() const;
   std::int64_t hostStateBytes() const;
   const ZeroLayout& layout() const { return layout_; }
+
+  // Checkpoint forms of the masters and moments (parallel/zero/optimizer_state.h, defined in
+  // zero_optimizer_state.cpp). shardedState: this rank's partition, no collective. fullState: every
+  // parameter's state, a collective over dp. loadShardedState: a shard written by this dp rank of a
+  // run with the same layout (throws naming what differs), then the working parameters are
+  // all-gathered from the masters (collective). loadFullState: a full state written at any dp; each
+  // rank takes its partition and sets its working parameters from the masters (no collective).
+  ShardedOptimizerState shardedState();
+  FullOptimizerState fullState();
+  void loadShardedState(const ShardedOptimizerState& state);
+  void loadFullState(const FullOptimizerState& state);
   std::int64_t stepsTaken() const { return steps_; }
 
  private:
@@ -89,6 +106,7 @@ class ZeroOptimizer {
   at::Tensor gradientShard(std::size_t bucket_index);
   at::Tensor masterShard(std::size_t bucket_index);
   at::Tensor workingShard(std::size_t bucket_index);
+  at::Tensor bucketParameters(std::size_t bucket_index);  // the whole flat buffer (every rank's shard)
 
   std::vector<at::Tensor> params_;
   Group& group_;

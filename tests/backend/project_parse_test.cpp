@@ -91,7 +91,7 @@ TEST(ProjectParse, UnknownKeysAreRejectedWithTheirPath) {
   json document = minimalProject();
   document["parallel"] = {{"tpp", 2}};
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }),
-            "parallel.tpp: unknown key (expected one of dp, pp, tp, sp, ep, zero, bucket_mb, overlap, offload_optimizer, order)");
+            "parallel.tpp: unknown key (expected one of dp, pp, tp, sp, ep, sequence_parallel, zero, bucket_mb, overlap, offload_optimizer, reduce_dtype, order)");
   document = minimalProject();
   document["trian"] = json::object();
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }).rfind("trian: unknown key (expected one of name, model,", 0), 0u);
@@ -127,6 +127,8 @@ TEST(ProjectParse, OutOfRangeValuesAreRejected) {
   EXPECT_EQ(messageFor("optimizer", "beta2", 1.0), "optimizer.beta2: must be in [0.0, 1.0), got 1.0");
   EXPECT_EQ(messageFor("optimizer", "name", "sgd"), "optimizer.name: unknown optimizer 'sgd' (expected adamw)");
   EXPECT_EQ(messageFor("train", "steps", 0), "train.steps: must be >= 1, got 0");
+  EXPECT_EQ(messageFor("parallel", "reduce_dtype", "fp8"),
+            "parallel.reduce_dtype: unknown dtype 'fp8' (expected auto, fp32, bf16 or fp16)");
   EXPECT_EQ(messageFor("train", "seed", -1), "train.seed: must be >= 0, got -1");
   EXPECT_EQ(messageFor("data", "global_batch_size", 0), "data.global_batch_size: must be >= 1, got 0");
   EXPECT_EQ(messageFor("parallel", "dp", 0), "parallel.dp: must be >= 1 or -1 (whatever the other axes leave), got 0");

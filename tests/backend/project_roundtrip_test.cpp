@@ -41,6 +41,7 @@ void expectSameProject(const Project& a, const Project& b) {
   EXPECT_EQ(a.plan.order, b.plan.order);
   EXPECT_EQ(a.plan.zero, b.plan.zero);
   EXPECT_EQ(a.plan.offload_optimizer, b.plan.offload_optimizer);
+  EXPECT_EQ(a.plan.reduce_dtype, b.plan.reduce_dtype);
   EXPECT_EQ(a.optimizer.loss_scale, b.optimizer.loss_scale);
   EXPECT_EQ(a.optimizer.loss_scale_window, b.optimizer.loss_scale_window);
   EXPECT_EQ(a.plan.bucket_mb, b.plan.bucket_mb);
@@ -92,6 +93,7 @@ TEST(ProjectRoundTrip, EveryFieldSurvivesToJsonAndBack) {
   project.plan.bucket_mb = 12.75;
   project.plan.overlap = false;
   project.plan.offload_optimizer = true;
+  project.plan.reduce_dtype = "fp32";
   project.precision = Precision::bf16;
   project.optimizer = {"adamw", 0.0007, 0.05, 0.85, 0.97, 1e-7, 0.5, 11, 0.25, 512.0, 77};
   project.train.steps = 777;

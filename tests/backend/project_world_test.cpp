@@ -62,11 +62,27 @@ TEST(ProjectWorld, TensorParallelShapesAreCheckedBeforeAvailability) {
   EXPECT_EQ(worldMessage(document, 2),
             "model.n_kv_head: 3 key/value heads cannot be split over or replicated across parallel.tp (2)");
 
+  // A vocabulary that does not split is padded, not rejected.
   document = minimalProject();
   document["model"]["vocab_size"] = 255;
   document["parallel"] = {{"tp", 2}};
-  EXPECT_EQ(worldMessage(document, 2),
-            "model.vocab_size: 255 is not divisible by parallel.tp (2) for the vocabulary-parallel embedding");
+  Project padded = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(padded, 2));
+
+  document = minimalProject();
+  document["model"]["seq_len"] = 18;
+  document["parallel"] = {{"tp", 4}, {"sequence_parallel", true}};
+  EXPECT_EQ(worldMessage(document, 4),
+            "model.seq_len: 18 is not divisible by parallel.tp (4) as parallel.sequence_parallel shards the sequence over tp");
+  document["parallel"] = {{"tp", 4}};
+  Project without_sp = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(without_sp, 4));
+
+  document = minimalProject();
+  document["parallel"] = {{"tp", 4}};
+  EXPECT_EQ(worldMessage(document, 6), "parallel.tp: 4 does not divide the world size 6");
+  document["parallel"] = {{"tp", 2}, {"dp", 2}};
+  EXPECT_EQ(worldMessage(document, 6), "parallel: dp*pp*tp*sp*ep = 4 but the world has 6 ranks");
 
   document = minimalProject();
   document["parallel"] = {{"pp", 4}};
@@ -75,8 +91,15 @@ TEST(ProjectWorld, TensorParallelShapesAreCheckedBeforeAvailability) {
 
 TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
   json document = minimalProject();
-  document["parallel"] = {{"tp", 2}};
-  EXPECT_EQ(worldMessage(document, 2), "parallel.tp: tensor parallelism is not available in this build yet");
+  document["parallel"] = {{"tp", 2}, {"sequence_parallel", true}};
+  Project tensor_parallel = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(tensor_parallel, 4));
+  EXPECT_EQ(tensor_parallel.plan.dp, 2);
+  EXPECT_TRUE(tensor_parallel.plan.sequence_parallel);
+  EXPECT_EQ(projectToJson(tensor_parallel)["parallel"]["sequence_parallel"], true);
+  EXPECT_FALSE(projectFromJson(minimalProject()).plan.sequence_parallel);
+  document["parallel"] = {{"sequence_parallel", 1}};
+  EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }).rfind("parallel.sequence_parallel:", 0), 0u);
   document["parallel"] = {{"pp", 2}};
   EXPECT_EQ(worldMessage(document, 2), "parallel.pp: pipeline parallelism is not available in this build yet");
   document["parallel"] = {{"sp", 2}};

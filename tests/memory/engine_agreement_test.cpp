@@ -59,6 +59,21 @@ TEST(EngineAgreement, DataParallelBf16) {
   expectPredictionMatchesRun(project, 2, 20, 2);  // bf16 gradients are what the buckets reduce
 }
 
+// parallel.reduce_dtype changes what travels, not what is held: bf16 training reducing in fp32
+// moves 4 bytes per gradient, fp32 training reducing in bf16 moves 2.
+TEST(EngineAgreement, DataParallelBf16ReducedInFp32) {
+  Project project = tinyProject(Arch::gpt);
+  project.precision = Precision::bf16;
+  project.plan.reduce_dtype = "fp32";
+  expectPredictionMatchesRun(project, 2, 20, 4);
+}
+
+TEST(EngineAgreement, DataParallelFp32ReducedInBf16) {
+  Project project = tinyProject(Arch::gpt);
+  project.plan.reduce_dtype = "bf16";
+  expectPredictionMatchesRun(project, 2, 16, 2);
+}
+
 // ZeRO stages 1 and 2 (docs/zero.md): sharded states padded to a multiple of dp, the engine's
 // all-reduce (stage 1) or reduce-scatter (stage 2) plus the all-gather and the norm all-reduce.
 // fp16 is left out on purpose: without fp16 CPU kernels the engine keeps fp32 working weights on
@@ -68,6 +83,7 @@ struct ZeroCase {
   Precision precision;
   bool offload;
   int dp;
+  const char* reduce_dtype = "auto";
 };
 
 class EngineAgreementZero : public testing::TestWithParam<ZeroCase> {};
@@ -78,6 +94,7 @@ TEST_P(EngineAgreementZero, StateCommAndHostBytes) {
   project.plan.zero = c.zero;
   project.plan.offload_optimizer = c.offload;
   project.precision = c.precision;
+  project.plan.reduce_dtype = c.reduce_dtype;
   const PlanEstimate predicted = predict(project, c.dp);
   const ParityRun run = trainOnRanks(project, c.dp);
   ASSERT_FALSE(run.step_events.empty());
@@ -94,15 +111,71 @@ TEST_P(EngineAgreementZero, StateCommAndHostBytes) {
 
 std::string zeroCaseName(const testing::TestParamInfo<ZeroCase>& info) {
   return "zero" + std::to_string(info.param.zero) + "_" + precisionName(info.param.precision) +
-         (info.param.offload ? "_offload" : "") + "_dp" + std::to_string(info.param.dp);
+         (info.param.offload ? "_offload" : "") + "_dp" + std::to_string(info.param.dp) +
+         (std::string(info.param.reduce_dtype) == "auto" ? "" : std::string("_reduce_") + info.param.reduce_dtype);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, EngineAgreementZero,
                          testing::Values(ZeroCase{1, Precision::fp32, false, 2}, ZeroCase{2, Precision::fp32, false, 4},
                                          ZeroCase{2, Precision::fp32, true, 2}, ZeroCase{1, Precision::bf16, false, 2},
                                          ZeroCase{2, Precision::bf16, false, 2},
-                                         ZeroCase{1, Precision::bf16, true, 4}),
+                                         ZeroCase{1, Precision::bf16, true, 4},
+                                         ZeroCase{2, Precision::bf16, false, 2, "fp32"},
+                                         ZeroCase{1, Precision::fp32, false, 2, "bf16"}),
                          zeroCaseName);
+
+// Tensor parallelism (docs/tensor-parallel.md): per-rank shards with the vocabulary padded, plus the
+// replicated parameters; the f/g all-reduces (or SP's all-gathers and reduce-scatters), the
+// vocabulary-parallel cross-entropy, SP's partial-gradient and GQA's shared kv-head all-reduces,
+// and the norm over tp, next to the dp traffic.
+struct TensorCase {
+  Arch arch;
+  int tp;
+  int dp;
+  bool sequence_parallel;
+  int zero;
+  int vocab;
+};
+
+class EngineAgreementTensorParallel : public testing::TestWithParam<TensorCase> {};
+
+TEST_P(EngineAgreementTensorParallel, StateAndCommBytes) {
+  const TensorCase c = GetParam();
+  Project project = tinyProject(c.arch);
+  project.model.vocab_size = c.vocab;
+  project.plan.tp = c.tp;
+  project.plan.sequence_parallel = c.sequence_parallel;
+  project.plan.zero = c.zero;
+  const int nproc = c.tp * c.dp;
+  const PlanEstimate predicted = predict(project, nproc);
+  const ParityRun run = trainOnRanks(project, nproc);
+  ASSERT_FALSE(run.step_events.empty());
+  const StageMemory& stage = predicted.memory.stages.at(0);
+  // The model's parameter count per rank is what every rank holds (fp32: 4 bytes each).
+  for (std::size_t rank = 0; rank < run.parameter_bytes.size(); ++rank) {
+    EXPECT_EQ(run.parameter_bytes[rank], 4 * stage.parameters) << "rank " << rank;
+  }
+  for (const auto& event : run.step_events) {
+    EXPECT_EQ(event.at("model_state_bytes").get<std::int64_t>(), stage.modelStateBytes()) << "step " << event.at("step");
+    EXPECT_EQ(event.at("comm_bytes").get<std::int64_t>(), predicted.comm_bytes_per_step) << "step " << event.at("step");
+  }
+}
+
+std::string tensorCaseName(const testing::TestParamInfo<TensorCase>& info) {
+  const TensorCase& c = info.param;
+  return archName(c.arch) + "_dp" + std::to_string(c.dp) + "_tp" + std::to_string(c.tp) +
+         (c.sequence_parallel ? "_sp" : "") + (c.zero ? "_zero" + std::to_string(c.zero) : "") + "_vocab" +
+         std::to_string(c.vocab);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, EngineAgreementTensorParallel,
+                         testing::Values(TensorCase{Arch::gpt, 2, 1, false, 0, 256},
+                                         TensorCase{Arch::gpt, 4, 1, true, 0, 257},
+                                         TensorCase{Arch::gpt, 2, 2, true, 1, 256},
+                                         TensorCase{Arch::llama, 4, 1, false, 0, 257},
+                                         TensorCase{Arch::llama, 4, 1, true, 0, 256},
+                                         TensorCase{Arch::llama, 2, 2, false, 2, 256}),
+                         tensorCaseName);
 
 }  // namespace
 }  // namespace behemoth

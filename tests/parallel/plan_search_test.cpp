@@ -127,12 +127,33 @@ TEST(CommModel, MegatronTensorParallelAllReduces) {
   layout.micro_batch_size = 2;
   layout.micro_batches = 3;
   const auto loads = stepCollectives(m, layout, Plan{}.order, 8);
-  ASSERT_EQ(loads.size(), 1u);
+  // The f/g activation all-reduces, the vocabulary-parallel cross-entropy's three per-token
+  // all-reduces, and the gradient norm's 8 bytes over tp.
+  ASSERT_EQ(loads.size(), 3u);
   EXPECT_EQ(loads[0].axis, "tp");
   EXPECT_EQ(loads[0].payload_bytes, 4 * 2 * 64 * 64);  // fp32 b*s*h
   // 4 per layer per micro-batch (2 forward, 2 backward) + the embedding and the head.
   EXPECT_EQ(loads[0].count, 3 * (2 * 4 + 2));
   EXPECT_TRUE(loads[0].intra_node);
+  EXPECT_EQ(loads[1].what, "vocab-parallel cross-entropy all-reduce");
+  EXPECT_EQ(loads[1].payload_bytes, 4 * 2 * 64);  // one fp32 per token
+  EXPECT_EQ(loads[1].count, 3 * 3);
+  EXPECT_EQ(loads[2].what, "gradient-norm all-reduce");
+  EXPECT_EQ(loads[2].axis, "tp");
+  EXPECT_EQ(loads[2].payload_bytes, 8);
+  // Sequence parallelism: all-gathers and reduce-scatters of the same tensors, plus the partial
+  // gradients of the replicated norms, output biases and position embedding (GPT: 6 vectors per
+  // layer and the final norm's 2; one position table).
+  layout.sequence_parallel = true;
+  const auto sp_loads = stepCollectives(m, layout, Plan{}.order, 8);
+  ASSERT_EQ(sp_loads.size(), 6u);
+  EXPECT_EQ(sp_loads[0].kind, CollectiveKind::all_gather);
+  EXPECT_EQ(sp_loads[1].kind, CollectiveKind::reduce_scatter);
+  EXPECT_EQ(sp_loads[0].count, 3 * (2 * 4 + 2));
+  EXPECT_EQ(sp_loads[2].payload_bytes, 4 * 64);
+  EXPECT_EQ(sp_loads[2].count, 3 * (2 * 6 + 2));
+  EXPECT_EQ(sp_loads[3].payload_bytes, 4 * 64 * 64);
+  EXPECT_EQ(sp_loads[3].count, 3);
 }
 
 TEST(CommModel, GroupsThatSpanNodesUseTheSlowerLink) {

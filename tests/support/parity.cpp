@@ -47,11 +47,14 @@ ParityRun trainOnRanks(Project project, int nproc) {
       if (event.value("event", "") == "step") events.push_back(event);
     });
     const TrainOutcome outcome = trainer.run(info.rank == 0 ? &capture : nullptr);
+    saveRankDoubles(info, "parameter_bytes", {static_cast<double>(trainer.localParameterBytes())});
+    // A collective under tensor parallelism: every rank gathers, rank 0 keeps the result.
+    const auto full = trainer.fullParameters();
     if (info.rank != 0) return;
     saveRankDoubles(info, "losses", outcome.losses);
     saveRankText(info, "events", nlohmann::json(events).dump());
     std::string names;
-    for (const auto& [name, tensor] : trainer.fullParameters()) {
+    for (const auto& [name, tensor] : full) {
       saveRankTensor(info, "param." + name, tensor);
       names += name + "\n";
     }
@@ -60,6 +63,9 @@ ParityRun trainOnRanks(Project project, int nproc) {
   ParityRun result;
   if (!expectAllRanksOk(run)) return result;
   result.losses = run.loadDoubles(0, "losses");
+  for (int rank = 0; rank < nproc; ++rank) {
+    result.parameter_bytes.push_back(static_cast<std::int64_t>(run.loadDoubles(rank, "parameter_bytes").at(0)));
+  }
   for (const auto& event : nlohmann::json::parse(run.loadText(0, "events"))) result.step_events.push_back(event);
   std::istringstream names(run.loadText(0, "names"));
   for (std::string name; std::getline(names, name);) {

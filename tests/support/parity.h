@@ -22,6 +22,7 @@ struct ParityRun {
   std::vector<double> losses;                                 // every step's global-batch loss
   std::vector<std::pair<std::string, at::Tensor>> parameters; // final full parameters (fp32), by name
   std::vector<nlohmann::json> step_events;                    // rank 0's step events (log_every applies)
+  std::vector<std::int64_t> parameter_bytes;                  // working-parameter bytes each rank held
 };
 
 // A small project that trains in a second: `arch` sizes, builtin corpus, fp32, 4 steps, logs every step.

@@ -1,0 +1,26 @@
+// Colours and styling shared by every chart, so plots follow the light or dark theme.
+#pragma once
+
+#include <QColor>
+#include <QPalette>
+#include <QString>
+
+class QCustomPlot;
+class QCPAxis;
+
+namespace behemoth::ui {
+
+// Distinct, colour-blind-friendly series colours (Okabe-Ito order), cycled.
+QColor seriesColor(int index);
+
+// Memory categories, stacked bottom to top.
+QColor memoryCategoryColor(int category);
+
+// Background, grid, axis and text colours from the palette; fonts sized for reading.
+void styleChart(QCustomPlot* plot, const QPalette& palette);
+// Replots unless the plot was never laid out (a page never shown): its first resize replots it.
+void replotIfSized(QCustomPlot* plot, bool queued = false);
+// A plot whose y axis starts at zero with a unit label ("GB", "tokens/s").
+void setAxisTitle(QCPAxis* axis, const QString& title);
+
+}  // namespace behemoth::ui

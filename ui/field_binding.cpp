@@ -1,0 +1,117 @@
+#include "ui/field_binding.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QSignalBlocker>
+#include <QSpinBox>
+#include <QStyle>
+
+#include "ui/project_document.h"
+
+namespace behemoth::ui {
+namespace {
+
+template <typename T>
+T valueOr(const ProjectDocument* document, const std::string& pointer, T fallback) {
+  const nlohmann::json value = document->value(pointer);
+  try {
+    return value.is_null() ? fallback : value.get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return fallback;  // the wrong type: the analysis names the field
+  }
+}
+
+}  // namespace
+
+void bindSpin(QSpinBox* spin, ProjectDocument* document, const std::string& pointer, int fallback) {
+  auto refresh = [=] {
+    const QSignalBlocker block(spin);
+    spin->setValue(valueOr(document, pointer, fallback));
+  };
+  refresh();
+  QObject::connect(document, &ProjectDocument::changed, spin, refresh);
+  QObject::connect(spin, qOverload<int>(&QSpinBox::valueChanged), document,
+                   [=](int value) { document->setValue(pointer, value); });
+}
+
+void bindDouble(QDoubleSpinBox* spin, ProjectDocument* document, const std::string& pointer, double fallback) {
+  auto refresh = [=] {
+    const QSignalBlocker block(spin);
+    spin->setValue(valueOr(document, pointer, fallback));
+  };
+  refresh();
+  QObject::connect(document, &ProjectDocument::changed, spin, refresh);
+  QObject::connect(spin, qOverload<double>(&QDoubleSpinBox::valueChanged), document,
+                   [=](double value) { document->setValue(pointer, value); });
+}
+
+void bindCheck(QCheckBox* check, ProjectDocument* document, const std::string& pointer, bool fallback) {
+  auto refresh = [=] {
+    const QSignalBlocker block(check);
+    check->setChecked(valueOr(document, pointer, fallback));
+  };
+  refresh();
+  QObject::connect(document, &ProjectDocument::changed, check, refresh);
+  QObject::connect(check, &QCheckBox::toggled, document, [=](bool value) { document->setValue(pointer, value); });
+}
+
+void bindCombo(QComboBox* combo, ProjectDocument* document, const std::string& pointer, const nlohmann::json& fallback) {
+  auto refresh = [=] {
+    const QSignalBlocker block(combo);
+    nlohmann::json value = document->value(pointer, fallback);
+    const QString text = value.is_string() ? QString::fromStdString(value.get<std::string>()) : QString::fromStdString(value.dump());
+    const int index = combo->findData(text);
+    if (index >= 0) {
+      combo->setCurrentIndex(index);
+    } else if (combo->isEditable()) {
+      combo->setEditText(text);
+    }
+  };
+  refresh();
+  QObject::connect(document, &ProjectDocument::changed, combo, refresh);
+  auto commit = [=](const QString& text) {
+    bool is_number = false;
+    const int number = text.toInt(&is_number);
+    const bool numeric_field = fallback.is_number();
+    document->setValue(pointer, numeric_field && is_number ? nlohmann::json(number) : nlohmann::json(text.toStdString()));
+  };
+  QObject::connect(combo, qOverload<int>(&QComboBox::activated), document, [=](int index) {
+    commit(combo->itemData(index).isValid() ? combo->itemData(index).toString() : combo->itemText(index));
+  });
+  if (combo->isEditable()) {
+    QObject::connect(combo->lineEdit(), &QLineEdit::editingFinished, document, [=] {
+      const int index = combo->findText(combo->currentText());
+      commit(index >= 0 && combo->itemData(index).isValid() ? combo->itemData(index).toString() : combo->currentText());
+    });
+  }
+}
+
+void bindText(QLineEdit* edit, ProjectDocument* document, const std::string& pointer, const QString& fallback) {
+  auto refresh = [=] {
+    const QSignalBlocker block(edit);
+    const nlohmann::json value = document->value(pointer);
+    const QString text = value.is_string() ? QString::fromStdString(value.get<std::string>()) : fallback;
+    if (edit->text() != text) edit->setText(text);
+  };
+  refresh();
+  QObject::connect(document, &ProjectDocument::changed, edit, refresh);
+  QObject::connect(edit, &QLineEdit::editingFinished, document,
+                   [=] { document->setValue(pointer, edit->text().toStdString()); });
+}
+
+void markField(QWidget* widget, const QString& message) {
+  const bool invalid = !message.isEmpty();
+  if (widget->property("invalid").toBool() == invalid && (!invalid || widget->toolTip() == message)) return;
+  // The widget's own tooltip comes back when the mark is cleared.
+  if (!widget->property("baseToolTip").isValid()) widget->setProperty("baseToolTip", widget->toolTip());
+  widget->setProperty("invalid", invalid);
+  widget->setToolTip(invalid ? message : widget->property("baseToolTip").toString());
+  // Re-polish so the stylesheet's [invalid="true"] rule applies.
+  widget->style()->unpolish(widget);
+  widget->style()->polish(widget);
+  widget->update();
+}
+
+}  // namespace behemoth::ui

@@ -1,0 +1,297 @@
+#include "ui/plan_editor_view.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QStandardItemModel>
+#include <QVBoxLayout>
+
+#include "ui/field_binding.h"
+#include "ui/project_document.h"
+
+namespace behemoth::ui {
+
+QString unavailableReason(const nlohmann::json& json, const std::string& base_dir,
+                          const std::function<void(Project&)>& change) {
+  Project project;
+  try {
+    project = projectFromJson(json, base_dir);
+  } catch (const std::exception&) {
+    return {};  // the analysis reports the parse error
+  }
+  // Judge the option alone: the hardware and the other axes are reported at their own fields.
+  project.devices.kind = "cpu";
+  project.plan.pp = project.plan.tp = project.plan.sp = project.plan.ep = 1;
+  change(project);
+  try {
+    rejectUnavailableFeatures(project);
+  } catch (const std::invalid_argument& error) {
+    return QString::fromStdString(error.what());
+  }
+  return {};
+}
+
+namespace {
+
+void setItemEnabled(QComboBox* combo, int index, const QString& reason) {
+  auto* model = qobject_cast<QStandardItemModel*>(combo->model());
+  QStandardItem* item = model->item(index);
+  item->setEnabled(reason.isEmpty());
+  item->setToolTip(reason);
+}
+
+QLabel* reasonLabel(const QString& text) {
+  auto* label = new QLabel(text);
+  label->setObjectName(QStringLiteral("hint"));
+  label->setWordWrap(true);
+  return label;
+}
+
+// A disabled combo for an option the engine cannot run yet, with the reason beside it.
+void addUnavailable(QFormLayout* form, const QString& name, const QStringList& items, const QString& reason) {
+  auto* combo = new QComboBox;
+  combo->addItems(items);
+  combo->setEnabled(false);
+  combo->setToolTip(reason);
+  form->addRow(name, combo);
+  form->addRow(QString(), reasonLabel(reason));
+}
+
+}  // namespace
+
+PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWidget(parent), document_(document) {
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  auto* body = new QWidget(scroll);
+  auto* layout = new QVBoxLayout(body);
+  scroll->setWidget(body);
+  outer->addWidget(scroll);
+
+  auto* state_box = new QGroupBox(tr("Model states"), body);
+  auto* state = new QFormLayout(state_box);
+  zero_ = new QComboBox;
+  zero_->addItem(tr("0 — replicated (plain data parallel)"), "0");
+  zero_->addItem(tr("1 — shard optimizer states"), "1");
+  zero_->addItem(tr("2 — shard optimizer states + gradients"), "2");
+  zero_->addItem(tr("3 — shard parameters too"), "3");
+  zero_->setObjectName("parallel.zero");
+  bindCombo(zero_, document_, "/parallel/zero", 0);
+  state->addRow(tr("ZeRO stage"), zero_);
+  offload_ = new QCheckBox(tr("optimizer states and fp32 masters in host memory"));
+  offload_->setObjectName("parallel.offload_optimizer");
+  bindCheck(offload_, document_, "/parallel/offload_optimizer", false);
+  state->addRow(tr("Offload"), offload_);
+  precision_ = new QComboBox;
+  precision_->addItem(tr("fp32"), "fp32");
+  precision_->addItem(tr("bf16 (fp32 masters)"), "bf16");
+  precision_->addItem(tr("fp16 (fp32 masters, dynamic loss scaling)"), "fp16");
+  precision_->setObjectName("precision");
+  bindCombo(precision_, document_, "/precision", "fp32");
+  state->addRow(tr("Precision"), precision_);
+  layout->addWidget(state_box);
+
+  auto* batch_box = new QGroupBox(tr("Batch"), body);
+  auto* batch = new QFormLayout(batch_box);
+  auto* global = new QSpinBox;
+  global->setRange(1, 1 << 20);
+  global->setSuffix(tr(" sequences"));
+  global->setObjectName("data.global_batch_size");
+  bindSpin(global, document_, "/data/global_batch_size", 8);
+  batch->addRow(tr("Global batch"), global);
+  micro_batch_ = new QSpinBox;
+  micro_batch_->setRange(0, 1 << 16);
+  micro_batch_->setSpecialValueText(tr("whole local batch"));
+  micro_batch_->setObjectName("train.micro_batch_size");
+  bindSpin(micro_batch_, document_, "/train/micro_batch_size", 0);
+  batch->addRow(tr("Micro-batch"), micro_batch_);
+  batching_ = reasonLabel({});
+  batch->addRow(QString(), batching_);
+  layout->addWidget(batch_box);
+
+  auto* reduce_box = new QGroupBox(tr("Gradient reduction"), body);
+  auto* reduce = new QFormLayout(reduce_box);
+  auto* bucket = new QDoubleSpinBox;
+  bucket->setRange(0.01, 4096);
+  bucket->setSuffix(tr(" MB"));
+  bucket->setObjectName("parallel.bucket_mb");
+  bindDouble(bucket, document_, "/parallel/bucket_mb", 25.0);
+  reduce->addRow(tr("Bucket size"), bucket);
+  auto* overlap = new QCheckBox(tr("reduce buckets during backward"));
+  overlap->setObjectName("parallel.overlap");
+  bindCheck(overlap, document_, "/parallel/overlap", true);
+  reduce->addRow(tr("Overlap"), overlap);
+  auto* reduce_dtype = new QComboBox;
+  reduce_dtype->addItem(tr("auto (the working dtype)"), "auto");
+  reduce_dtype->addItem(tr("fp32 (4 bytes)"), "fp32");
+  reduce_dtype->addItem(tr("bf16 (2 bytes)"), "bf16");
+  reduce_dtype->addItem(tr("fp16 (2 bytes)"), "fp16");
+  reduce_dtype->setObjectName("parallel.reduce_dtype");
+  reduce_dtype->setToolTip(tr("The dtype gradients travel in over data parallelism"));
+  bindCombo(reduce_dtype, document_, "/parallel/reduce_dtype", "auto");
+  reduce->addRow(tr("Reduce in"), reduce_dtype);
+  layout->addWidget(reduce_box);
+
+  auto* tensor_box = new QGroupBox(tr("Tensor parallelism"), body);
+  auto* tensor = new QFormLayout(tensor_box);
+  sequence_parallel_ = new QCheckBox(tr("sequence parallel (Megatron)"));
+  sequence_parallel_->setObjectName("parallel.sequence_parallel");
+  bindCheck(sequence_parallel_, document_, "/parallel/sequence_parallel", false);
+  tensor->addRow(tr("Sequence"), sequence_parallel_);
+  tensor->addRow(QString(), reasonLabel(tr("Norms and residuals on sequence shards. Needs tp > 1 (Mesh view) "
+                                           "and model.seq_len divisible by tp.")));
+  layout->addWidget(tensor_box);
+
+  auto* later_box = new QGroupBox(tr("Not available in this build"), body);
+  auto* later = new QFormLayout(later_box);
+  const std::string base = document_->baseDir().toStdString();
+  const QString pp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.pp = 2; });
+  const QString sp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.sp = 2; });
+  const QString tp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.tp = 2; });
+  addUnavailable(later, tr("Pipeline schedule"), {"1F1B", "GPipe", "interleaved", "zero-bubble"},
+                 (pp_reason.isEmpty() ? tr("The project file has no schedule field yet.") : pp_reason + ".") +
+                     tr(" The planner estimates every schedule: behemoth plan --schedule."));
+  addUnavailable(later, tr("Activation checkpointing"), {tr("none"), tr("selective"), tr("full")},
+                 tr("The training loop does not recompute activations yet; the planner estimates it: behemoth plan --recompute."));
+  addUnavailable(later, tr("Sequence-parallel axis"), {tr("Ulysses (all-to-all)"), tr("ring attention")},
+                 sp_reason.isEmpty() ? tr("The project file has no sequence-parallel mode yet.") : sp_reason + ".");
+  addUnavailable(later, tr("Tensor-parallel mode"), {tr("2D"), tr("2.5D"), tr("3D")},
+                 tp_reason.isEmpty() ? tr("Only 1D (Megatron) tensor parallelism runs; the planner estimates the others.")
+                                     : tp_reason + ".");
+  layout->addWidget(later_box);
+
+  auto* train_box = new QGroupBox(tr("Training"), body);
+  auto* train = new QFormLayout(train_box);
+  auto* name = new QLineEdit;
+  name->setObjectName("name");
+  name->setToolTip(tr("Shown in the history"));
+  bindText(name, document_, "/name", "untitled");
+  train->addRow(tr("Run name"), name);
+  auto* steps = new QSpinBox;
+  steps->setRange(1, 100000000);
+  steps->setObjectName("train.steps");
+  bindSpin(steps, document_, "/train/steps", 100);
+  train->addRow(tr("Steps"), steps);
+  auto* lr = new QDoubleSpinBox;
+  lr->setDecimals(6);
+  lr->setRange(1e-6, 10);
+  lr->setSingleStep(1e-4);
+  lr->setObjectName("optimizer.lr");
+  bindDouble(lr, document_, "/optimizer/lr", 1e-3);
+  train->addRow(tr("Learning rate"), lr);
+  auto* warmup = new QSpinBox;
+  warmup->setRange(0, 10000000);
+  warmup->setObjectName("optimizer.warmup_steps");
+  bindSpin(warmup, document_, "/optimizer/warmup_steps", 0);
+  train->addRow(tr("Warmup steps"), warmup);
+  auto* log_every = new QSpinBox;
+  log_every->setRange(1, 1000000);
+  log_every->setObjectName("train.log_every");
+  bindSpin(log_every, document_, "/train/log_every", 10);
+  train->addRow(tr("Log every"), log_every);
+  auto* eval_every = new QSpinBox;
+  eval_every->setRange(0, 1000000);
+  eval_every->setSpecialValueText(tr("never"));
+  eval_every->setObjectName("train.eval_every");
+  bindSpin(eval_every, document_, "/train/eval_every", 0);
+  train->addRow(tr("Evaluate every"), eval_every);
+  auto* out_dir = new QLineEdit;
+  out_dir->setObjectName("train.out_dir");
+  bindText(out_dir, document_, "/train/out_dir", "runs/default");
+  train->addRow(tr("Output folder"), out_dir);
+  layout->addWidget(train_box);
+
+  error_ = new QLabel(body);
+  error_->setObjectName(QStringLiteral("fieldError"));
+  error_->setWordWrap(true);
+  error_->setVisible(false);
+  layout->addWidget(error_);
+  layout->addStretch(1);
+
+  fields_ = {{"parallel.zero", zero_},          {"parallel.offload_optimizer", offload_}, {"precision", precision_},
+             {"data.global_batch_size", global}, {"train.micro_batch_size", micro_batch_}, {"parallel.bucket_mb", bucket},
+             {"parallel.overlap", overlap},      {"parallel.reduce_dtype", reduce_dtype},
+             {"parallel.sequence_parallel", sequence_parallel_}, {"train.steps", steps},                   {"optimizer.lr", lr},
+             {"optimizer.warmup_steps", warmup}, {"train.log_every", log_every},           {"train.eval_every", eval_every},
+             {"train.out_dir", out_dir},        {"name", name}};
+  connect(document_, &ProjectDocument::changed, this, &PlanEditorView::refreshAvailability);
+  refreshAvailability();
+}
+
+QWidget* PlanEditorView::fieldWidget(const std::string& field) const {
+  const auto found = fields_.find(field);
+  return found == fields_.end() ? nullptr : found->second;
+}
+
+void PlanEditorView::refreshAvailability() {
+  const nlohmann::json& json = document_->json();
+  const std::string base = document_->baseDir().toStdString();
+  for (int stage = 0; stage <= 3; ++stage) {
+    setItemEnabled(zero_, stage, unavailableReason(json, base, [stage](Project& p) {
+      p.plan.zero = stage;
+      // The stage alone decides; offload and fp16 are judged at their own fields.
+      p.plan.offload_optimizer = false;
+      p.precision = Precision::fp32;
+    }));
+  }
+  const QString offload_reason = unavailableReason(json, base, [](Project& p) {
+    p.plan.offload_optimizer = true;
+    p.precision = Precision::fp32;
+  });
+  offload_->setEnabled(offload_reason.isEmpty() || offload_->isChecked());
+  offload_->setToolTip(offload_reason.isEmpty() ? tr("ZeRO-Offload: the CPU AdamW updates the host-resident shard") : offload_reason);
+  // Sequence parallelism splits the tp group's tokens: meaningless (though harmless) at tp = 1.
+  int tp = 1;
+  try {
+    tp = json.at("parallel").value("tp", 1);
+  } catch (const nlohmann::json::exception&) {
+    // No parallel section, or a malformed one: the analysis reports it at its field.
+  }
+  sequence_parallel_->setEnabled(tp > 1 || sequence_parallel_->isChecked());
+  sequence_parallel_->setToolTip(tp > 1 ? tr("All-gather / reduce-scatter replace the all-reduces; activation memory "
+                                              "outside the matmuls falls by tp")
+                                        : tr("Set parallel.tp > 1 on the Mesh view first"));
+  const Precision precisions[] = {Precision::fp32, Precision::bf16, Precision::fp16};
+  for (int i = 0; i < 3; ++i) {
+    setItemEnabled(precision_, i, unavailableReason(json, base, [&](Project& p) {
+      p.precision = precisions[i];
+      p.plan.offload_optimizer = false;
+    }));
+  }
+}
+
+void PlanEditorView::showAnalysis(const AnalysisPtr& analysis) {
+  const std::string field = analysis && analysis->error ? analysis->error->field : std::string();
+  const QString message = analysis && analysis->error ? QString::fromStdString(analysis->error->message) : QString();
+  for (const auto& [name, widget] : fields_) markField(widget, name == field ? message : QString());
+  // A launch blocker (a feature this build lacks) is shown at its field too, in the same words.
+  if (analysis && analysis->run_blocker) {
+    const auto found = fields_.find(analysis->run_blocker->field);
+    if (found != fields_.end()) markField(found->second, QString::fromStdString(analysis->run_blocker->message));
+  }
+  const bool mine = fields_.count(field) > 0;
+  error_->setText(mine ? message : QString());
+  error_->setVisible(mine);
+  if (analysis && analysis->project && !analysis->error) {
+    const Project& p = *analysis->project;
+    batching_->setText(tr("%1 sequences per data-parallel rank (dp %2) in %3 micro-batch(es) of %4; %5 tokens per step")
+                           .arg(p.localBatch())
+                           .arg(p.plan.dp)
+                           .arg(p.microBatches())
+                           .arg(p.microBatchSize())
+                           .arg(QLocale().toString(static_cast<qlonglong>(p.data.global_batch_size) * p.model.seq_len)));
+  } else {
+    batching_->clear();
+  }
+}
+
+}  // namespace behemoth::ui

@@ -1,0 +1,176 @@
+#include "ui/run_view.h"
+
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSplitter>
+#include <QStyle>
+#include <QVBoxLayout>
+
+#include "backend/metrics/events.h"
+#include "ui/icons.h"
+#include "ui/metric_charts.h"
+#include "ui/model_zoo.h"
+
+namespace behemoth::ui {
+
+RunView::RunView(QWidget* parent)
+    : QWidget(parent), engine_(RunController::defaultEngine()), controller_(new RunController(this)) {
+  auto* layout = new QVBoxLayout(this);
+  auto* bar = new QHBoxLayout;
+  run_ = new QPushButton(glyphIcon(Glyph::run, Qt::white), tr("Run"), this);
+  run_->setObjectName(QStringLiteral("primary"));
+  run_->setToolTip(tr("Save the project and train it with the engine (F5)"));
+  stop_ = new QPushButton(glyphIcon(Glyph::stop, QColor(0xEF, 0x44, 0x44)), tr("Stop"), this);
+  stop_->setToolTip(tr("Stop the run cleanly (Shift+F5)"));
+  open_ = new QPushButton(style()->standardIcon(QStyle::SP_DialogOpenButton), tr("Open metrics.jsonl…"), this);
+  open_->setToolTip(tr("Show the curves of a recorded run"));
+  title_ = new QLabel(tr("No run yet"), this);
+  title_->setObjectName(QStringLiteral("sectionTitle"));
+  progress_ = new QProgressBar(this);
+  progress_->setMaximumWidth(260);
+  progress_->setFormat(tr("step %v / %m"));
+  progress_->setVisible(false);
+  bar->addWidget(run_);
+  bar->addWidget(stop_);
+  bar->addWidget(open_);
+  bar->addSpacing(12);
+  bar->addWidget(title_, 1);
+  bar->addWidget(progress_);
+  layout->addLayout(bar);
+
+  banner_ = new QLabel(this);
+  banner_->setObjectName(QStringLiteral("banner"));
+  banner_->setWordWrap(true);
+  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  banner_->setVisible(false);
+  layout->addWidget(banner_);
+  live_ = new QLabel(this);
+  live_->setObjectName(QStringLiteral("hint"));
+  layout->addWidget(live_);
+
+  auto* split = new QSplitter(Qt::Vertical, this);
+  charts_ = new MetricCharts(split);
+  log_ = new QPlainTextEdit(split);
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(5000);
+  log_->setPlaceholderText(tr("Engine output appears here."));
+  QFont mono(QStringLiteral("monospace"));
+  mono.setStyleHint(QFont::Monospace);
+  log_->setFont(mono);
+  split->addWidget(charts_);
+  split->addWidget(log_);
+  split->setStretchFactor(0, 5);
+  split->setStretchFactor(1, 1);
+  layout->addWidget(split, 1);
+
+  connect(run_, &QPushButton::clicked, this, &RunView::runRequested);
+  connect(stop_, &QPushButton::clicked, this, &RunView::stopRun);
+  connect(open_, &QPushButton::clicked, this, &RunView::openMetricsRequested);
+  connect(controller_, &RunController::eventReceived, this, &RunView::onEvent);
+  connect(controller_, &RunController::logLine, this, [this](const QString& line, bool) { log_->appendPlainText(line); });
+  connect(controller_, &RunController::ended, this, &RunView::onEnded);
+  updateButtons();
+}
+
+void RunView::setLaunchBlocker(const QString& reason) {
+  launch_blocker_ = reason;
+  updateButtons();
+}
+
+void RunView::updateButtons() {
+  const bool running = controller_->isRunning();
+  run_->setEnabled(!running && launch_blocker_.isEmpty());
+  run_->setToolTip(launch_blocker_.isEmpty() ? tr("Save the project and train it with the engine (F5)")
+                                             : tr("Cannot run: %1").arg(launch_blocker_));
+  stop_->setEnabled(running);
+  open_->setEnabled(!running);
+}
+
+bool RunView::startRun(const QString& project_path, int nproc, double flops_per_token) {
+  banner_->setVisible(false);
+  log_->clear();
+  total_steps_ = 0;
+  charts_->beginLive(QFileInfo(project_path).completeBaseName(), flops_per_token);
+  title_->setText(tr("Starting %1…").arg(QFileInfo(project_path).fileName()));
+  QStringList arguments = {QStringLiteral("run"), project_path, QStringLiteral("--events"), QStringLiteral("--nproc"),
+                           QString::number(nproc)};
+  if (!history_path_.isEmpty()) arguments << QStringLiteral("--history") << history_path_;
+  log_->appendPlainText(QStringLiteral("$ %1 %2").arg(engine_, arguments.join(' ')));
+  elapsed_.start();
+  const bool started = controller_->start(engine_, arguments, QFileInfo(project_path).absolutePath());
+  updateButtons();
+  return started;
+}
+
+void RunView::stopRun() {
+  controller_->stop();
+  title_->setText(tr("Stopping…"));
+  updateButtons();
+}
+
+void RunView::showRecorded(RunSeries series, const QString& title) {
+  banner_->setVisible(false);
+  progress_->setVisible(false);
+  title_->setText(title);
+  const int steps = series.steps.size();
+  live_->setText(steps > 0 ? tr("%1 logged steps, last step %2, final loss %3")
+                                 .arg(steps)
+                                 .arg(series.steps.last())
+                                 .arg(series.loss.last(), 0, 'f', 4)
+                           : tr("No logged steps."));
+  charts_->setRuns({std::move(series)});
+}
+
+void RunView::onEvent(const nlohmann::json& event) {
+  const std::string type = eventType(event);
+  if (type == event_type::kRunStarted) {
+    total_steps_ = event.value("total_steps", 0);
+    progress_->setRange(0, std::max(1, total_steps_));
+    progress_->setValue(0);
+    progress_->setVisible(total_steps_ > 0);
+    title_->setText(tr("Running %1 on %2 ranks (%3 parameters)")
+                        .arg(QString::fromStdString(event.value("name", std::string())))
+                        .arg(event.value("world_size", 1))
+                        .arg(humanCount(double(event.value("parameter_count", std::int64_t{0})))));
+    return;
+  }
+  RunSeries& series = charts_->liveSeries();
+  const RunSeries::Added added = series.addEvent(event);
+  if (added == RunSeries::Added::nothing) return;
+  charts_->syncLive();
+  if (added == RunSeries::Added::step && !series.steps.isEmpty()) {
+    progress_->setValue(int(series.steps.last()));
+    live_->setText(tr("step %1 · loss %2 · %3 tokens/s · %4 ms/step · peak RSS %5 · %6 s elapsed")
+                       .arg(series.steps.last())
+                       .arg(series.loss.last(), 0, 'f', 4)
+                       .arg(humanCount(series.tokens_per_s.last()))
+                       .arg(series.step_time_ms.last(), 0, 'f', 1)
+                       .arg(humanBytes(series.peak_rss_gb.last() * 1e9))
+                       .arg(elapsed_.elapsed() / 1000));
+  }
+}
+
+void RunView::showBanner(const QString& text, bool error) {
+  banner_->setText(text);
+  banner_->setProperty("error", error);
+  banner_->style()->unpolish(banner_);
+  banner_->style()->polish(banner_);
+  banner_->setVisible(true);
+}
+
+void RunView::onEnded(RunController::Ending ending, const QString& message) {
+  charts_->replotNow();
+  updateButtons();
+  const bool completed = ending == RunController::Ending::completed;
+  title_->setText(completed ? tr("Run completed") : ending == RunController::Ending::stopped ? tr("Run stopped") : tr("Run failed"));
+  showBanner(message, !completed && ending != RunController::Ending::stopped);
+  log_->appendPlainText(message);
+  emit statusMessage(message.section('\n', 0, 0));
+  emit runEnded(completed);
+}
+
+}  // namespace behemoth::ui

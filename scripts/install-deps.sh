@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev xvfb xauth   # the Studio and its offscreen/GUI tests
+  fonts-dejavu-core                   # readable text in offscreen renders and screenshots
   python3-torch                        # the PyTorch baseline the benchmarks compare against
 )
 

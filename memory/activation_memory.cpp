@@ -13,6 +13,8 @@ struct TensorSplit {
   int inside = 1;
 };
 
+// Megatron-SP keeps the QKV and MLP inputs (and the head's) as sequence shards and re-gathers
+// them in backward, as the engine does (parallel/tensor_parallel): they are part of `outside`.
 TensorSplit tensorSplit(const TrainingLayout& layout) {
   if (layout.tensor_mode != TensorMode::one_d) return {layout.tp, layout.tp};
   return {layout.sequence_parallel ? layout.tp : 1, layout.tp};

@@ -153,7 +153,11 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
     if (embedding) count += m;  // vocabulary-parallel embedding output
     if (head) count += m;       // gradient of the head's input
     if (layout.sequence_parallel) {
-      list.add(Axis::tp, "sequence-parallel all-gather", CollectiveKind::all_gather, activation, t, count,
+      // A column-parallel matmul keeps only the sequence shard of its input and gathers it again
+      // in backward for the weight gradient: one more all-gather per column-parallel input (the
+      // QKV and MLP inputs of each layer, the head's input).
+      const std::int64_t regathers = m * (2 * std::int64_t{layers} + (head ? 1 : 0));
+      list.add(Axis::tp, "sequence-parallel all-gather", CollectiveKind::all_gather, activation, t, count + regathers,
                OverlapWindow::none);
       list.add(Axis::tp, "sequence-parallel reduce-scatter", CollectiveKind::reduce_scatter, activation, t, count,
                OverlapWindow::none);

@@ -183,7 +183,9 @@ void forEachOption(const SearchRequest& request, const TrainingLayout& axes, Vis
             TrainingLayout layout = axes;
             layout.zero = zero;
             layout.tensor_mode = TensorMode::one_d;
-            layout.sequence_parallel = axes.tp > 1;  // same traffic as plain TP, less memory
+            // Megatron-SP: activation memory outside the matmuls falls by tp, for one extra all-gather
+            // per column-parallel input in backward; the time model weighs that traffic.
+            layout.sequence_parallel = axes.tp > 1;
             layout.context_mode = ContextMode::ulysses;
             layout.schedule = schedule;
             layout.virtual_stages = virtual_stages;

@@ -61,8 +61,10 @@ nlohmann::json environmentReport() {
                             {"optimizer_offload", true},
                             {"cpu_adamw_kernel", true},
                             {"planner", true},
-                            {"tensor_parallel", false},
-                            {"sequence_parallel", false},
+                            {"tensor_parallel", {"1d"}},
+                            {"sequence_parallel", {"megatron"}},
+                            {"reduce_dtype", {"auto", "fp32", "bf16", "fp16"}},
+                            {"optimizer_state_export", {"sharded", "full"}},
                             {"pipeline_parallel", false},
                             {"expert_parallel", false},
                             {"cuda_kernels", false}};

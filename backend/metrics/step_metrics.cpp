@@ -45,6 +45,8 @@ json StepMetrics::toJson() const {
               {"elapsed_s", elapsed_s}};
   if (eval_loss) out["eval_loss"] = *eval_loss;
   if (loss_scale) out["loss_scale"] = *loss_scale;
+  if (activation_bytes) out["activation_bytes"] = *activation_bytes;
+  if (peak_tensor_bytes) out["peak_tensor_bytes"] = *peak_tensor_bytes;
   return out;
 }
 
@@ -74,6 +76,13 @@ StepMetrics StepMetrics::fromJson(const json& object) {
     double scale = 0.0;
     readOptional(object, "loss_scale", scale);
     metrics.loss_scale = scale;
+  }
+  for (auto [name, field] : {std::pair{"activation_bytes", &metrics.activation_bytes},
+                             std::pair{"peak_tensor_bytes", &metrics.peak_tensor_bytes}}) {
+    if (!object.contains(name)) continue;
+    std::int64_t bytes = 0;
+    readOptional(object, name, bytes);
+    *field = bytes;
   }
   if (const auto found = object.find("comm_bytes_by_axis"); found != object.end() && found->is_object()) {
     for (const auto& item : found->items()) {

@@ -22,6 +22,10 @@ struct StepMetrics {
   std::int64_t comm_bytes = 0;         // bytes moved by collectives in this step
   std::map<std::string, std::int64_t> comm_bytes_by_axis;  // "dp" -> bytes, ...
   std::int64_t host_state_bytes = 0;   // the part of model_state_bytes in host memory (optimizer offload)
+  // train.measure_memory only (exact tensor bytes, per-rank maxima): the tensors the first
+  // micro-batch's forward and loss kept alive for backward, and the step's peak of live tensors.
+  std::optional<std::int64_t> activation_bytes;
+  std::optional<std::int64_t> peak_tensor_bytes;
   std::optional<double> loss_scale;    // fp16: the dynamic loss scale the step used
   bool skipped = false;                // fp16 overflow: no rank updated the weights this step
   std::optional<double> eval_loss;     // present on steps that evaluated

@@ -51,12 +51,12 @@ class Sharder {
     layout.placements[name] = ParameterPlacement{true, dim, interleaved, full(name).size(dim), 1, false};
   }
 
-  void column(const std::string& path, int interleaved = 1) {
+  void column(const std::string& path, int interleaved = 1, std::shared_ptr<SharedColumnInput> shared_input = nullptr) {
     const std::string w = path + ".weight";
     const std::string b = path + ".bias";
     at::Tensor bias = has(b) ? slice(full(b), 0, interleaved, path + " output features") : at::Tensor();
     auto layer = std::make_shared<ColumnParallelLinear>(slice(full(w), 0, interleaved, path + " output features"),
-                                                        bias, context_, /*gather_output=*/false);
+                                                        bias, context_, /*gather_output=*/false, std::move(shared_input));
     replaceLinear(model_, path, layer);
     shard(w, 0, interleaved);
     if (has(b)) shard(b, 0, interleaved);
@@ -73,11 +73,12 @@ class Sharder {
 
   // Grouped-query attention with fewer kv heads than ranks: `replicas` consecutive ranks hold kv
   // head r / replicas, each projecting it for its own query heads (a partial gradient).
-  void replicatedHeads(const std::string& path, std::int64_t head_dim, int replicas) {
+  void replicatedHeads(const std::string& path, std::int64_t head_dim, int replicas,
+                       std::shared_ptr<SharedColumnInput> shared_input) {
     const std::string w = path + ".weight";
     const std::int64_t head = r_ / replicas;
     at::Tensor rows = full(w).narrow(0, head * head_dim, head_dim).clone().requires_grad_(true);
-    replaceLinear(model_, path, std::make_shared<ColumnParallelLinear>(rows, at::Tensor(), context_, false));
+    replaceLinear(model_, path, std::make_shared<ColumnParallelLinear>(rows, at::Tensor(), context_, false, std::move(shared_input)));
     layout.placements[w] = ParameterPlacement{true, 0, 1, full(w).size(0), replicas, /*partial_gradient=*/true};
   }
 
@@ -184,18 +185,21 @@ TensorParallelLayout parallelize(LanguageModel& model, Group& tp_group, bool seq
         sharder.row(block + ".mlp.proj");
         continue;
       }
-      sharder.column(block + ".attn.q");
+      // q, k and v read one input, as do gate and up: under SP one gather serves each group of them.
+      const auto attention_input = std::make_shared<SharedColumnInput>();
+      sharder.column(block + ".attn.q", 1, attention_input);
       if (config.kvHeads() % t == 0) {
-        sharder.column(block + ".attn.k");
-        sharder.column(block + ".attn.v");
+        sharder.column(block + ".attn.k", 1, attention_input);
+        sharder.column(block + ".attn.v", 1, attention_input);
       } else {
         // t / kv ranks share each kv head: rank r's query heads read kv head r / (t / kv).
-        sharder.replicatedHeads(block + ".attn.k", config.headDim(), t / config.kvHeads());
-        sharder.replicatedHeads(block + ".attn.v", config.headDim(), t / config.kvHeads());
+        sharder.replicatedHeads(block + ".attn.k", config.headDim(), t / config.kvHeads(), attention_input);
+        sharder.replicatedHeads(block + ".attn.v", config.headDim(), t / config.kvHeads(), attention_input);
       }
       sharder.row(block + ".attn.o");
-      sharder.column(block + ".mlp.gate");
-      sharder.column(block + ".mlp.up");
+      const auto mlp_input = std::make_shared<SharedColumnInput>();
+      sharder.column(block + ".mlp.gate", 1, mlp_input);
+      sharder.column(block + ".mlp.up", 1, mlp_input);
       sharder.row(block + ".mlp.down");
     }
     sharder.vocabulary();

@@ -208,7 +208,8 @@ OptimizerConfig parseOptimizer(const json& section) {
 
 TrainConfig parseTrain(const json& section) {
   const JsonFields fields(section, "train",
-                          {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir"});
+                          {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir",
+                           "measure_memory"});
   TrainConfig train;
   fields.read("steps", train.steps);
   fields.read("seed", train.seed);
@@ -217,6 +218,7 @@ TrainConfig parseTrain(const json& section) {
   fields.read("eval_batches", train.eval_batches);
   fields.read("micro_batch_size", train.micro_batch_size);
   fields.read("out_dir", train.out_dir);
+  fields.read("measure_memory", train.measure_memory);
   requireAtLeast(fields, "steps", train.steps, 1);
   requireAtLeast(fields, "log_every", train.log_every, 1);
   requireAtLeast(fields, "eval_every", train.eval_every, 0);
@@ -319,7 +321,8 @@ json projectToJson(const Project& project) {
         {"loss_scale", o.loss_scale}, {"loss_scale_window", o.loss_scale_window}}},
       {"train",
        {{"steps", t.steps}, {"seed", t.seed}, {"log_every", t.log_every}, {"eval_every", t.eval_every},
-        {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir}}},
+        {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir},
+        {"measure_memory", t.measure_memory}}},
   };
 }
 

@@ -52,6 +52,9 @@ struct TrainConfig {
   int eval_batches = 4;
   int micro_batch_size = 0;   // sequences per micro-batch per rank; 0 = whole local batch
   std::string out_dir = "runs/default";
+  // Count every CPU tensor allocation in the workers (exact activation and peak tensor bytes in
+  // the step events); off by default so normal runs keep the default allocator's speed.
+  bool measure_memory = false;
 };
 
 struct Project {

@@ -12,6 +12,7 @@
 #include "backend/metrics/event_sink.h"
 #include "backend/metrics/events.h"
 #include "backend/metrics/step_metrics.h"
+#include "backend/metrics/tensor_memory.h"
 #include "backend/model/language_model.h"
 #include "backend/parallelize/parallelize.h"
 #include "backend/train/lr_schedule.h"
@@ -43,6 +44,8 @@ struct Trainer::State {
   std::vector<at::Tensor> working;  // the model's parameters (fp32 or bf16)
   std::unique_ptr<ParameterUpdater> updater;
   std::unique_ptr<BatchSampler> sampler;
+  // train.measure_memory: tensor bytes the last step's first micro-batch kept for backward.
+  std::int64_t activation_bytes = 0;
 
   State(Project p, ProcessWorld& w) : project(std::move(p)), world(w), dp(w.group(Axis::dp)), tp(w.group(Axis::tp)) {}
 
@@ -56,6 +59,8 @@ struct Trainer::State {
 Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique<State>(std::move(project), world)) {
   State& s = *state_;
   const Project& p = s.project;
+  // Installed before the model exists, so parameters, gradients and optimizer states are counted.
+  if (p.train.measure_memory) tensor_memory::installCountingAllocator();
   s.model = buildModel(p.model, p.train.seed);
   // Shards are sliced from the full seed-initialized parameters: every layout starts alike.
   s.tp_layout = parallelize(*s.model, p.plan, world);
@@ -89,6 +94,8 @@ Trainer::~Trainer() = default;
 double Trainer::State::trainStep(int step) {
   const int micro = project.microBatchSize();
   const int micro_batches = project.microBatches();
+  const bool measuring = project.train.measure_memory;
+  if (measuring) tensor_memory::resetPeak();
   updater->zeroGrad();
   const double loss_scale = updater->lossScale();
   double loss_sum = 0.0;
@@ -96,7 +103,10 @@ double Trainer::State::trainStep(int step) {
     const Batch batch = sampler->globalBatchSlice(step, firstLocalSequence() + m * micro, micro);
     const std::string doing = "forward/backward step " + std::to_string(step) + " micro-batch " + std::to_string(m);
     ActivityScope activity(doing.c_str());
+    const std::int64_t live_before_forward = measuring ? tensor_memory::liveBytes() : 0;
     const at::Tensor loss = model->loss(batch.inputs, batch.targets);
+    // What forward and loss left allocated is what autograd saved for backward (and the loss).
+    if (measuring && m == 0) activation_bytes = tensor_memory::liveBytes() - live_before_forward;
     updater->beginBackward(/*last_micro_batch=*/m == micro_batches - 1);
     // Each micro-batch is an equal share of the local batch: the mean of their means is the mean.
     if (loss_scale == 1.0) {
@@ -141,6 +151,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
     const double lr = learningRateAt(p.optimizer, step, p.train.steps);
     const UpdateOutcome update = s.updater->step(lr);
     const double grad_norm = update.grad_norm;
+    const std::int64_t peak_tensor_bytes = p.train.measure_memory ? tensor_memory::peakBytes() : 0;
     // The step's traffic: the gradient reduction and, under ZeRO, the norm and the all-gather.
     const auto comm_by_axis = counter.byLabel();
     const std::int64_t comm_bytes = counter.takeTotal();
@@ -163,9 +174,11 @@ TrainOutcome Trainer::run(EventSink* sink) {
     }
     const bool log = p.train.log_every > 0 && ((step + 1) % p.train.log_every == 0 || last || step == 0);
     if (log) {
-      // Per-rank maxima: model-state bytes, peak RSS, bytes moved by this step's collectives.
+      // Per-rank maxima: model-state bytes, peak RSS, bytes moved by this step's collectives,
+      // host-resident state and (measure_memory) the exact activation and peak tensor bytes.
       at::Tensor maxima = at::tensor({static_cast<double>(modelStateBytes()), static_cast<double>(peakResidentBytes()),
-                                      static_cast<double>(comm_bytes), static_cast<double>(s.updater->hostStateBytes())},
+                                      static_cast<double>(comm_bytes), static_cast<double>(s.updater->hostStateBytes()),
+                                      static_cast<double>(s.activation_bytes), static_cast<double>(peak_tensor_bytes)},
                                      at::kDouble);
       everyone.allReduce(maxima, ReduceOp::Max);
       StepMetrics metrics;
@@ -180,6 +193,10 @@ TrainOutcome Trainer::run(EventSink* sink) {
       metrics.comm_bytes = static_cast<std::int64_t>(maxima[2].item<double>());
       metrics.comm_bytes_by_axis = comm_by_axis;
       metrics.host_state_bytes = static_cast<std::int64_t>(maxima[3].item<double>());
+      if (p.train.measure_memory) {
+        metrics.activation_bytes = static_cast<std::int64_t>(maxima[4].item<double>());
+        metrics.peak_tensor_bytes = static_cast<std::int64_t>(maxima[5].item<double>());
+      }
       if (p.precision == Precision::fp16) metrics.loss_scale = update.loss_scale;
       metrics.skipped = update.skipped;
       metrics.eval_loss = eval_loss;

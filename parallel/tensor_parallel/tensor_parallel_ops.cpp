@@ -22,6 +22,56 @@ Group& groupOf(const TensorParallelContext& tp) {
 
 constexpr int64_t kSequenceDim = 1;
 
+// Megatron-SP column-parallel matmuls of one sequence-sharded input: forward all-gathers the
+// shard and multiplies the full sequence by each weight shard, but saves only the shard (1/tp of
+// the tokens). Backward all-gathers it again for the weight gradients and reduce-scatters the
+// input gradient, summed over the weights first so one collective serves them all.
+struct SequenceParallelColumnMatmul : torch::autograd::Function<SequenceParallelColumnMatmul> {
+  // `biases` holds the defined biases only (autograd cannot take undefined tensors as inputs);
+  // has_bias[k] says whether weight k has the next one.
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& shard, at::TensorList weights,
+                               at::TensorList biases, const std::vector<int64_t>& has_bias, Group* group) {
+    const at::Tensor full = group->allGather(shard, kSequenceDim);
+    variable_list outputs;
+    std::size_t next_bias = 0;
+    for (std::size_t k = 0; k < weights.size(); ++k) {
+      const at::Tensor bias = has_bias[k] != 0 ? biases[next_bias++] : at::Tensor();
+      outputs.push_back(at::linear(full, weights[k], bias));
+    }
+    variable_list saved{shard};
+    saved.insert(saved.end(), weights.begin(), weights.end());
+    ctx->save_for_backward(saved);
+    ctx->saved_data["group"] = static_cast<int64_t>(reinterpret_cast<std::intptr_t>(group));
+    ctx->saved_data["has_bias"] = has_bias;
+    return outputs;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    Group& group = *reinterpret_cast<Group*>(static_cast<std::intptr_t>(ctx->saved_data["group"].toInt()));
+    const variable_list saved = ctx->get_saved_variables();
+    const std::vector<int64_t> has_bias = ctx->saved_data["has_bias"].toIntVector();
+    const at::Tensor full = group.allGather(saved[0], kSequenceDim);
+    const at::Tensor flat_input = full.reshape({-1, full.size(-1)});
+    at::Tensor grad_full;
+    variable_list weight_grads;
+    variable_list bias_grads;
+    for (std::size_t k = 0; k < grads.size(); ++k) {
+      const at::Tensor& weight = saved[k + 1];
+      const at::Tensor flat_grad = grads[k].reshape({-1, grads[k].size(-1)});
+      weight_grads.push_back(flat_grad.t().mm(flat_input));
+      if (has_bias[k] != 0) bias_grads.push_back(flat_grad.sum(0));
+      const at::Tensor input_grad = grads[k].matmul(weight);
+      grad_full = grad_full.defined() ? grad_full.add_(input_grad) : input_grad;
+    }
+    variable_list result{group.reduceScatter(grad_full, kSequenceDim)};
+    result.insert(result.end(), weight_grads.begin(), weight_grads.end());
+    result.insert(result.end(), bias_grads.begin(), bias_grads.end());
+    result.emplace_back();  // has_bias
+    result.emplace_back();  // the group
+    return result;
+  }
+};
+
 // Vocabulary-parallel cross-entropy (Megatron's _VocabParallelCrossEntropy): the softmax's max,
 // normalizer and target logit are each one all-reduce of a value per token.
 struct VocabParallelCrossEntropy : torch::autograd::Function<VocabParallelCrossEntropy> {
@@ -82,13 +132,43 @@ ShardRange evenShard(std::int64_t length, int parts, int index) {
 
 at::Tensor columnParallelInput(const at::Tensor& x, const TensorParallelContext& tp) {
   Group& group = groupOf(tp);
-  return tp.sequence_parallel ? allGatherWithReduceScatterGrad(x, group, kSequenceDim) : copyToGroup(x, group);
+  return tp.sequence_parallel ? x : copyToGroup(x, group);
 }
 
 at::Tensor columnParallelLinear(const at::Tensor& prepared, const at::Tensor& weight_shard,
                                 const at::Tensor& bias_shard, const TensorParallelContext& tp, bool gather_output) {
-  const at::Tensor local = at::linear(prepared, weight_shard, bias_shard);
+  const at::Tensor local = tp.sequence_parallel ? columnParallelLinears(prepared, {weight_shard}, {bias_shard}, tp)[0]
+                                                : at::linear(prepared, weight_shard, bias_shard);
   return gather_output ? gatherFromGroup(local, groupOf(tp), local.dim() - 1) : local;
+}
+
+std::vector<at::Tensor> columnParallelLinears(const at::Tensor& prepared, const std::vector<at::Tensor>& weight_shards,
+                                              const std::vector<at::Tensor>& bias_shards,
+                                              const TensorParallelContext& tp) {
+  if (!bias_shards.empty() && bias_shards.size() != weight_shards.size()) {
+    throw std::invalid_argument("columnParallelLinears: " + std::to_string(bias_shards.size()) + " biases for " +
+                                std::to_string(weight_shards.size()) + " weights");
+  }
+  Group& group = groupOf(tp);
+  if (tp.sequence_parallel) {
+    if (prepared.dim() < 2) {
+      throw std::invalid_argument("columnParallelLinears: a sequence-parallel input needs a sequence dimension (dim 1)");
+    }
+    std::vector<at::Tensor> biases;
+    std::vector<int64_t> has_bias;
+    for (std::size_t k = 0; k < weight_shards.size(); ++k) {
+      const bool defined = !bias_shards.empty() && bias_shards[k].defined();
+      if (defined) biases.push_back(bias_shards[k]);
+      has_bias.push_back(defined ? 1 : 0);
+    }
+    return SequenceParallelColumnMatmul::apply(prepared, at::TensorList(weight_shards), at::TensorList(biases), has_bias,
+                                               &group);
+  }
+  std::vector<at::Tensor> outputs;
+  for (std::size_t k = 0; k < weight_shards.size(); ++k) {
+    outputs.push_back(at::linear(prepared, weight_shards[k], bias_shards.empty() ? at::Tensor() : bias_shards[k]));
+  }
+  return outputs;
 }
 
 at::Tensor rowParallelLinear(const at::Tensor& x, const at::Tensor& weight_shard, const at::Tensor& bias,

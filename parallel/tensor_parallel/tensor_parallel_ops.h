@@ -5,15 +5,18 @@
 //   column-parallel: f (identity forward, all-reduce of the input gradient) then the local matmul;
 //   row-parallel:    local matmul then g (all-reduce forward, identity backward), bias after g.
 // With sequence parallelism (Megatron-SP) the hidden state is sharded along the sequence (dim 1):
-//   column-parallel: all-gather the sequence forward, reduce-scatter its gradient backward;
+//   column-parallel: all-gather the sequence and multiply, keeping only the shard for backward;
+//                    backward all-gathers it again (for the weight gradients) and reduce-scatters
+//                    the input gradient;
 //   row-parallel:    reduce-scatter the output along the sequence forward, all-gather backward.
-// Same volume either way (an all-reduce is a reduce-scatter plus an all-gather); SP keeps norms,
-// residual adds and dropout on 1/tp of the tokens.
+// SP keeps norms, residual adds, dropout and the column-parallel inputs on 1/tp of the tokens; it
+// moves the same bytes as the all-reduces it replaces plus one all-gather per column-parallel input.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "parallel/group.h"
 
@@ -34,13 +37,19 @@ struct ShardRange {
 std::int64_t paddedToMultiple(std::int64_t length, std::int64_t parts);
 ShardRange evenShard(std::int64_t length, int parts, int index);  // over the padded length
 
-// The input a column-parallel matmul reads: f(x) or, under SP, the sequence all-gather of x.
-// Layers fed the same input should share one prepared tensor, so the collective runs once.
+// The input a column-parallel matmul reads: f(x) or, under SP, x itself (the sequence shard: the
+// matmul gathers it, so that backward keeps the shard rather than the full sequence).
 at::Tensor columnParallelInput(const at::Tensor& x, const TensorParallelContext& tp);
 // Local matmul of a prepared input with this rank's output rows; gather_output all-gathers the
 // last dimension (the full output on every rank).
 at::Tensor columnParallelLinear(const at::Tensor& prepared, const at::Tensor& weight_shard,
                                 const at::Tensor& bias_shard, const TensorParallelContext& tp, bool gather_output);
+// Several column-parallel matmuls of one prepared input (q, k, v; gate and up): under SP one
+// all-gather forward, and in backward one all-gather and one reduce-scatter of the input gradient
+// summed over the weights. bias_shards is empty or holds one (possibly undefined) bias per weight.
+std::vector<at::Tensor> columnParallelLinears(const at::Tensor& prepared, const std::vector<at::Tensor>& weight_shards,
+                                              const std::vector<at::Tensor>& bias_shards,
+                                              const TensorParallelContext& tp);
 // x holds this rank's slice of the input features; weight_shard [out, in / tp]. The bias (full,
 // replicated) is added once, after the reduction.
 at::Tensor rowParallelLinear(const at::Tensor& x, const at::Tensor& weight_shard, const at::Tensor& bias,

@@ -91,7 +91,9 @@ TEST(ModelZoo, SameSeedGivesBitwiseIdenticalParameters) {
     for (const auto& item : first->named_parameters()) {
       EXPECT_TRUE(at::equal(item.value(), second_parameters[item.key()])) << item.key();
       const bool constant = item.value().min().item<float>() == item.value().max().item<float>();  // norms, biases
-      if (!constant) EXPECT_FALSE(at::equal(item.value(), other_parameters[item.key()])) << item.key();
+      if (!constant) {
+        EXPECT_FALSE(at::equal(item.value(), other_parameters[item.key()])) << item.key();
+      }
     }
   }
 }
@@ -111,7 +113,9 @@ TEST(ModelZoo, ParameterValuesDoNotDependOnOtherParameters) {
       const bool depth_scaled = config.arch == Arch::gpt && item.key().find(".proj.weight") != std::string::npos;
       const double factor = depth_scaled ? std::sqrt(2.0) : 1.0;
       EXPECT_TRUE(at::allclose(item.value(), deeper[item.key()] * factor, 1e-6, 0.0)) << item.key();
-      if (!depth_scaled) EXPECT_TRUE(at::equal(item.value(), deeper[item.key()])) << item.key();
+      if (!depth_scaled) {
+        EXPECT_TRUE(at::equal(item.value(), deeper[item.key()])) << item.key();
+      }
     }
   }
 }

@@ -103,8 +103,9 @@ TEST(TensorParallelAccounting, ParameterBytesPerRankAreTheShardsPlusTheReplicate
 // comm_bytes of one step (one micro-batch, dp = 1) at tp = n, from the Megatron layer structure:
 //   without SP: the f/g all-reduces of the [B, T, d] activations: the embedding's g, two g forward
 //     and two f backward per block, the head's f; with SP each becomes an all-gather plus a
-//     reduce-scatter of the same full tensor, and the replicated parameters' partial gradients
-//     are all-reduced over tp;
+//     reduce-scatter of the same full tensor, each column-parallel input (two per block, the
+//     head's) is all-gathered once more in backward, and the replicated parameters' partial
+//     gradients are all-reduced over tp;
 //   the vocabulary-parallel cross-entropy: three all-reduces of one fp32 per token;
 //   the global gradient norm: one 8-byte all-reduce over tp.
 std::int64_t gptTensorParallelCommBytes(const Project& project, int n, bool sequence_parallel) {
@@ -115,6 +116,8 @@ std::int64_t gptTensorParallelCommBytes(const Project& project, int n, bool sequ
   std::int64_t bytes = 3 * allReduceBusBytes(4 * tokens, n) + allReduceBusBytes(8, n);
   if (!sequence_parallel) return bytes + exchanges * allReduceBusBytes(activation, n);
   bytes += exchanges * (allGatherBusBytes(activation, n) + reduceScatterBusBytes(activation, n));
+  const std::int64_t column_inputs = 2 * std::int64_t{m.n_layer} + 1;
+  bytes += column_inputs * allGatherBusBytes(activation, n);
   const std::int64_t d = m.d_model;
   bytes += allReduceBusBytes(4 * m.seq_len * d, n);  // pos_emb
   for (int layer = 0; layer < m.n_layer; ++layer) {

@@ -56,7 +56,7 @@ TEST(ProjectParse, ReadsEverySection) {
                   "grad_clip": 0, "warmup_steps": 20, "min_lr_ratio": 0.5,
                   "loss_scale": 1024, "loss_scale_window": 200},
     "train": {"steps": 300, "seed": 18446744073709551615, "log_every": 5, "eval_every": 50, "eval_batches": 2,
-              "micro_batch_size": 3, "out_dir": "runs/x"}
+              "micro_batch_size": 3, "out_dir": "runs/x", "measure_memory": true}
   })");
   const Project p = projectFromJson(document);
   EXPECT_EQ(p.name, "tiny-gpt");
@@ -85,6 +85,8 @@ TEST(ProjectParse, ReadsEverySection) {
   EXPECT_EQ(p.train.seed, 18446744073709551615ULL);
   EXPECT_EQ(p.train.micro_batch_size, 3);
   EXPECT_EQ(p.train.out_dir, "runs/x");
+  EXPECT_TRUE(p.train.measure_memory);
+  EXPECT_FALSE(projectFromJson(minimalProject()).train.measure_memory);
 }
 
 TEST(ProjectParse, UnknownKeysAreRejectedWithTheirPath) {

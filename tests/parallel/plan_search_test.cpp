@@ -149,7 +149,10 @@ TEST(CommModel, MegatronTensorParallelAllReduces) {
   ASSERT_EQ(sp_loads.size(), 6u);
   EXPECT_EQ(sp_loads[0].kind, CollectiveKind::all_gather);
   EXPECT_EQ(sp_loads[1].kind, CollectiveKind::reduce_scatter);
-  EXPECT_EQ(sp_loads[0].count, 3 * (2 * 4 + 2));
+  // The all-gathers also re-gather each column-parallel input in backward (the shard is what
+  // forward kept): QKV and MLP inputs of both layers and the head's, per micro-batch.
+  EXPECT_EQ(sp_loads[0].count, 3 * (2 * 4 + 2) + 3 * (2 * 2 + 1));
+  EXPECT_EQ(sp_loads[1].count, 3 * (2 * 4 + 2));
   EXPECT_EQ(sp_loads[2].payload_bytes, 4 * 64);
   EXPECT_EQ(sp_loads[2].count, 3 * (2 * 6 + 2));
   EXPECT_EQ(sp_loads[3].payload_bytes, 4 * 64 * 64);

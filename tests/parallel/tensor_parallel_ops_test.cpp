@@ -1,5 +1,6 @@
 // The 1D tensor-parallel layers on 2 and 4 real ranks equal the dense layers: forward values and
-// every gradient (input, weight shard, bias), with and without sequence parallelism; the
+// every gradient (input, weight shard, bias), with and without sequence parallelism (also several
+// column-parallel matmuls sharing one input, as q, k and v do); the
 // vocabulary-parallel embedding and cross-entropy with a padded vocabulary, where the padding
 // columns hold huge logits that must not change anything.
 #include "parallel/tensor_parallel/tensor_parallel_ops.h"
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <vector>
 
 #include "parallel/world.h"
 #include "tests/parallel/rank_checks.h"
@@ -94,6 +96,38 @@ TEST_P(TensorParallelOps, ColumnThenRowParallelEqualsDenseMlp) {
 
 TEST_P(TensorParallelOps, SequenceParallelMlpEqualsDenseOnEachShard) {
   runOnTensorParallelRanks(GetParam(), [](Group& group, int r, int n) { checkMlp(group, r, n, true); });
+}
+
+// Two column-parallel matmuls of one input (like q and k), one with a bias and one without, in
+// one call: outputs and every gradient equal the dense ones; under SP the input gradient is the
+// sum over both matmuls, reduce-scattered once.
+void checkSharedInput(Group& group, int r, int n, bool sequence_parallel) {
+  const TensorParallelContext tp{&group, sequence_parallel};
+  const std::int64_t B = 2, T = 4 * n, d = 5;
+  const at::Tensor x = seeded(11, {B, T, d}), wa = seeded(12, {3 * n, d}), ba = seeded(13, {3 * n}),
+                   wb = seeded(14, {2 * n, d}), probe_a = seeded(15, {B, T, 3 * n}), probe_b = seeded(16, {B, T, 2 * n});
+  at::Tensor dx = leaf(x), dwa = leaf(wa), dba = leaf(ba), dwb = leaf(wb);
+  const at::Tensor dense_a = at::linear(dx, dwa, dba), dense_b = at::linear(dx, dwb);
+  ((dense_a * probe_a).sum() + (dense_b * probe_b).sum()).backward();
+
+  at::Tensor px = leaf(sequence_parallel ? part(x, 1, n, r) : x);
+  at::Tensor pwa = leaf(part(wa, 0, n, r)), pba = leaf(part(ba, 0, n, r)), pwb = leaf(part(wb, 0, n, r));
+  const std::vector<at::Tensor> outs = columnParallelLinears(columnParallelInput(px, tp), {pwa, pwb}, {pba, at::Tensor()}, tp);
+  ((outs.at(0) * part(probe_a, 2, n, r)).sum() + (outs.at(1) * part(probe_b, 2, n, r)).sum()).backward();
+  const std::string mode = sequence_parallel ? " (SP)" : "";
+  requireClose(outs[0].detach(), part(dense_a.detach(), 2, n, r), "first output" + mode);
+  requireClose(outs[1].detach(), part(dense_b.detach(), 2, n, r), "second output" + mode);
+  requireClose(px.grad(), sequence_parallel ? part(dx.grad(), 1, n, r) : dx.grad(), "input grad" + mode);
+  requireClose(pwa.grad(), part(dwa.grad(), 0, n, r), "first weight grad" + mode);
+  requireClose(pba.grad(), part(dba.grad(), 0, n, r), "first bias grad" + mode);
+  requireClose(pwb.grad(), part(dwb.grad(), 0, n, r), "second weight grad" + mode);
+}
+
+TEST_P(TensorParallelOps, ColumnMatmulsSharingAnInputEqualDense) {
+  runOnTensorParallelRanks(GetParam(), [](Group& group, int r, int n) {
+    checkSharedInput(group, r, n, false);
+    checkSharedInput(group, r, n, true);
+  });
 }
 
 TEST_P(TensorParallelOps, GatheredColumnOutputEqualsDense) {

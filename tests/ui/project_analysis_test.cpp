@@ -53,7 +53,9 @@ TEST(ProjectAnalysis, PipelineStagesGiveRanksTheirStagesMemory) {
     EXPECT_EQ(d.total(), a.estimate->memory.stages[stage].deviceBytes());
   }
   // Pipelines are estimated but this build does not run them: the engine's own reason.
-  if (a.run_blocker) EXPECT_EQ(a.run_blocker->field, "parallel.pp");
+  if (a.run_blocker) {
+    EXPECT_EQ(a.run_blocker->field, "parallel.pp");
+  }
 }
 
 TEST(ProjectAnalysis, AnAxisThatDoesNotDivideTheWorldIsTheEnginesMessage) {

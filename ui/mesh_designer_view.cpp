@@ -7,6 +7,7 @@
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QListWidget>
 #include <QRadioButton>
 #include <QScrollArea>
@@ -15,7 +16,9 @@
 #include <QVBoxLayout>
 
 #include "parallel/plan.h"
+#include "ui/device_detection.h"
 #include "ui/field_binding.h"
+#include "ui/run_controller.h"
 #include "ui/mesh_grid_widget.h"
 #include "ui/project_document.h"
 
@@ -91,6 +94,27 @@ MeshDesignerView::MeshDesignerView(ProjectDocument* document, QWidget* parent) :
   devices_form->addRow(tr("Per node"), per_node);
   fields_ = {{"devices.kind", kind}, {"devices.name", name}, {"devices.count", device_count_},
              {"devices.memory_gb", memory}, {"devices.per_node", per_node}};
+  detect_ = new QPushButton(tr("Detect this machine"));
+  detect_->setToolTip(tr("Fill the devices from what the engine sees here (behemoth env)"));
+  detect_status_ = new QLabel;
+  detect_status_->setObjectName(QStringLiteral("hint"));
+  detect_status_->setWordWrap(true);
+  devices_form->addRow(detect_, detect_status_);
+  detector_ = new DeviceDetector(this);
+  connect(detect_, &QPushButton::clicked, this, [this] {
+    detect_->setEnabled(false);
+    detect_status_->setText(tr("Asking the engine..."));
+    detector_->start(RunController::defaultEngine());
+  });
+  connect(detector_, &DeviceDetector::detected, this, [this](const nlohmann::json& devices, const QString& summary) {
+    detect_->setEnabled(true);
+    detect_status_->setText(summary);
+    document_->edit(tr("Detect devices"), [devices](nlohmann::json& project) { project["devices"] = devices; });
+  });
+  connect(detector_, &DeviceDetector::failed, this, [this](const QString& message) {
+    detect_->setEnabled(true);
+    detect_status_->setText(message);
+  });
   controls->addWidget(devices_box);
 
   auto* axes_box = new QGroupBox(tr("Parallel axes"), this);

@@ -13,10 +13,12 @@
 class QButtonGroup;
 class QLabel;
 class QListWidget;
+class QPushButton;
 class QSpinBox;
 
 namespace behemoth::ui {
 
+class DeviceDetector;
 class MeshGridWidget;
 class ProjectDocument;
 
@@ -33,6 +35,8 @@ class MeshDesignerView : public QWidget {
   QListWidget* orderList() const { return order_; }
   MeshGridWidget* grid() const { return grid_; }
   QLabel* errorLabel() const { return error_; }
+  QPushButton* detectButton() const { return detect_; }
+  QLabel* detectStatus() const { return detect_status_; }
   QWidget* fieldWidget(const std::string& field) const;
 
  private:
@@ -47,6 +51,9 @@ class MeshDesignerView : public QWidget {
   MeshGridWidget* grid_;
   QLabel* error_;
   QLabel* summary_;
+  QPushButton* detect_ = nullptr;
+  QLabel* detect_status_ = nullptr;
+  DeviceDetector* detector_ = nullptr;
   std::map<std::string, QWidget*> fields_;
   std::string last_edited_axis_ = "parallel.dp";
   AnalysisPtr last_analysis_;

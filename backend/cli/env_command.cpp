@@ -1,6 +1,7 @@
 // `behemoth env`: what this build and this machine offer (versions, devices, backends, capabilities).
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -42,7 +43,7 @@ nlohmann::json environmentReport() {
   report["cpu"] = {{"model", cpuModel()}, {"cores", std::thread::hardware_concurrency()},
                    {"memory_gib", memoryGiB()}, {"math_threads", at::get_num_threads()}};
   const bool cuda = at::hasCUDA();
-  report["cuda"] = {{"available", cuda}};
+  report["cuda"] = {{"available", cuda}, {"devices", cuda ? at::detail::getCUDAHooks().getNumGPUs() : 0}};
 #ifdef BEHEMOTH_WITH_CUDA
   report["cuda"]["compiled"] = true;
 #else

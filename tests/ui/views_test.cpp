@@ -4,6 +4,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
+#include <QPushButton>
 #include <QListWidget>
 #include <QSpinBox>
 #include <QTemporaryDir>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "backend/project/project.h"
 #include "parallel/plan.h"
@@ -203,6 +205,23 @@ TEST_F(StudioWindow, SequenceParallelismLowersTheActivationBarsAtTensorParallelT
   // Norms, residuals and dropout now hold 1/tp of the tokens on each rank.
   EXPECT_LT(with_sp[0], tp_only[0]);
   EXPECT_EQ(with_sp[0], with_sp[1]);
+}
+
+TEST_F(StudioWindow, DetectThisMachineFillsTheDevicesFromTheEngineAsOneUndoStep) {
+  window_->document()->setValue("/devices/count", 7);
+  window_->showPage(MainWindow::Page::mesh);
+  MeshDesignerView* mesh = window_->meshDesigner();
+  QTest::mouseClick(mesh->detectButton(), Qt::LeftButton);
+  ASSERT_TRUE(waitUntil([&] { return mesh->detectButton()->isEnabled(); }, 20000)) << "the engine never answered";
+  // The engine reports this machine: no GPU here, so one process per core.
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  EXPECT_EQ(window_->document()->value("/devices/kind"), "cpu") << mesh->detectStatus()->text().toStdString();
+  EXPECT_EQ(window_->document()->value("/devices/count"), cores);
+  EXPECT_EQ(mesh->deviceCountSpin()->value(), cores);
+  EXPECT_GT(window_->document()->value("/devices/memory_gb").get<double>(), 0.0);
+  EXPECT_TRUE(mesh->detectStatus()->text().startsWith(QString::number(cores) + " CPU cores"));
+  window_->document()->undoStack()->undo();
+  EXPECT_EQ(window_->document()->value("/devices/count"), 7);
 }
 
 TEST_F(StudioWindow, OptionsTheEngineCannotRunAreDisabledWithItsReason) {

@@ -208,6 +208,34 @@ def check_parameter_count(size):
     return counts["parameters"]
 
 
+def write_report(path, benchmark, load_before, settings, results, versions_info=None):
+    """The JSON every benchmark writes: what ran, when, where, under what load, and its results."""
+    report = {
+        "benchmark": benchmark,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "machine": machine_info(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "settings": dict(settings, precision="fp32", backend="gloo", threads_per_rank=1),
+        "results": results,
+    }
+    if versions_info is not None:
+        report["versions"] = versions_info
+    with open(path, "w") as out:
+        json.dump(report, out, indent=1)
+    print(f"wrote {path}")
+
+
+def run_main(name, main):
+    """Exit with main()'s status; a RuntimeError is a one-line failure naming the benchmark."""
+    try:
+        sys.exit(main())
+    except RuntimeError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
 def mib(nbytes):
     return f"{nbytes / 2**20:.0f}"
 
@@ -255,28 +283,12 @@ def main(argv=None):
     print_table(results)
     print("ms/step: median over every timed step of every run; ratio = DDP / engine (> 1: engine faster);\n"
           "spread: (max - min) / mean of the runs' mean step times, engine/DDP (large = busy machine)")
-    report = {
-        "benchmark": "dp_vs_ddp",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "machine": machine_info(),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "versions": versions(args),
-        "settings": {"nproc": NPROC, "steps": args.steps, "warmup": args.warmup, "reps": args.reps,
-                     "precision": "fp32", "backend": "gloo", "threads_per_rank": 1},
-        "results": results,
-    }
     if args.json:
-        with open(args.json, "w") as out:
-            json.dump(report, out, indent=1)
-        print(f"wrote {args.json}")
+        write_report(args.json, "dp_vs_ddp", load_before,
+                     {"nproc": NPROC, "steps": args.steps, "warmup": args.warmup, "reps": args.reps}, results,
+                     versions(args))
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as error:
-        print(f"dp_vs_ddp: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main("dp_vs_ddp", main)

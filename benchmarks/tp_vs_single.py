@@ -23,7 +23,6 @@ processes on the machine's two cores, so it has twice the compute of the single 
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -163,27 +162,12 @@ def main(argv=None):
               f"{r['rss_delta_bytes_per_sequence_per_rank'] / 2**20:17.1f} "
               f"{r['peak_tensor_bytes_per_rank'] / 2**20:15.0f} "
               f"{r['peak_rss_bytes_per_rank'] / 2**20:12.0f} {r['comm_bytes_per_step'] / 2**20:13.1f}")
-    report = {
-        "benchmark": "tp_vs_single",
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "machine": common.machine_info(),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "settings": {"model": MODEL, "batch": [BATCH, 2 * BATCH], "steps": args.steps, "warmup": args.warmup,
-                     "reps": args.reps, "precision": "fp32", "backend": "gloo", "threads_per_rank": 1},
-        "results": results,
-    }
     if args.json:
-        with open(args.json, "w") as out:
-            json.dump(report, out, indent=1)
-        print(f"wrote {args.json}")
+        common.write_report(args.json, "tp_vs_single", load_before,
+                            {"model": MODEL, "batch": [BATCH, 2 * BATCH], "steps": args.steps, "warmup": args.warmup,
+                             "reps": args.reps}, results)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as error:
-        print(f"tp_vs_single: {error}", file=sys.stderr)
-        sys.exit(1)
+    common.run_main("tp_vs_single", main)

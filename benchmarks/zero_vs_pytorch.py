@@ -14,7 +14,6 @@ ratio = PyTorch seconds per step / engine seconds per step: above 1 means the en
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -170,27 +169,11 @@ def main(argv=None):
     if any(dp > (os.cpu_count() or 1) for dp in args.dp_list):
         print(f"dp > {os.cpu_count()} cores: ranks share cores (oversubscribed); those timings include contention")
     if args.json:
-        report = {
-            "benchmark": "zero_vs_pytorch",
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-            "machine": common.machine_info(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-            "versions": common.versions(args),
-            "settings": {"dps": args.dp_list, "steps": args.steps, "warmup": args.warmup, "reps": args.reps,
-                         "precision": "fp32", "backend": "gloo", "threads_per_rank": 1},
-            "results": results,
-        }
-        with open(args.json, "w") as out:
-            json.dump(report, out, indent=1)
-        print(f"wrote {args.json}")
+        common.write_report(args.json, "zero_vs_pytorch", load_before,
+                            {"dps": args.dp_list, "steps": args.steps, "warmup": args.warmup, "reps": args.reps},
+                            results, common.versions(args))
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as error:
-        print(f"zero_vs_pytorch: {error}", file=sys.stderr)
-        sys.exit(1)
+    common.run_main("zero_vs_pytorch", main)

@@ -10,26 +10,11 @@
 
 #include "backend/model/language_model.h"
 #include "parallel/world.h"
+#include "tests/parallel/rank_checks.h"
 #include "tests/support/multiprocess.h"
 
 namespace behemoth {
 namespace {
-
-void requireClose(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
-  if (actual.sizes() != expected.sizes()) {
-    std::ostringstream message;
-    message << what << ": shape " << actual.sizes() << " vs " << expected.sizes();
-    throw std::runtime_error(message.str());
-  }
-  // fp32 sums split over ranks: rounding of a few ulps of the largest element.
-  const double scale = expected.abs().max().item<double>() + 1e-12;
-  const double error = (actual - expected).abs().max().item<double>();
-  if (error > 1e-5 * scale) {
-    std::ostringstream message;
-    message << what << ": max error " << error << " relative to max |value| " << scale;
-    throw std::runtime_error(message.str());
-  }
-}
 
 struct ModelCase {
   Arch arch;

@@ -11,6 +11,23 @@
 
 namespace behemoth {
 
+// Equal up to fp32 reduction order: splitting a matmul's or a sum's reduction over ranks reorders
+// the additions, which moves results by a few ulps of the largest value (1e-5 relative to it).
+inline void requireClose(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
+  if (actual.sizes() != expected.sizes()) {
+    std::ostringstream message;
+    message << what << ": shape " << actual.sizes() << " vs " << expected.sizes();
+    throw std::runtime_error(message.str());
+  }
+  const double scale = expected.abs().max().item<double>() + 1e-12;
+  const double error = (actual - expected).abs().max().item<double>();
+  if (error > 1e-5 * scale) {
+    std::ostringstream message;
+    message << what << ": max error " << error << " relative to max |value| " << scale;
+    throw std::runtime_error(message.str());
+  }
+}
+
 inline void requireEqual(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
   if (actual.sizes() != expected.sizes() || actual.scalar_type() != expected.scalar_type() ||
       !at::equal(actual, expected)) {

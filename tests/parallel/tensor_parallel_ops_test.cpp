@@ -18,22 +18,6 @@
 namespace behemoth {
 namespace {
 
-void requireClose(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
-  if (actual.sizes() != expected.sizes()) {
-    std::ostringstream message;
-    message << what << ": shape " << actual.sizes() << " vs " << expected.sizes();
-    throw std::runtime_error(message.str());
-  }
-  // Splitting a matmul's reduction over ranks reorders fp32 sums: a few ulps of the largest value.
-  const double scale = expected.abs().max().item<double>() + 1e-12;
-  const double error = (actual - expected).abs().max().item<double>();
-  if (error > 1e-5 * scale) {
-    std::ostringstream message;
-    message << what << ": max error " << error << " relative to max |value| " << scale;
-    throw std::runtime_error(message.str());
-  }
-}
-
 // The same values on every rank: a fixed seed in each process.
 at::Tensor seeded(std::uint64_t seed, at::IntArrayRef sizes) {
   at::manual_seed(seed);

@@ -114,4 +114,13 @@ void markField(QWidget* widget, const QString& message) {
   widget->update();
 }
 
+QWidget* findField(const FieldWidgets& fields, const std::string& field) {
+  const auto found = fields.find(field);
+  return found == fields.end() ? nullptr : found->second;
+}
+
+void markOnly(const FieldWidgets& fields, const std::string& field, const QString& message) {
+  for (const auto& [name, widget] : fields) markField(widget, name == field ? message : QString());
+}
+
 }  // namespace behemoth::ui

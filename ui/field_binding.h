@@ -6,6 +6,7 @@
 #include <QString>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 
 class QCheckBox;
@@ -28,5 +29,11 @@ void bindText(QLineEdit* edit, ProjectDocument* document, const std::string& poi
 
 // Red border and the message as tooltip (empty message clears the mark).
 void markField(QWidget* widget, const QString& message);
+
+// A view's editors by project field ("parallel.tp"): to find one, and to mark the one the engine
+// named while clearing the others.
+using FieldWidgets = std::map<std::string, QWidget*>;
+QWidget* findField(const FieldWidgets& fields, const std::string& field);
+void markOnly(const FieldWidgets& fields, const std::string& field, const QString& message);
 
 }  // namespace behemoth::ui

@@ -205,10 +205,7 @@ MeshDesignerView::MeshDesignerView(ProjectDocument* document, QWidget* parent) :
   syncOrder();
 }
 
-QWidget* MeshDesignerView::fieldWidget(const std::string& field) const {
-  const auto found = fields_.find(field);
-  return found == fields_.end() ? nullptr : found->second;
-}
+QWidget* MeshDesignerView::fieldWidget(const std::string& field) const { return findField(fields_, field); }
 
 void MeshDesignerView::syncOrder() {
   Plan plan;
@@ -246,7 +243,7 @@ void MeshDesignerView::showAnalysis(const AnalysisPtr& analysis) {
   std::string field = analysis && analysis->error ? analysis->error->field : std::string();
   if (field == "parallel") field = last_edited_axis_;
   const QString message = analysis && analysis->error ? QString::fromStdString(analysis->error->message) : QString();
-  for (const auto& [name, widget] : fields_) markField(widget, name == field ? message : QString());
+  markOnly(fields_, field, message);
   const bool mine = fields_.count(field) > 0 || field.rfind("parallel", 0) == 0 || field.rfind("data.global_batch", 0) == 0 ||
                     (analysis && analysis->error && field.empty());
   error_->setText(mine ? message : QString());

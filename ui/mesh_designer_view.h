@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ui/estimate_service.h"
+#include "ui/field_binding.h"
 
 class QButtonGroup;
 class QLabel;
@@ -54,7 +55,7 @@ class MeshDesignerView : public QWidget {
   QPushButton* detect_ = nullptr;
   QLabel* detect_status_ = nullptr;
   DeviceDetector* detector_ = nullptr;
-  std::map<std::string, QWidget*> fields_;
+  FieldWidgets fields_;
   std::string last_edited_axis_ = "parallel.dp";
   AnalysisPtr last_analysis_;
 };

@@ -164,10 +164,7 @@ void ModelPickerView::addSizeField(QFormLayout* form, const QString& label, cons
   fields_[field] = editor;
 }
 
-QWidget* ModelPickerView::fieldWidget(const std::string& field) const {
-  const auto found = fields_.find(field);
-  return found == fields_.end() ? nullptr : found->second;
-}
+QWidget* ModelPickerView::fieldWidget(const std::string& field) const { return findField(fields_, field); }
 
 void ModelPickerView::choosePreset(int index) {
   const ModelPreset& preset = modelPresets().at(index);
@@ -206,7 +203,7 @@ void ModelPickerView::showAnalysis(const AnalysisPtr& analysis) {
   // Field marks: only model.* messages belong to this view.
   const std::string bad_field = analysis && analysis->error ? analysis->error->field : std::string();
   const QString message = analysis && analysis->error ? QString::fromStdString(analysis->error->message) : QString();
-  for (const auto& [field, widget] : fields_) markField(widget, field == bad_field ? message : QString());
+  markOnly(fields_, bad_field, message);
   const bool model_error = bad_field.rfind("model", 0) == 0;
   error_->setText(model_error ? message : QString());
   error_->setVisible(model_error);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ui/estimate_service.h"
+#include "ui/field_binding.h"
 
 class QFormLayout;
 class QLabel;
@@ -49,7 +50,7 @@ class ModelPickerView : public QWidget {
   QLabel* flops_;
   QLabel* error_;
   QTableWidget* breakdown_;
-  std::map<std::string, QWidget*> fields_;  // "model.n_head" -> editor
+  FieldWidgets fields_;  // "model.n_head" -> editor
 };
 
 }  // namespace behemoth::ui

@@ -227,10 +227,7 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
   refreshAvailability();
 }
 
-QWidget* PlanEditorView::fieldWidget(const std::string& field) const {
-  const auto found = fields_.find(field);
-  return found == fields_.end() ? nullptr : found->second;
-}
+QWidget* PlanEditorView::fieldWidget(const std::string& field) const { return findField(fields_, field); }
 
 void PlanEditorView::refreshAvailability() {
   const nlohmann::json& json = document_->json();
@@ -272,7 +269,7 @@ void PlanEditorView::refreshAvailability() {
 void PlanEditorView::showAnalysis(const AnalysisPtr& analysis) {
   const std::string field = analysis && analysis->error ? analysis->error->field : std::string();
   const QString message = analysis && analysis->error ? QString::fromStdString(analysis->error->message) : QString();
-  for (const auto& [name, widget] : fields_) markField(widget, name == field ? message : QString());
+  markOnly(fields_, field, message);
   // A launch blocker (a feature this build lacks) is shown at its field too, in the same words.
   if (analysis && analysis->run_blocker) {
     const auto found = fields_.find(analysis->run_blocker->field);

@@ -11,6 +11,7 @@
 
 #include "backend/project/project.h"
 #include "ui/estimate_service.h"
+#include "ui/field_binding.h"
 
 class QCheckBox;
 class QComboBox;
@@ -51,7 +52,7 @@ class PlanEditorView : public QWidget {
   QSpinBox* micro_batch_;
   QLabel* batching_;
   QLabel* error_;
-  std::map<std::string, QWidget*> fields_;
+  FieldWidgets fields_;
 };
 
 }  // namespace behemoth::ui

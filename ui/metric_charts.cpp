@@ -22,7 +22,7 @@ constexpr std::array<ChartText, MetricCharts::chart_count> kCharts = {{
     {"Loss", "cross-entropy (nats)"},
     {"Throughput", "tokens/s"},
     {"Step time", "ms per step"},
-    {"Memory per rank (max over ranks)", "GB"},
+    {"Memory per rank (highest and lowest rank)", "GB"},
     {"Communication per rank", "MB per step"},
     {"Gradient norm", "global L2 norm"},
 }};
@@ -43,7 +43,9 @@ MetricCharts::MetricCharts(QWidget* parent) : QWidget(parent) {
     plot->xAxis->setLabel(QStringLiteral("step"));
     plot->yAxis->setLabel(QString::fromUtf8(kCharts[c].y_label));
     plot->legend->setVisible(false);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // Memory curves sit high (RSS) and low (model state): their legend goes between them.
+    plot->axisRect()->insetLayout()->setInsetAlignment(
+        0, c == memory ? Qt::AlignVCenter | Qt::AlignRight : Qt::AlignTop | Qt::AlignRight);
     plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plots_[c] = plot;
     grid->addWidget(plot, c / 3, c % 3);
@@ -143,7 +145,13 @@ void MetricCharts::buildGraphs() {
       plots_[throughput]->yAxis2->setVisible(true);
     }
     addLine(step_time, r, prefix + QStringLiteral("step time"), s.steps, s.step_time_ms, color, Qt::SolidLine, false);
-    addLine(memory, r, prefix + QStringLiteral("peak RSS"), s.steps, s.peak_rss_gb, color, Qt::SolidLine, false);
+    addLine(memory, r, prefix + (single ? QStringLiteral("peak RSS, highest rank") : QStringLiteral("peak RSS")), s.steps,
+            s.peak_rss_gb, color, Qt::SolidLine, false);
+    // One run: the spread over ranks (a rank holding more than the others shows as a gap).
+    if (single) {
+      addLine(memory, r, QStringLiteral("peak RSS, lowest rank"), s.steps, s.peak_rss_lowest_gb, color, Qt::DotLine,
+              false);
+    }
     addLine(memory, r, prefix + QStringLiteral("model state"), s.steps, s.model_state_gb,
             single ? seriesColor(1) : color, Qt::DashLine, false);
     addLine(communication, r, prefix + QStringLiteral("collectives"), s.steps, s.comm_mb, color, Qt::SolidLine, false);

@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "backend/metrics/events.h"
@@ -20,6 +21,9 @@ void RunSeries::addStep(const StepMetrics& m) {
   step_time_ms.append(m.step_time_s * 1e3);
   model_state_gb.append(double(m.model_state_bytes) / 1e9);
   peak_rss_gb.append(double(m.peak_rss_bytes) / 1e9);
+  const auto& ranks = m.rank_peak_rss_bytes;
+  const std::int64_t lowest = ranks.empty() ? m.peak_rss_bytes : *std::min_element(ranks.begin(), ranks.end());
+  peak_rss_lowest_gb.append(double(lowest) / 1e9);
   comm_mb.append(double(m.comm_bytes) / 1e6);
   grad_norm.append(m.grad_norm);
   if (m.eval_loss) addEval(step, *m.eval_loss);

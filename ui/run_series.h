@@ -23,6 +23,7 @@ struct RunSeries {
   QVector<double> step_time_ms;
   QVector<double> model_state_gb;  // per-rank maximum, decimal GB
   QVector<double> peak_rss_gb;
+  QVector<double> peak_rss_lowest_gb;  // the rank with the least (equal to the maximum when unknown)
   QVector<double> comm_mb;         // per-rank maximum per step, decimal MB
   QVector<double> grad_norm;
   QVector<double> eval_steps;

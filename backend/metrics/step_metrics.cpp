@@ -47,6 +47,8 @@ json StepMetrics::toJson() const {
   if (loss_scale) out["loss_scale"] = *loss_scale;
   if (activation_bytes) out["activation_bytes"] = *activation_bytes;
   if (peak_tensor_bytes) out["peak_tensor_bytes"] = *peak_tensor_bytes;
+  if (!rank_model_state_bytes.empty()) out["rank_model_state_bytes"] = rank_model_state_bytes;
+  if (!rank_peak_rss_bytes.empty()) out["rank_peak_rss_bytes"] = rank_peak_rss_bytes;
   return out;
 }
 
@@ -83,6 +85,18 @@ StepMetrics StepMetrics::fromJson(const json& object) {
     std::int64_t bytes = 0;
     readOptional(object, name, bytes);
     *field = bytes;
+  }
+  for (auto [name, field] : {std::pair{"rank_model_state_bytes", &metrics.rank_model_state_bytes},
+                             std::pair{"rank_peak_rss_bytes", &metrics.rank_peak_rss_bytes}}) {
+    const auto found = object.find(name);
+    if (found == object.end()) continue;
+    if (!found->is_array()) throw std::invalid_argument(std::string("step metrics: ") + name + ": expected an array");
+    for (const auto& value : *found) {
+      if (!value.is_number_integer()) {
+        throw std::invalid_argument(std::string("step metrics: ") + name + ": expected integers, got " + value.dump());
+      }
+      field->push_back(value.get<std::int64_t>());
+    }
   }
   if (const auto found = object.find("comm_bytes_by_axis"); found != object.end() && found->is_object()) {
     for (const auto& item : found->items()) {

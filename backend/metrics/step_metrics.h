@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace behemoth {
 
@@ -22,6 +23,9 @@ struct StepMetrics {
   std::int64_t comm_bytes = 0;         // bytes moved by collectives in this step
   std::map<std::string, std::int64_t> comm_bytes_by_axis;  // "dp" -> bytes, ...
   std::int64_t host_state_bytes = 0;   // the part of model_state_bytes in host memory (optimizer offload)
+  // Every rank's own figure, indexed by rank (empty when the producer did not send them).
+  std::vector<std::int64_t> rank_model_state_bytes;
+  std::vector<std::int64_t> rank_peak_rss_bytes;
   // train.measure_memory only (exact tensor bytes, per-rank maxima): the tensors the first
   // micro-batch's forward and loss kept alive for backward, and the step's peak of live tensors.
   std::optional<std::int64_t> activation_bytes;

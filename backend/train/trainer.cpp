@@ -174,13 +174,15 @@ TrainOutcome Trainer::run(EventSink* sink) {
     }
     const bool log = p.train.log_every > 0 && ((step + 1) % p.train.log_every == 0 || last || step == 0);
     if (log) {
-      // Per-rank maxima: model-state bytes, peak RSS, bytes moved by this step's collectives,
-      // host-resident state and (measure_memory) the exact activation and peak tensor bytes.
-      at::Tensor maxima = at::tensor({static_cast<double>(modelStateBytes()), static_cast<double>(peakResidentBytes()),
+      // Every rank's model-state bytes, peak RSS, bytes moved by this step's collectives,
+      // host-resident state and (measure_memory) the exact activation and peak tensor bytes: the
+      // events carry their maxima, and the first two per rank.
+      const at::Tensor mine = at::tensor({static_cast<double>(modelStateBytes()), static_cast<double>(peakResidentBytes()),
                                       static_cast<double>(comm_bytes), static_cast<double>(s.updater->hostStateBytes()),
                                       static_cast<double>(s.activation_bytes), static_cast<double>(peak_tensor_bytes)},
                                      at::kDouble);
-      everyone.allReduce(maxima, ReduceOp::Max);
+      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 6]
+      const at::Tensor maxima = std::get<0>(per_rank.max(0));
       StepMetrics metrics;
       metrics.step = step + 1;
       metrics.loss = outcome.losses.back();
@@ -193,6 +195,10 @@ TrainOutcome Trainer::run(EventSink* sink) {
       metrics.comm_bytes = static_cast<std::int64_t>(maxima[2].item<double>());
       metrics.comm_bytes_by_axis = comm_by_axis;
       metrics.host_state_bytes = static_cast<std::int64_t>(maxima[3].item<double>());
+      for (std::int64_t r = 0; r < per_rank.size(0); ++r) {
+        metrics.rank_model_state_bytes.push_back(static_cast<std::int64_t>(per_rank[r][0].item<double>()));
+        metrics.rank_peak_rss_bytes.push_back(static_cast<std::int64_t>(per_rank[r][1].item<double>()));
+      }
       if (p.train.measure_memory) {
         metrics.activation_bytes = static_cast<std::int64_t>(maxima[4].item<double>());
         metrics.peak_tensor_bytes = static_cast<std::int64_t>(maxima[5].item<double>());

@@ -55,6 +55,24 @@ TEST(StepMetricsJson, HasTheDocumentedFieldsAndRoundTrips) {
   EXPECT_FALSE(sampleMetrics().toJson().contains("eval_loss"));
 }
 
+TEST(StepMetricsJson, PerRankFiguresRoundTripAndBadOnesAreNamed) {
+  StepMetrics m = sampleMetrics();
+  EXPECT_FALSE(m.toJson().contains("rank_peak_rss_bytes"));  // absent when the producer has none
+  m.rank_model_state_bytes = {7000, 7008};
+  m.rank_peak_rss_bytes = {200000000, 210000000};
+  const StepMetrics back = StepMetrics::fromJson(json::parse(m.toJson().dump()));
+  EXPECT_EQ(back.rank_model_state_bytes, m.rank_model_state_bytes);
+  EXPECT_EQ(back.rank_peak_rss_bytes, m.rank_peak_rss_bytes);
+  json bad = m.toJson();
+  bad["rank_peak_rss_bytes"] = {1, "two"};
+  try {
+    StepMetrics::fromJson(bad);
+    ADD_FAILURE() << "a non-integer per-rank figure was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_STREQ(error.what(), "step metrics: rank_peak_rss_bytes: expected integers, got \"two\"");
+  }
+}
+
 TEST(StepMetricsJson, DivergedLossReadsBackAsNaNAndStepIsRequired) {
   StepMetrics m = sampleMetrics();
   m.loss = std::nan("");

@@ -63,6 +63,30 @@ TEST(RunView, RecordedRunShowsEveryPoint) {
   EXPECT_DOUBLE_EQ(memory->at(0)->value, 0.25);  // peak RSS, GB
 }
 
+TEST(RunView, MemoryChartShowsTheHighestAndLowestRank) {
+  QTemporaryDir dir;
+  const QString path = dir.filePath("metrics.jsonl");
+  std::string text;
+  for (int step = 1; step <= 3; ++step) {
+    nlohmann::json event = nlohmann::json::parse(stepLine(step, 4.0, 100.0));
+    // Four ranks; rank 2 holds the most, rank 0 the least.
+    event["rank_peak_rss_bytes"] = {200000000, 230000000, 250000000, 210000000};
+    text += event.dump() + "\n";
+  }
+  testing::writeText(path, text);
+  RunView view;
+  view.resize(1200, 800);
+  view.show();
+  view.showRecorded(readMetricsFile(path), "ranks");
+  MetricCharts* charts = view.charts();
+  ASSERT_EQ(charts->graphCount(MetricCharts::memory), 3);  // highest rank, lowest rank, model state
+  const auto* highest = charts->plot(MetricCharts::memory)->graph(0)->data().data();
+  const auto* lowest = charts->plot(MetricCharts::memory)->graph(1)->data().data();
+  ASSERT_EQ(lowest->size(), 3);
+  EXPECT_DOUBLE_EQ(highest->at(2)->value, 0.25);
+  EXPECT_DOUBLE_EQ(lowest->at(2)->value, 0.20);
+}
+
 TEST(RunView, BadMetricsLineNamesTheLine) {
   QTemporaryDir dir;
   const QString path = dir.filePath("metrics.jsonl");

@@ -55,18 +55,10 @@ GradientBuckets::GradientBuckets(std::vector<at::Tensor> params, Group& dp_group
   }
 }
 
-GradientBuckets::~GradientBuckets() {
-  ready_hooks_.reset();
-  // Never leave a collective in flight behind a destroyed buffer.
-  for (auto& bucket : buckets_) {
-    if (bucket->work) {
-      try {
-        bucket->work->wait();
-      } catch (...) {
-      }
-    }
-  }
-}
+// Members go in reverse order: the gradient-ready hooks (declared last) first, then each bucket's
+// PendingWork (declared after its buffers), whose own destructor waits for a collective still in
+// flight before the buffers it reads are freed.
+GradientBuckets::~GradientBuckets() = default;
 
 void GradientBuckets::zeroGrad() {
   for (auto& bucket : buckets_) bucket->flat.zero_();

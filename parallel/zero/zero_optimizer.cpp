@@ -115,17 +115,10 @@ ZeroOptimizer::ZeroOptimizer(std::vector<at::Tensor> params, std::vector<bool> d
   }
 }
 
-ZeroOptimizer::~ZeroOptimizer() {
-  ready_hooks_.reset();
-  for (auto& bucket : buckets_) {
-    if (bucket->work) {
-      try {
-        bucket->work->wait();
-      } catch (...) {
-      }
-    }
-  }
-}
+// Members go in reverse order: the gradient-ready hooks (declared last) first, then each bucket's
+// PendingWork (declared after its buffers), whose own destructor waits for a collective still in
+// flight before the buffers it reads are freed.
+ZeroOptimizer::~ZeroOptimizer() = default;
 
 at::Tensor ZeroOptimizer::workingShard(std::size_t b) {
   const std::int64_t shard = layout_.buckets()[b].shard_numel;

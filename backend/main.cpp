@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "backend/cli/commands.h"
+#include "backend/cli/error_text.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Behemoth: train large models on many devices"};
@@ -15,11 +16,18 @@ int main(int argc, char** argv) {
   behemoth::addHistoryCommand(app, action);
   behemoth::addEnvCommand(app, action);
   behemoth::addPlanCommand(app, action);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and friends exit 0 and print what they print; a mistake is one line and status 1.
+    if (error.get_exit_code() == 0) return app.exit(error);
+    std::cerr << "behemoth: " << error.what() << " (see behemoth --help)\n";
+    return 1;
+  }
   try {
     return action();
   } catch (const std::exception& error) {
-    std::cerr << "behemoth: " << error.what() << "\n";
+    std::cerr << "behemoth: " << behemoth::oneLineError(error) << "\n";
     return 1;
   }
 }

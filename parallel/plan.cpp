@@ -1,5 +1,7 @@
 #include "parallel/plan.h"
 
+#include <cstdint>
+
 #include <stdexcept>
 
 namespace behemoth {
@@ -52,11 +54,16 @@ void Plan::resolve(int world_size) {
     const int value = size(axis);
     if (axis == Axis::dp && value == -1) continue;
     if (value < 1) {
-      throw std::invalid_argument("parallel." + std::string(axisName(axis)) + " must be >= 1" +
+      throw std::invalid_argument("parallel." + std::string(axisName(axis)) + ": must be >= 1" +
                                   (axis == Axis::dp ? " or -1" : "") + ", got " + std::to_string(value));
     }
   }
-  const int others = pp * tp * sp * ep;
+  // 64-bit: axes of a mistyped project may multiply past int.
+  const std::int64_t others = std::int64_t{pp} * tp * sp * ep;
+  if (others > world_size && dp == -1) {
+    throw std::invalid_argument("parallel: pp*tp*sp*ep = " + std::to_string(others) + " exceeds the world size " +
+                                std::to_string(world_size));
+  }
   if (dp == -1) {
     if (world_size % others != 0) {
       // Name the one axis at fault when only one is set.
@@ -69,21 +76,21 @@ void Plan::resolve(int world_size) {
       throw std::invalid_argument("parallel: pp*tp*sp*ep = " + std::to_string(others) +
                                   " does not divide the world size " + std::to_string(world_size));
     }
-    dp = world_size / others;
+    dp = static_cast<int>(world_size / others);
   }
-  if (worldSize() != world_size) {
-    throw std::invalid_argument("parallel: dp*pp*tp*sp*ep = " + std::to_string(worldSize()) +
+  if (std::int64_t{dp} * others != world_size) {
+    throw std::invalid_argument("parallel: dp*pp*tp*sp*ep = " + std::to_string(std::int64_t{dp} * others) +
                                 " but the world has " + std::to_string(world_size) + " ranks");
   }
   std::array<bool, kAxisCount> seen{};
   for (Axis axis : order) {
     if (seen[static_cast<int>(axis)]) {
-      throw std::invalid_argument("parallel.order names axis '" + std::string(axisName(axis)) + "' twice");
+      throw std::invalid_argument("parallel.order: names axis '" + std::string(axisName(axis)) + "' twice");
     }
     seen[static_cast<int>(axis)] = true;
   }
-  if (zero < 0 || zero > 3) throw std::invalid_argument("parallel.zero must be 0, 1, 2 or 3, got " + std::to_string(zero));
-  if (bucket_mb <= 0) throw std::invalid_argument("parallel.bucket_mb must be positive");
+  if (zero < 0 || zero > 3) throw std::invalid_argument("parallel.zero: must be 0, 1, 2 or 3, got " + std::to_string(zero));
+  if (bucket_mb <= 0) throw std::invalid_argument("parallel.bucket_mb: must be positive");
 }
 
 }  // namespace behemoth

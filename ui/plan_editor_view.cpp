@@ -94,7 +94,13 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
   precision_ = new QComboBox;
   precision_->addItem(tr("fp32"), "fp32");
   precision_->addItem(tr("bf16 (fp32 masters)"), "bf16");
-  precision_->addItem(tr("fp16 (fp32 masters, dynamic loss scaling)"), "fp16");
+  // LibTorch has no CPU fp16 matmul: on a CPU the engine computes in fp32 with fp16-rounded
+  // weights and fp16 gradient reduction. Say so where the choice is made.
+  precision_->addItem(tr("fp16 (fp32 masters, dynamic loss scaling; on CPU: fp32 math, fp16 weights)"), "fp16");
+  precision_->setItemData(precision_->count() - 1,
+                          tr("On a GPU: fp16 compute. On a CPU: the math runs in fp32 on fp16-rounded weights, and "
+                             "gradients are reduced in fp16."),
+                          Qt::ToolTipRole);
   precision_->setObjectName("precision");
   bindCombo(precision_, document_, "/precision", "fp32");
   state->addRow(tr("Precision"), precision_);

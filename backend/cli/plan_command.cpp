@@ -14,7 +14,8 @@
 #include <stdexcept>
 
 #include "backend/cli/commands.h"
-#include "backend/planning/cpu_rate.h"
+#include "backend/planning/plan_checks.h"
+#include "backend/planning/plan_device.h"
 #include "backend/planning/plan_inputs.h"
 #include "backend/planning/plan_report.h"
 #include "backend/project/project.h"
@@ -40,8 +41,7 @@ struct PlanOptions {
   double parameter_offload = 0.0;
   long long chunk_elements = 0;
   double efficiency = 0.0;   // 0: the device default
-  double cpu_flops = 0.0;    // 0: measure
-  std::string cpu_rate = "model";  // what to measure: the project's model, or a bare matmul
+  double cpu_flops = 0.0;    // 0: measure the matmul roofline
   int keep = 5;
 };
 
@@ -53,27 +53,6 @@ std::string fixed(double value, int digits) {
 
 std::string padded(const std::string& text, std::size_t width) {
   return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
-}
-
-// Shapes only: what every axis must split. Availability in this build is not checked.
-void checkShapes(const Project& project) {
-  const int dp = project.plan.dp;
-  const int global = project.data.global_batch_size;
-  if (global % dp != 0) {
-    throw std::invalid_argument("data.global_batch_size: " + std::to_string(global) + " is not divisible by dp (" +
-                                std::to_string(dp) + ")");
-  }
-  const int micro = project.train.micro_batch_size;
-  if (micro > 0 && (global / dp) % micro != 0) {
-    throw std::invalid_argument("train.micro_batch_size: " + std::to_string(micro) +
-                                " does not divide the local batch " + std::to_string(global / dp));
-  }
-  const ModelConfig& model = project.model;
-  const int tp = project.plan.tp;
-  if (model.n_head % tp != 0) throw std::invalid_argument("model.n_head: not divisible by parallel.tp");
-  if (model.ffnHidden() % tp != 0) throw std::invalid_argument("model.d_ff: not divisible by parallel.tp");
-  if (model.vocab_size % tp != 0) throw std::invalid_argument("model.vocab_size: not divisible by parallel.tp");
-  if (model.seq_len % project.plan.sp != 0) throw std::invalid_argument("model.seq_len: not divisible by parallel.sp");
 }
 
 TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
@@ -93,24 +72,10 @@ TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
 }
 
 DeviceSpec deviceFor(const Project& project, const PlanOptions& options) {
-  DeviceSpec device = deviceFromProject(project);
-  if (device.kind == "cpu") {
-    // Workers of a multi-rank CPU job compute on one thread each (backend/train/run_rank.cpp).
-    const int threads = project.devices.count > 1 ? 1 : 0;
-    if (options.cpu_flops > 0) {
-      device.peak_flops = options.cpu_flops;
-    } else if (options.cpu_rate == "matmul") {
-      device.peak_flops = measureCpuMatmulFlops(threads);
-    } else if (options.cpu_rate == "model") {
-      // Ranks on this machine share its cores: measure them running together.
-      const int ranks_here = device.per_node > 0 ? std::min(device.per_node, project.devices.count) : project.devices.count;
-      device.peak_flops = measureModelFlopsRate(project.model, project.microBatchSize(), threads, ranks_here);
-    } else {
-      throw std::invalid_argument("--cpu-rate: expected model or matmul, got '" + options.cpu_rate + "'");
-    }
-  }
-  if (options.efficiency > 0) device.compute_efficiency = options.efficiency;
-  return device;
+  CpuRateChoice choice;
+  choice.cpu_flops = options.cpu_flops;
+  choice.efficiency = options.efficiency;
+  return planningDevice(project, choice);
 }
 
 void printMemoryTable(std::ostream& out, const PlanEstimate& e) {
@@ -144,7 +109,7 @@ void printTime(std::ostream& out, const PlanEstimate& e) {
         << fixed(axis.total_s * 1e3, 2) << " ms (" << fixed(axis.exposed_s * 1e3, 2) << " ms exposed)\n";
   }
   out << "Throughput " << fixed(t.tokens_per_s, 0) << " tokens/s (" << fixed(t.tokens_per_s_per_device, 0)
-      << " per device), MFU " << fixed(t.mfu * 100, 1) << "%\n";
+      << " per device), MFU " << fixed(t.mfu * 100, 1) << "% of the peak above\n";
 }
 
 int planProject(const PlanOptions& options) {
@@ -152,7 +117,7 @@ int planProject(const PlanOptions& options) {
   try {
     project = loadProject(options.project_path, options.overrides);
     project.plan.resolve(project.devices.count);
-    checkShapes(project);
+    checkPlanShapes(project);
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(options.project_path + ": " + error.what());
   }
@@ -197,8 +162,10 @@ int planProject(const PlanOptions& options) {
       << fixed(flops.model() / 1e9, 3) << " GFLOP per token (forward + backward)\n";
   out << "Devices: " << project.devices.count << " x " << device.name << " ("
       << (device.memory_bytes > 0 ? fixed(device.memory_bytes / 1e9, 1) + " GB" : std::string("memory unknown")) << ", "
-      << fixed(device.peak_flops / 1e12, 3) << " TFLOP/s peak x " << fixed(device.compute_efficiency, 2)
-      << " achievable)" << (device.assumed ? " [unknown name: H100 figures assumed]" : "") << "\n";
+      << fixed(device.peak_flops / 1e12, 3) << " TFLOP/s peak"
+      << (device.kind == "cpu" && options.cpu_flops <= 0 ? " (measured matmul roofline per rank)" : "") << " x "
+      << fixed(device.compute_efficiency, 2) << " achievable fraction)"
+      << (device.assumed ? " [unknown name: H100 figures assumed]" : "") << "\n";
   out << "Plan: " << describeLayout(layout) << ", " << numericFormatName(layout.precision) << "\n\n";
   printMemoryTable(out, estimate);
   if (device.memory_bytes > 0) {
@@ -241,9 +208,7 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_option("--offload-params", options->parameter_offload, "Fraction of parameters on the host (ZeRO-3)");
   command->add_option("--chunk-elements", options->chunk_elements, "ZeRO chunk size in elements (0: no chunks)");
   command->add_option("--efficiency", options->efficiency, "Achievable fraction of the device's peak FLOP/s");
-  command->add_option("--cpu-flops", options->cpu_flops, "CPU FLOP/s (default: measured, see --cpu-rate)");
-  command->add_option("--cpu-rate", options->cpu_rate,
-                      "How to measure the CPU rate: model (a forward+backward of the project's model) or matmul");
+  command->add_option("--cpu-flops", options->cpu_flops, "CPU peak FLOP/s per rank (default: a measured matmul roofline)");
   command->add_option("--keep", options->keep, "Plans the search returns");
   command->callback([&action, options] { action = [options] { return planProject(*options); }; });
 }

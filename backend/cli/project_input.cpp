@@ -1,5 +1,8 @@
 #include "backend/cli/project_input.h"
 
+#include "backend/data/corpus.h"
+#include "backend/data/corpus_checks.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -11,19 +14,21 @@
 namespace behemoth {
 
 Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument(path + ": cannot open the project file");
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw std::invalid_argument(path + ": not valid JSON: " + error.what());
+    json = readProjectJson(path);  // syntax errors name the file, duplicate keys and overflows the field
+    for (const auto& assignment : overrides) applyOverride(json, assignment);
+  } catch (const std::invalid_argument& error) {
+    const std::string message = error.what();
+    throw std::invalid_argument(message.rfind(path, 0) == 0 ? message : path + ": " + message);
   }
-  for (const auto& assignment : overrides) applyOverride(json, assignment);
   const std::string base_dir = std::filesystem::absolute(path).parent_path().string();
   try {
     Project project = projectFromJson(json, base_dir);
     validateForWorld(project, world_size);
+    // What a worker would otherwise find mid-run: the corpus against the vocabulary, seq_len and
+    // the held-out batches.
+    checkCorpusForProject(loadCorpus(project.data.corpus), project);
     return project;
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(path + ": " + error.what());

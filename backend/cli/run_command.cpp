@@ -6,10 +6,12 @@
 
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 
 #include "backend/cli/commands.h"
+#include "backend/cli/error_text.h"
 #include "backend/cli/project_input.h"
 #include "backend/cli/worker_environment.h"
 #include "backend/history/history_recorder.h"
@@ -21,6 +23,7 @@
 #include "backend/metrics/progress_printer.h"
 #include "backend/metrics/event_sink.h"
 #include "backend/metrics/json_lines_sink.h"
+#include "backend/planning/memory_fit.h"
 #include "backend/train/run_rank.h"
 
 namespace behemoth {
@@ -37,8 +40,21 @@ struct RunOptions {
   bool events = false;        // JSON event lines on stdout instead of the progress line
   std::string history_path;   // empty: the default history database
   bool no_history = false;
+  bool force = false;         // run even when the memory model says the machine is too small
   int timeout_s = 300;
 };
+
+// Refuses a CPU run whose estimated memory exceeds what this machine has available.
+void checkMachineMemory(const Project& project, const RunOptions& options, int local_ranks) {
+  if (options.force) return;
+  const auto available = availableMemoryBytes();
+  if (!available) return;  // no /proc/meminfo: nothing to compare with
+  try {
+    checkFitsThisMachine(project, local_ranks, *available);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(options.project_path + ": " + error.what());
+  }
+}
 
 // Where this process's view of the run goes: the history, and the terminal or the event stream.
 class HostSinks {
@@ -70,8 +86,11 @@ int runInThisProcess(const Project& project, const RunOptions& options, const La
   try {
     runRank(project, info, rank.rank == 0 ? &host.sink() : nullptr);
   } catch (const std::exception& error) {
-    if (rank.rank == 0) host.sink().emit(runFailedEvent(error.what(), rank.rank));
-    throw;
+    // One line for the user; the whole text (LibTorch's backtrace) in the rank's log file.
+    const std::string log = appendWorkerLog(project.train.out_dir, rank.rank, fullErrorText(error));
+    const std::string message = oneLineError(error) + (log.empty() ? "" : " (details: " + log + ")");
+    if (rank.rank == 0) host.sink().emit(runFailedEvent(message, rank.rank));
+    throw std::runtime_error("run failed: rank " + std::to_string(rank.rank) + ": " + message);
   }
   return 0;
 }
@@ -93,8 +112,14 @@ int launchLocalWorkers(const Project& project, const RunOptions& options) {
   const bool host_of_run = options.node_rank == 0;
   HostSinks host(options, host_of_run, project.train.steps);
   bool finished = false;
+  std::map<int, std::string> reported_errors;  // rank -> the one-line error it reported
   const auto on_stdout = [&](int rank, const std::string& line) {
     if (auto event = parseMarkerLine(line)) {
+      if (event->value("event", "") == "run_failed") {
+        // Held back: the launcher reports the failure once, naming the rank that failed first.
+        reported_errors.emplace(rank, event->value("error", ""));
+        return;
+      }
       finished = finished || event->value("event", "") == "run_finished";
       host.sink().emit(*event);
     } else {
@@ -110,8 +135,12 @@ int launchLocalWorkers(const Project& project, const RunOptions& options) {
     return 130;
   }
   if (!result.ok) {
-    if (host_of_run) host.sink().emit(runFailedEvent(result.error, result.failed_rank));
-    std::cerr << "behemoth: run failed: rank " << result.failed_rank << ": " << result.error << "\n";
+    // The failed rank's own one-line error when it reported one, else what the launcher saw (a
+    // signal, an exit status and the rank's last stderr lines).
+    const auto reported = reported_errors.find(result.failed_rank);
+    const std::string error = reported != reported_errors.end() ? reported->second : result.error;
+    if (host_of_run) host.sink().emit(runFailedEvent(error, result.failed_rank));
+    std::cerr << "behemoth: run failed: rank " << result.failed_rank << ": " << error << "\n";
     return 1;
   }
   return 0;
@@ -129,10 +158,12 @@ int runProject(const RunOptions& options) {
   if (startedByMpiOrSlurm()) {
     const LaunchedRank rank = *rankFromEnvironment();
     const Project project = readProject(options.project_path, options.overrides, rank.world_size);
+    checkMachineMemory(project, options, rank.local_world_size);
     return runInThisProcess(project, options, rank);
   }
   const int world_size = options.nproc * options.nnodes;
   const Project project = readProject(options.project_path, options.overrides, world_size);
+  checkMachineMemory(project, options, options.nproc);
   if (world_size == 1) return runInThisProcess(project, options, LaunchedRank{0, 1, 0, 1, "127.0.0.1", 0});
   return launchLocalWorkers(project, options);
 }
@@ -151,6 +182,7 @@ void addRunCommand(CLI::App& app, std::function<int()>& action) {
   command->add_flag("--events", options->events, "Print JSON event lines on stdout (docs/events.md)");
   command->add_option("--history", options->history_path, "History database (default: $BEHEMOTH_HISTORY or ~/.local/share/behemoth)");
   command->add_flag("--no-history", options->no_history, "Do not record the run in the history");
+  command->add_flag("--force", options->force, "Run even when the memory estimate exceeds this machine's available memory");
   command->add_option("--timeout", options->timeout_s, "Seconds a collective may wait before the run fails");
   command->callback([&action, options] { action = [options] { return runProject(*options); }; });
 }

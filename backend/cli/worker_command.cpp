@@ -1,14 +1,17 @@
 // `behemoth worker PROJECT`: one rank started by `behemoth run` (hidden from help). The launcher
-// passes the rank through BEHEMOTH_* variables; rank 0 hands events back as marker lines on stdout.
+// passes the rank through BEHEMOTH_* variables; rank 0 hands events back as marker lines on stdout,
+// and any rank that fails reports its one-line error the same way (the details go to its log file).
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <memory>
 
 #include "backend/cli/commands.h"
+#include "backend/cli/error_text.h"
 #include "backend/cli/project_input.h"
 #include "backend/cli/worker_environment.h"
 #include "backend/metrics/event_sink.h"
+#include "backend/metrics/events.h"
 #include "backend/train/run_rank.h"
 
 namespace behemoth {
@@ -28,7 +31,10 @@ int runWorker(const WorkerOptions& options) {
   try {
     runRank(project, info, rank->rank == 0 ? &to_launcher : nullptr);
   } catch (const std::exception& error) {
-    std::cerr << "rank " << rank->rank << ": " << error.what() << std::endl;
+    // The launcher shows the user one line; LibTorch's backtrace and the full text go to the log.
+    const std::string log = appendWorkerLog(project.train.out_dir, rank->rank, fullErrorText(error));
+    const std::string message = oneLineError(error) + (log.empty() ? "" : " (details: " + log + ")");
+    to_launcher.emit(runFailedEvent(message, rank->rank));
     return 1;
   }
   return 0;

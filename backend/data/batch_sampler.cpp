@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -22,25 +23,50 @@ BatchSampler::BatchSampler(std::shared_ptr<const Corpus> corpus, SamplerOptions 
   if (!(options_.eval_fraction >= 0.0 && options_.eval_fraction < 1.0)) {
     throw std::invalid_argument("data.eval_fraction: must be in [0, 1), got " + std::to_string(options_.eval_fraction));
   }
-  const auto eval_bytes = static_cast<std::int64_t>(std::floor(corpus_->size() * options_.eval_fraction));
-  train_bytes_ = corpus_->size() - eval_bytes;
-  if (train_bytes_ < options_.seq_len + 1) {
+  const std::int64_t size = corpus_->size();
+  const std::int64_t block = blockBytes(size, options_.seq_len, options_.eval_fraction);
+  const std::int64_t width = options_.seq_len + 1;  // bytes one window covers
+  for (std::int64_t index = 0, begin = 0; begin < size; ++index, begin += block) {
+    const Block range{begin, std::min(size, begin + block)};
+    if (isHeldOutBlock(index, options_.eval_fraction)) {
+      eval_blocks_.push_back(range);
+      for (std::int64_t at = range.begin; at + width <= range.end; at += options_.seq_len) eval_offsets_.push_back(at);
+    } else {
+      train_blocks_.push_back(range);
+      train_bytes_ += range.end - range.begin;
+      const std::int64_t starts = std::max<std::int64_t>(0, range.end - range.begin - options_.seq_len);
+      train_starts_.push_back((train_starts_.empty() ? 0 : train_starts_.back()) + starts);
+    }
+  }
+  if (trainWindowCount() == 0) {
     throw std::invalid_argument("data.corpus: the training split has " + std::to_string(train_bytes_) +
-                                " bytes, fewer than one window of model.seq_len + 1 = " +
-                                std::to_string(options_.seq_len + 1));
+                                " bytes in blocks of " + std::to_string(block) +
+                                ", fewer than one window of model.seq_len + 1 = " + std::to_string(width));
   }
 }
 
-std::int64_t BatchSampler::trainWindowOffset(std::int64_t step, int sequence) const {
-  const auto starts = static_cast<std::uint64_t>(train_bytes_ - options_.seq_len);  // windows that fit
-  const std::uint64_t bits =
-      counterHash(options_.seed, static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(sequence));
-  return static_cast<std::int64_t>(bits % starts);
+std::int64_t BatchSampler::blockBytes(std::int64_t corpus_bytes, int seq_len, double eval_fraction) {
+  // Without a held-out split the corpus is one block. Otherwise about 20 held-out blocks, so they
+  // sample the whole corpus, of at most 16 KiB, and never shorter than two windows.
+  if (eval_fraction <= 0.0) return std::max<std::int64_t>(corpus_bytes, 1);
+  constexpr std::int64_t kLargestBlock = 16 * 1024;
+  constexpr double kHeldOutBlocksWanted = 20.0;
+  const auto spread = static_cast<std::int64_t>(double(corpus_bytes) * eval_fraction / kHeldOutBlocksWanted);
+  return std::max<std::int64_t>(2 * (std::int64_t{seq_len} + 1), std::min(kLargestBlock, spread));
 }
 
-std::int64_t BatchSampler::evalWindowCount() const {
-  const std::int64_t eval_bytes = evalBytes();
-  return eval_bytes < options_.seq_len + 1 ? 0 : (eval_bytes - 1) / options_.seq_len;
+bool BatchSampler::isHeldOutBlock(std::int64_t block, double eval_fraction) {
+  return std::floor(double(block + 1) * eval_fraction) > std::floor(double(block) * eval_fraction);
+}
+
+std::int64_t BatchSampler::trainWindowOffset(std::int64_t step, int sequence) const {
+  const std::uint64_t bits =
+      counterHash(options_.seed, static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(sequence));
+  const auto start = static_cast<std::int64_t>(bits % static_cast<std::uint64_t>(trainWindowCount()));
+  // The block holding the start-th window start, then the start inside it.
+  const auto block = std::upper_bound(train_starts_.begin(), train_starts_.end(), start) - train_starts_.begin();
+  const std::int64_t before = block == 0 ? 0 : train_starts_[static_cast<std::size_t>(block) - 1];
+  return train_blocks_[static_cast<std::size_t>(block)].begin + (start - before);
 }
 
 std::int64_t BatchSampler::evalWindowOffset(std::int64_t index, int sequence) const {
@@ -52,7 +78,7 @@ std::int64_t BatchSampler::evalWindowOffset(std::int64_t index, int sequence) co
   }
   if (index < 0) throw std::invalid_argument("evalBatch: negative batch index " + std::to_string(index));
   const std::int64_t window = (index * options_.global_batch_size + sequence) % windows;
-  return train_bytes_ + window * options_.seq_len;
+  return eval_offsets_[static_cast<std::size_t>(window)];
 }
 
 void BatchSampler::checkSlice(const char* what, int first_seq, int count) const {

@@ -1,13 +1,20 @@
 // Deterministic batches from a Corpus.
 //
-// Training: the global batch of step s is global_batch_size windows of seq_len + 1 bytes from the
-// training split (the first 1 - eval_fraction of the corpus); window i starts at an offset drawn by
-// a counter-based RNG from (seed, s, i) -- not torch's generator -- so every machine, LibTorch
-// version and parallel layout sees the same bytes. A data-parallel rank r of dp takes sequences
-// [r * B / dp, (r + 1) * B / dp) via globalBatchSlice, and a micro-batch a sub-range of those.
+// Splits: the corpus is cut into blocks of blockBytes() and a share eval_fraction of them, spread
+// evenly over the whole corpus (block i is held out when floor((i + 1) f) > floor(i f)), forms the
+// held-out split; the rest is the training split. Held-out text is therefore drawn from the same
+// files and the same mix as training, not from the corpus's tail. No window crosses a block, so no
+// window mixes the splits.
 //
-// Evaluation: consecutive, non-overlapping windows (stride seq_len) of the held-out tail, so
-// evaluation batch k is the same for every seed and covers the split in order (wrapping around).
+// Training: the global batch of step s is global_batch_size windows of seq_len + 1 bytes, each at a
+// start drawn uniformly over every start that fits inside a training block, by a counter-based RNG
+// from (seed, s, i) -- not torch's generator -- so every machine, LibTorch version and parallel
+// layout sees the same bytes. A data-parallel rank r of dp takes sequences [r * B / dp,
+// (r + 1) * B / dp) via globalBatchSlice, and a micro-batch a sub-range of those.
+//
+// Evaluation: consecutive, non-overlapping windows (stride seq_len) of the held-out blocks, in
+// corpus order, so evaluation batch k is the same for every seed. The project validation refuses
+// train.eval_batches that would need more windows than the split holds (they would repeat).
 //
 // State: the sampler's only state is the step counter (position()); restoring it after a restart
 // reproduces the batch sequence exactly. Batches for a given step never depend on it.
@@ -51,11 +58,23 @@ class BatchSampler {
   std::int64_t trainWindowOffset(std::int64_t step, int sequence) const;
   std::int64_t evalWindowOffset(std::int64_t index, int sequence) const;
 
-  // The training split is bytes [0, trainBytes()), the evaluation split the rest.
+  // Size of the blocks the corpus is split in (the last one may be shorter).
+  static std::int64_t blockBytes(std::int64_t corpus_bytes, int seq_len, double eval_fraction);
+  static bool isHeldOutBlock(std::int64_t block, double eval_fraction);
+
+  // Bytes of each split, and the corpus ranges [begin, end) of its blocks in corpus order.
   std::int64_t trainBytes() const { return train_bytes_; }
   std::int64_t evalBytes() const { return corpus_->size() - train_bytes_; }
-  // Distinct evaluation windows before they repeat (0 when the split is too small to evaluate).
-  std::int64_t evalWindowCount() const;
+  struct Block {
+    std::int64_t begin = 0;
+    std::int64_t end = 0;
+  };
+  const std::vector<Block>& trainBlocks() const { return train_blocks_; }
+  const std::vector<Block>& evalBlocks() const { return eval_blocks_; }
+  // Distinct training window starts, and evaluation windows before they repeat (0 when the
+  // held-out split is too small to evaluate).
+  std::int64_t trainWindowCount() const { return train_starts_.empty() ? 0 : train_starts_.back(); }
+  std::int64_t evalWindowCount() const { return static_cast<std::int64_t>(eval_offsets_.size()); }
   const SamplerOptions& options() const { return options_; }
 
   // The next training step to draw; the trainer advances it after each step and saves it in
@@ -71,6 +90,10 @@ class BatchSampler {
   std::shared_ptr<const Corpus> corpus_;
   SamplerOptions options_;
   std::int64_t train_bytes_ = 0;
+  std::vector<Block> train_blocks_;
+  std::vector<Block> eval_blocks_;
+  std::vector<std::int64_t> train_starts_;   // cumulative window starts over train_blocks_
+  std::vector<std::int64_t> eval_offsets_;   // every evaluation window, in order
   std::int64_t position_ = 0;
 };
 

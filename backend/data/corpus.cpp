@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "backend/data/counter_rng.h"
+
 namespace behemoth {
 
 namespace fs = std::filesystem;
@@ -60,12 +62,19 @@ std::vector<std::string> regularFilesUnder(const fs::path& folder, bool skip_sym
   return files;
 }
 
-// Appends the file, or its first `limit` bytes, to `out`.
+// Appends the file, or its first `limit` bytes, to `out`. A NUL byte marks a binary file (an
+// image, an archive, a compiled object): training on it is never what the user meant.
 void appendFile(const std::string& path, std::int64_t limit, std::string& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::invalid_argument("data.corpus: cannot read " + path);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::invalid_argument("data.corpus: cannot read " + path);
   if (static_cast<std::int64_t>(content.size()) > limit) content.resize(static_cast<std::size_t>(limit));
+  const std::size_t nul = content.find('\0');
+  if (nul != std::string::npos) {
+    throw std::invalid_argument("data.corpus: " + path + " is binary, not text (a NUL byte at offset " +
+                                std::to_string(nul) + "); give text files");
+  }
   out += content;
 }
 
@@ -82,6 +91,8 @@ Corpus readFiles(const std::vector<std::string>& files, std::int64_t cap, std::s
 }
 
 }  // namespace
+
+std::uint64_t Corpus::contentHash() const { return stableNameHash(bytes); }
 
 std::vector<std::string> builtinCorpusFiles() {
   std::vector<std::string> files;
@@ -109,8 +120,17 @@ Corpus loadCorpus(const std::string& spec, std::int64_t builtin_cap) {
   std::error_code error;
   const fs::path path(spec);
   if (!fs::exists(path, error)) throw std::invalid_argument("data.corpus: no such file or folder: " + spec);
-  const auto files = fs::is_directory(path, error) ? regularFilesUnder(path, /*skip_symlinks=*/false)
-                                                   : std::vector<std::string>{spec};
+  const bool folder = fs::is_directory(path, error);
+  if (!folder && !fs::is_regular_file(path, error)) {
+    throw std::invalid_argument("data.corpus: " + spec + " is neither a regular file nor a folder");
+  }
+  std::vector<std::string> files{spec};
+  try {
+    if (folder) files = regularFilesUnder(path, /*skip_symlinks=*/false);
+  } catch (const fs::filesystem_error& failure) {
+    throw std::invalid_argument("data.corpus: cannot list " + spec + ": " + failure.code().message());
+  }
+  if (folder && files.empty()) throw std::invalid_argument("data.corpus: the folder " + spec + " holds no files");
   Corpus corpus = readFiles(files, std::numeric_limits<std::int64_t>::max(), spec);
   if (corpus.size() == 0) throw std::invalid_argument("data.corpus: " + spec + " holds no bytes");
   return corpus;

@@ -15,6 +15,8 @@ struct Corpus {
   std::int64_t fileCount = 0;
 
   std::int64_t size() const { return static_cast<std::int64_t>(bytes.size()); }
+  // A hash of the bytes (FNV-1a, 64 bits): ranks compare it to be sure they train on one text.
+  std::uint64_t contentHash() const;
 };
 
 // The builtin corpus is capped so that every machine loads it quickly.
@@ -25,7 +27,8 @@ inline constexpr std::int64_t kBuiltinCorpusCap = std::int64_t{8} << 20;
 //   then every file under /usr/include/c++/<highest version>/, each group sorted by path,
 //   concatenated and cut at `builtin_cap` bytes. Deterministic for a given machine.
 // Otherwise a path: a file, or a folder whose regular files (recursively) are read sorted by path.
-// Throws std::invalid_argument("data.corpus: ...") for a missing path, an empty corpus, or when no
+// Throws std::invalid_argument("data.corpus: ...") naming the path for a missing or special file,
+// an empty folder or corpus, an unreadable or binary file (one holding a NUL byte), or when no
 // builtin source exists.
 Corpus loadCorpus(const std::string& spec, std::int64_t builtin_cap = kBuiltinCorpusCap);
 

@@ -67,6 +67,12 @@ ModelConfig fromGpt2(const json& hf) {
   const auto inner = hf.find("n_inner");
   if (inner != hf.end() && !inner->is_null()) config.d_ff = readInt(*inner, "n_inner");
   requireStringIn(hf, "activation_function", {"gelu_new", "gelu_pytorch_tanh"});
+  // Keys that change GPT-2's attention math, which the zoo model does not implement: refused
+  // rather than silently ignored.
+  if (!optionalBool(hf, "scale_attn_weights", true)) fail("scale_attn_weights", "unscaled attention is not supported");
+  if (optionalBool(hf, "scale_attn_by_inverse_layer_idx", false)) {
+    fail("scale_attn_by_inverse_layer_idx", "scaling attention by the inverse layer index is not supported");
+  }
   return config;
 }
 

@@ -19,6 +19,14 @@ void requirePositive(const char* field, std::int64_t value) {
   }
 }
 
+// Far beyond any model trained today, and low enough that no size computed from them overflows.
+void requireAtMost(const char* field, std::int64_t value, std::int64_t limit) {
+  if (value > limit) {
+    throw std::invalid_argument(std::string("model.") + field + ": " + std::to_string(value) + " is beyond what the engine supports (at most " +
+                                std::to_string(limit) + ")");
+  }
+}
+
 }  // namespace
 
 std::string archName(Arch arch) {
@@ -65,6 +73,12 @@ void ModelConfig::validate() const {
   requirePositive("d_model", d_model);
   requirePositive("seq_len", seq_len);
   requirePositive("vocab_size", vocab_size);
+  requireAtMost("n_layer", n_layer, kMaxLayers);
+  requireAtMost("n_head", n_head, kMaxHeads);
+  requireAtMost("d_model", d_model, kMaxWidth);
+  requireAtMost("d_ff", d_ff, kMaxFfnWidth);
+  requireAtMost("seq_len", seq_len, kMaxSequence);
+  requireAtMost("vocab_size", vocab_size, kMaxVocabulary);
   if (d_model % n_head != 0) {
     throw std::invalid_argument("model.n_head: " + std::to_string(n_head) + " does not divide model.d_model = " +
                                 std::to_string(d_model));

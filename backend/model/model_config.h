@@ -8,6 +8,15 @@ namespace behemoth {
 
 enum class Arch { gpt, llama };
 
+// Upper bounds of the sizes (ModelConfig::validate): far beyond any model trained today, and low
+// enough that no byte or FLOP count computed from them overflows 64 bits.
+inline constexpr int kMaxLayers = 16384;
+inline constexpr int kMaxHeads = 16384;
+inline constexpr int kMaxWidth = 1 << 18;
+inline constexpr int kMaxFfnWidth = 1 << 20;
+inline constexpr int kMaxSequence = 1 << 24;
+inline constexpr int kMaxVocabulary = 1 << 24;
+
 struct ModelConfig {
   Arch arch = Arch::gpt;
   int n_layer = 2;

@@ -1,20 +1,20 @@
-// The CPU's achievable FLOP rate, measured: what the time model uses for cpu devices.
+// The CPU's peak FLOP rate for planning: a measured matmul roofline. Planning never builds or runs
+// the project's model (a 175B plan must answer at once on any machine); it measures the rate BLAS
+// reaches on one square matmul and applies the achievable fraction a zoo model's step reaches of
+// it (kCpuModelEfficiency, calibrated in docs/planning.md).
 #pragma once
 
-#include "backend/model/model_config.h"
+#include <c10/core/ScalarType.h>
 
 namespace behemoth {
 
-// FLOP/s of a square fp32 matmul of `size` on `threads` math threads, timed for about `seconds`
-// after a warm-up (a roofline for the matmuls alone).
-double measureCpuMatmulFlops(int threads = 1, int size = 256, double seconds = 0.3);
+// FLOP/s of a square `size` matmul in `dtype` (fp32 or bf16) on `threads` math threads, timed for
+// about `seconds` after a warm-up. Allocates three size x size matrices and nothing else.
+double measureCpuMatmulFlops(int threads = 1, int size = 512, double seconds = 0.2,
+                             c10::ScalarType dtype = c10::kFloat);
 
-// FLOP/s (the model's forward + backward FLOPs per token, docs/planning.md) that one forward and
-// backward of `micro_batch` sequences of the zoo model reaches on `threads` threads: includes the
-// norms, softmax, elementwise work and dispatch overhead that the matmul rate leaves out.
-// `concurrent` copies run at once (one per rank of a CPU job sharing this machine's cores) and the
-// mean rate of one copy is returned, so core sharing is part of the measurement.
-double measureModelFlopsRate(const ModelConfig& config, int micro_batch, int threads = 1, int concurrent = 1,
-                             double seconds = 0.5);
+// The fraction of the matmul roofline that a zoo model's forward + backward reaches on this
+// project's CPUs: norms, softmax, elementwise kernels and dispatch run below the matmul rate.
+inline constexpr double kCpuModelEfficiency = 0.35;
 
 }  // namespace behemoth

@@ -12,6 +12,7 @@
 
 #include "backend/model/hf_config.h"
 #include "backend/project/json_fields.h"
+#include "backend/project/strict_json.h"
 
 namespace behemoth {
 namespace {
@@ -29,6 +30,10 @@ std::string resolveAgainst(const std::string& base_dir, const std::string& path)
 
 void requireAtLeast(const JsonFields& fields, const char* key, int value, int minimum) {
   if (value < minimum) fields.fail(key, "must be >= " + std::to_string(minimum) + ", got " + std::to_string(value));
+}
+
+void requireAtMost(const JsonFields& fields, const char* key, double value, double maximum) {
+  if (value > maximum) fields.fail(key, "must be at most " + json(maximum).dump() + ", got " + json(value).dump());
 }
 
 void requirePositive(const JsonFields& fields, const char* key, double value) {
@@ -53,7 +58,8 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
     std::string given;
     fields.read("hf_config", given);
     const std::string path = resolveAgainst(base_dir, given);
-    if (!fs::is_regular_file(path)) fields.fail("hf_config", "no such file: " + path);
+    std::error_code error;
+    if (!fs::is_regular_file(path, error)) fields.fail("hf_config", "no such file: " + path.substr(0, 200));
     try {
       model = modelConfigFromHfFile(path);
     } catch (const std::exception& error) {
@@ -94,6 +100,7 @@ DataConfig parseData(const json& section, const std::string& base_dir) {
   if (data.corpus.empty()) fields.fail("corpus", "must not be empty (use \"builtin\" for the embedded corpus)");
   if (data.corpus != kBuiltinCorpus) data.corpus = resolveAgainst(base_dir, data.corpus);
   requireAtLeast(fields, "global_batch_size", data.global_batch_size, 1);
+  requireAtMost(fields, "global_batch_size", data.global_batch_size, 1 << 24);
   requireInRange(fields, "eval_fraction", data.eval_fraction, 0.0, 1.0, true);
   return data;
 }
@@ -110,6 +117,9 @@ DevicesConfig parseDevices(const json& section) {
     fields.fail("kind", "unknown device kind '" + devices.kind + "' (expected cpu or cuda)");
   }
   requireAtLeast(fields, "count", devices.count, 1);
+  requireAtMost(fields, "count", devices.count, 1 << 20);
+  requireAtMost(fields, "memory_gb", devices.memory_gb, 1e6);
+  requireAtMost(fields, "per_node", devices.per_node, 1 << 20);
   if (!(devices.memory_gb >= 0.0)) fields.fail("memory_gb", "must be >= 0 (0 = unknown), got " + json(devices.memory_gb).dump());
   requireAtLeast(fields, "per_node", devices.per_node, 0);
   return devices;
@@ -167,6 +177,9 @@ Plan parsePlan(const json& section) {
   }
   if (fields.has("order")) plan.order = parseAxisOrder(fields);
   if (plan.dp != -1 && plan.dp < 1) fields.fail("dp", "must be >= 1 or -1 (whatever the other axes leave), got " + std::to_string(plan.dp));
+  const std::pair<const char*, int> axes[] = {{"dp", plan.dp}, {"pp", plan.pp}, {"tp", plan.tp}, {"sp", plan.sp}, {"ep", plan.ep}};
+  for (const auto& [axis, size] : axes) requireAtMost(fields, axis, size, 1 << 20);
+  requireAtMost(fields, "bucket_mb", plan.bucket_mb, 1e6);
   requireAtLeast(fields, "pp", plan.pp, 1);
   requireAtLeast(fields, "tp", plan.tp, 1);
   requireAtLeast(fields, "sp", plan.sp, 1);
@@ -326,15 +339,7 @@ json projectToJson(const Project& project) {
   };
 }
 
-json readProjectJson(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw std::invalid_argument("project file " + path + ": cannot be opened");
-  try {
-    return json::parse(file);
-  } catch (const json::parse_error& error) {
-    throw std::invalid_argument("project file " + path + ": invalid JSON: " + error.what());
-  }
-}
+json readProjectJson(const std::string& path) { return readStrictJsonFile(path); }
 
 Project loadProject(const std::string& path) { return loadProject(path, {}); }
 
@@ -353,8 +358,18 @@ void applyOverride(json& document, const std::string& assignment) {
   const std::vector<std::string> segments = splitDottedPath(assignment.substr(0, equals), assignment);
   const std::string text = assignment.substr(equals + 1);
   // JSON when it parses (numbers, booleans, arrays), otherwise the text itself as a string.
+  const std::string key = assignment.substr(0, equals);
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) value = text;
+  if (value.is_discarded()) {
+    // "1e999" is a number out of range, not a string: name the key rather than report a type.
+    try {
+      value = parseStrictJson(text, key);
+    } catch (const std::invalid_argument& error) {
+      const std::string reason = error.what();
+      if (reason.find("out of range") != std::string::npos) throw std::invalid_argument(key + ": number out of range (it must fit a 64-bit floating-point value)");
+      value = text;
+    }
+  }
 
   if (!document.is_object()) throw std::invalid_argument("--set " + assignment + ": the project is not a JSON object");
   json* node = &document;

@@ -90,6 +90,9 @@ void applyOverride(nlohmann::json& json, const std::string& assignment);
 // Resolves the plan against a world size and checks everything that depends on it (batch
 // divisibility, strategies not available yet). Throws std::invalid_argument naming the field.
 void validateForWorld(Project& project, int world_size);
+// Refuses sizes whose products leave the range any machine (and 64-bit byte counts) can hold.
+// Called by validateForWorld and by planning.
+void checkProjectScale(const Project& project);
 // The one place that lists what this build cannot run yet (strategies, precisions, devices).
 // Called by validateForWorld; relax it here as strategies land.
 void rejectUnavailableFeatures(const Project& project);

@@ -1,5 +1,6 @@
 // Checks that need the world size: the resolved plan, batch divisibility, model shapes per axis,
 // and the features this build cannot run yet.
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -61,10 +62,37 @@ void checkModelAgainstAxes(const Project& project) {
 void checkCorpus(const Project& project) {
   const std::string& corpus = project.data.corpus;
   if (corpus == "builtin") return;
-  if (!std::filesystem::exists(corpus)) reject("data.corpus: no such file or folder: " + corpus);
+  std::error_code error;
+  const bool exists = std::filesystem::exists(corpus, error);
+  if (error && error != std::errc::no_such_file_or_directory) {
+    reject("data.corpus: cannot access " + corpus.substr(0, 200) + ": " + error.message());
+  }
+  if (!exists) reject("data.corpus: no such file or folder: " + corpus);
 }
 
 }  // namespace
+
+void checkProjectScale(const Project& project) {
+  // Each size is bounded alone (ModelConfig::validate); their products can still leave the range
+  // where byte counts are exact. An exabyte per rank is beyond every machine: refuse it by name.
+  const ModelConfig& m = project.model;
+  const double d = m.d_model;
+  const double parameters = double(m.n_layer) * (4.0 * d * d + 3.0 * d * m.ffnHidden()) + 2.0 * double(m.vocab_size) * d;
+  constexpr double kExabyte = 1e18;
+  if (parameters * 20.0 > kExabyte) {
+    reject("model: about " + std::to_string(static_cast<long long>(parameters / 1e12)) +
+           "T parameters would need more than an exabyte of model states; these sizes are beyond any machine");
+  }
+  const double local_batch = double(project.data.global_batch_size) / std::max(1, project.plan.dp);
+  const double micro = project.train.micro_batch_size > 0 ? project.train.micro_batch_size : local_batch;
+  const double tokens = micro * m.seq_len;
+  const double activations = tokens * m.n_layer * (40.0 * d + 6.0 * m.n_head * double(m.seq_len));
+  if (activations > kExabyte) {
+    reject("model.seq_len: " + str(m.seq_len) + " tokens x " + std::to_string(static_cast<long long>(micro)) +
+           " sequences per micro-batch would need more than an exabyte of activations per rank; lower model.seq_len or "
+           "train.micro_batch_size");
+  }
+}
 
 void rejectUnavailableFeatures(const Project& project) {
   const Plan& plan = project.plan;
@@ -98,6 +126,7 @@ void validateForWorld(Project& project, int world_size) {
   project.plan.resolve(world_size);
   checkBatch(project);
   checkModelAgainstAxes(project);
+  checkProjectScale(project);
   checkCorpus(project);
   rejectUnavailableFeatures(project);
 }

@@ -18,6 +18,8 @@
 #include "backend/train/lr_schedule.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/process_stats.h"
+#include "backend/train/corpus_agreement.h"
+#include "backend/train/fault_injection.h"
 #include "parallel/activity.h"
 #include "parallel/world.h"
 
@@ -86,7 +88,9 @@ Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique
   sampling.global_batch_size = p.data.global_batch_size;
   sampling.seed = p.train.seed;
   sampling.eval_fraction = p.data.eval_fraction;
-  s.sampler = std::make_unique<BatchSampler>(std::make_shared<const Corpus>(loadCorpus(p.data.corpus)), sampling);
+  auto corpus = std::make_shared<const Corpus>(loadCorpus(p.data.corpus));
+  requireSameCorpusOnEveryRank(*corpus, world.world());
+  s.sampler = std::make_unique<BatchSampler>(std::move(corpus), sampling);
 }
 
 Trainer::~Trainer() = default;
@@ -145,6 +149,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
   int window_steps = 0;
 
   for (int step = 0; step < p.train.steps; ++step) {
+    failHereIfInjected(everyone.rank(), step);
     const auto step_start = Clock::now();
     counter.reset();
     const double local_loss = s.trainStep(step);

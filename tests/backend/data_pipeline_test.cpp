@@ -102,32 +102,63 @@ TEST(DataPipeline, SameSeedSameBatchesOtherwiseDifferent) {
   EXPECT_GT(offsets.size(), 45u);
 }
 
+// True when [offset, offset + width) lies inside one of the blocks.
+bool insideOneBlock(const std::vector<BatchSampler::Block>& blocks, std::int64_t offset, std::int64_t width) {
+  for (const auto& block : blocks) {
+    if (offset >= block.begin && offset + width <= block.end) return true;
+  }
+  return false;
+}
+
 TEST(DataPipeline, WindowsStayInsideTheirSplit) {
   const auto corpus = syntheticCorpus(3000);
   const BatchSampler sampler(corpus, options(50, 8, 9, 0.2));
-  EXPECT_EQ(sampler.trainBytes(), 2400);
-  EXPECT_EQ(sampler.evalBytes(), 600);
+  // 3000 bytes in blocks of 102 (two windows of 51): 30 blocks, of which 4, 9, 14, 19, 24 and the
+  // 42-byte tail 29 are held out (floor((i + 1) / 5) > floor(i / 5)).
+  ASSERT_EQ(BatchSampler::blockBytes(3000, 50, 0.2), 102);
+  ASSERT_EQ(sampler.evalBlocks().size(), 6u);
+  EXPECT_EQ(sampler.evalBlocks()[0].begin, 4 * 102);
+  EXPECT_EQ(sampler.evalBlocks()[5].begin, 29 * 102);
+  EXPECT_EQ(sampler.evalBytes(), 5 * 102 + 42);
+  EXPECT_EQ(sampler.trainBytes(), 3000 - sampler.evalBytes());
   for (int step = 0; step < 500; ++step) {
     for (int sequence = 0; sequence < 8; ++sequence) {
-      const std::int64_t offset = sampler.trainWindowOffset(step, sequence);
-      ASSERT_GE(offset, 0);
-      ASSERT_LE(offset + 51, sampler.trainBytes());  // every input and target byte is training data
+      // Every input and target byte is training data, from one block.
+      ASSERT_TRUE(insideOneBlock(sampler.trainBlocks(), sampler.trainWindowOffset(step, sequence), 51));
     }
   }
-  ASSERT_EQ(sampler.evalWindowCount(), 11);  // (600 - 1) / 50
+  ASSERT_EQ(sampler.evalWindowCount(), 10);  // two windows in each full held-out block, none in the tail
   std::set<std::int64_t> eval_offsets;
   for (int index = 0; index < 3; ++index) {
     for (int sequence = 0; sequence < 8; ++sequence) {
       const std::int64_t offset = sampler.evalWindowOffset(index, sequence);
-      ASSERT_GE(offset, sampler.trainBytes());  // never overlaps training bytes
-      ASSERT_LE(offset + 51, 3000);
+      ASSERT_TRUE(insideOneBlock(sampler.evalBlocks(), offset, 51));  // never touches training bytes
       eval_offsets.insert(offset);
     }
   }
-  EXPECT_EQ(eval_offsets.size(), 11u);  // 24 windows wrap over all 11
+  EXPECT_EQ(eval_offsets.size(), 10u);  // 24 windows wrap over all 10
   const Batch eval = sampler.evalBatch(0, 2, 3);
   EXPECT_EQ(eval.inputs[0][0].item<std::int64_t>(),
             static_cast<unsigned char>(corpus->bytes[sampler.evalWindowOffset(0, 2)]));
+}
+
+TEST(DataPipeline, TheHeldOutSplitIsSpreadOverTheWholeCorpus) {
+  // The builtin corpus's size and the default eval_fraction: held-out blocks in every tenth of the
+  // corpus (not its tail), their share equal to eval_fraction within one block.
+  const std::int64_t size = std::int64_t{8} << 20;
+  const BatchSampler sampler(syntheticCorpus(size), options(64, 16, 0, 0.05));
+  std::set<std::int64_t> tenths;
+  for (const auto& block : sampler.evalBlocks()) tenths.insert(block.begin * 10 / size);
+  EXPECT_EQ(tenths.size(), 10u);
+  EXPECT_GE(sampler.evalBlocks().size(), 20u);
+  EXPECT_NEAR(double(sampler.evalBytes()) / double(size), 0.05, double(BatchSampler::blockBytes(size, 64, 0.05)) / double(size));
+}
+
+TEST(DataPipeline, WithoutAHeldOutShareTheCorpusIsOneTrainingBlock) {
+  const BatchSampler sampler(syntheticCorpus(5000), options(16, 4, 0, 0.0));
+  ASSERT_EQ(sampler.trainBlocks().size(), 1u);
+  EXPECT_EQ(sampler.trainWindowCount(), 5000 - 16);
+  EXPECT_EQ(sampler.evalWindowCount(), 0);
 }
 
 TEST(DataPipeline, PositionRestoresTheStepCounter) {

@@ -190,9 +190,22 @@ TEST(ProjectParse, HfConfigSuppliesSizesAndProjectKeysOverrideThem) {
 TEST(ProjectParse, LoadProjectNamesTheFileOnSyntaxErrors) {
   ScratchDir dir;
   const std::string path = dir.write("bad.json", "{\"model\": ");
-  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(path); }).rfind("project file " + path + ": invalid JSON:", 0), 0u);
-  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(dir.file("absent.json")); }),
-            "project file " + dir.file("absent.json") + ": cannot be opened");
+  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(path); }).rfind(path + ": invalid JSON: parse error at line 1", 0), 0u);
+  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(dir.file("absent.json")); }), dir.file("absent.json") + ": cannot be read");
+}
+
+TEST(ProjectParse, AKeyGivenTwiceOrANumberOutOfRangeNamesTheField) {
+  ScratchDir dir;
+  const std::string twice = dir.write("twice.json", R"({"model": {"n_layer": 2, "n_head": 2, "n_layer": 4}})");
+  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(twice); }), "model.n_layer: key given twice in one object (remove one)");
+  const std::string huge = dir.write("huge.json", R"({"model": {}, "optimizer": {"lr": 1e999}})");
+  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(huge); }),
+            "optimizer.lr: number out of range (it must fit a 64-bit floating-point value)");
+  const std::string in_array = dir.write("array.json", R"({"model": {}, "parallel": {"order": ["dp", 1e999]}})");
+  EXPECT_EQ(invalidArgumentMessage([&] { loadProject(in_array); }).rfind("parallel.order[1]: number out of range", 0), 0u);
+  // The same key in two different objects is no repetition.
+  const std::string fine = dir.write("fine.json", R"({"model": {"n_layer": 2}, "train": {"steps": 2, "seed": 1}, "name": "n"})");
+  EXPECT_NO_THROW(loadProject(fine));
 }
 
 }  // namespace

@@ -30,7 +30,6 @@ TEST_P(RunRejectsBadInput, WithOneLineNamingTheField) {
   // One line, and no worker ever started (nothing printed by a rank, no output folder).
   EXPECT_EQ(std::count(result.stderr_text.begin(), result.stderr_text.end(), '\n'), 1) << result.stderr_text;
   EXPECT_EQ(result.stdout_text.find("[rank"), std::string::npos);
-  EXPECT_LT(result.seconds, 10.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -48,7 +47,7 @@ TEST(RunRejectsBadInput, UnreadableProjectFile) {
   writeFile(dir.file("p.json"), "{\"name\": ");
   const CommandResult result = runBehemoth({"run", dir.file("p.json"), "--no-history"}, std::chrono::seconds(30));
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.stderr_text.find("not valid JSON"), std::string::npos) << result.stderr_text;
+  EXPECT_NE(result.stderr_text.find("invalid JSON"), std::string::npos) << result.stderr_text;
 }
 
 }  // namespace

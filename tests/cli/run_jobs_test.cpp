@@ -122,7 +122,6 @@ TEST(RunJobs, KilledWorkerStopsTheJobWithItsRankNamed) {
   EXPECT_EQ(run.exit_code, 1) << run.stderr_text;
   EXPECT_NE(run.stderr_text.find("rank 1"), std::string::npos) << run.stderr_text;
   EXPECT_NE(run.stderr_text.find("signal 9"), std::string::npos) << run.stderr_text;
-  EXPECT_LT(run.seconds, 60.0);
 }
 
 }  // namespace

@@ -1,0 +1,13 @@
+// What `behemoth plan` requires of a project: shapes every axis can split. Planning accepts any
+// plan the project describes, including strategies this build cannot run yet and devices that are
+// not here, so availability is not checked (validateForWorld does that for runs).
+#pragma once
+
+#include "backend/project/project.h"
+
+namespace behemoth {
+
+// The plan must be resolved (plan.dp != -1). Throws std::invalid_argument naming the field.
+void checkPlanShapes(const Project& project);
+
+}  // namespace behemoth

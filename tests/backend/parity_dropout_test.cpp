@@ -4,12 +4,14 @@
 // ends with the same gathered weights, because every rank draws its slice of the masks one process
 // draws. Dropout visibly changes training (so parity cannot come from dropout being off), and
 // evaluation runs without it.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/generated/variable_factories.h>
 #include <torch/utils.h>
 
 #include <cmath>
 #include <memory>
+#include <stdexcept>
+#include <vector>
 
 #include "backend/data/batch_sampler.h"
 #include "backend/data/corpus.h"

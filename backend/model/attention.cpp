@@ -7,15 +7,15 @@
 
 namespace behemoth {
 
-at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout,
-                           bool training) {
+at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const ForwardDropout* dropout, int layer) {
   const std::int64_t length = q.size(2);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
   const at::Tensor future = at::ones({length, k.size(2)}, q.options().dtype(at::kBool)).triu(1);
   scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
   at::Tensor probabilities = at::softmax(scores, -1);
-  if (dropout > 0.0) probabilities = at::dropout(probabilities, dropout, training);
+  if (dropout) probabilities = dropout->attention(probabilities, layer);
   return at::matmul(probabilities, v);
 }
 

@@ -6,12 +6,15 @@
 
 #include <cstdint>
 
+#include "backend/model/dropout.h"
+
 namespace behemoth {
 
 // softmax(q k^T / sqrt(head_dim) + causal mask) v for q [B, H, T, D], k and v [B, H, T, D].
-// Query t attends to keys 0..t. `dropout` applies to the attention probabilities when training.
-at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout = 0.0,
-                           bool training = false);
+// Query t attends to keys 0..t. `dropout` (when given and active) drops the probabilities of
+// block `layer`; q holds this rank's query heads (see ForwardDropout).
+at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const ForwardDropout* dropout = nullptr, int layer = 0);
 
 // Grouped-query attention: [B, H_kv, T, D] -> [B, H_kv * groups, T, D]; query head h reads
 // key/value head h / groups (the Hugging Face repeat_kv order).

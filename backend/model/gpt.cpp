@@ -14,10 +14,6 @@ torch::nn::LayerNorm makeLayerNorm(const ModelConfig& config) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.d_model}).eps(config.norm_eps));
 }
 
-at::Tensor maybeDropout(const at::Tensor& x, double p, bool training) {
-  return p > 0.0 ? at::dropout(x, p, training) : x;
-}
-
 // [B, T, heads * D] -> [B, heads, T, D]
 at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
   return x.view({x.size(0), x.size(1), -1, head_dim}).transpose(1, 2);
@@ -25,17 +21,17 @@ at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
 
 }  // namespace
 
-GptAttention::GptAttention(const ModelConfig& config) : head_dim_(config.headDim()), dropout_(config.dropout) {
+GptAttention::GptAttention(const ModelConfig& config) : head_dim_(config.headDim()) {
   addLinear("qkv", std::make_shared<DenseLinear>(config.d_model, 3 * config.d_model, true));
   addLinear("proj", std::make_shared<DenseLinear>(config.d_model, config.d_model, true));
 }
 
-at::Tensor GptAttention::forward(const at::Tensor& x) {
+at::Tensor GptAttention::forward(const at::Tensor& x, const ForwardDropout& dropout, int layer) {
   // The head count is read off the projection's width, so a tensor-parallel qkv that yields only
   // this rank's heads works unchanged.
   const auto parts = linear("qkv").forward(x).chunk(3, -1);
   const at::Tensor attended = causalAttention(splitHeads(parts[0], head_dim_), splitHeads(parts[1], head_dim_),
-                                              splitHeads(parts[2], head_dim_), dropout_, is_training());
+                                              splitHeads(parts[2], head_dim_), &dropout, layer);
   // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
   const at::Tensor merged = attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1});
   return linear("proj").forward(merged);
@@ -50,16 +46,17 @@ at::Tensor GptMlp::forward(const at::Tensor& x) {
   return linear("proj").forward(at::gelu(linear("fc").forward(x), "tanh"));
 }
 
-GptBlock::GptBlock(const ModelConfig& config) : dropout_(config.dropout) {
+GptBlock::GptBlock(const ModelConfig& config, int layer) : layer_(layer) {
   ln1_ = register_module("ln1", makeLayerNorm(config));
   attn_ = register_module("attn", std::make_shared<GptAttention>(config));
   ln2_ = register_module("ln2", makeLayerNorm(config));
   mlp_ = register_module("mlp", std::make_shared<GptMlp>(config));
 }
 
-at::Tensor GptBlock::forward(const at::Tensor& x) {
-  const at::Tensor h = x + maybeDropout(attn_->forward(ln1_->forward(x)), dropout_, is_training());
-  return h + maybeDropout(mlp_->forward(ln2_->forward(h)), dropout_, is_training());
+at::Tensor GptBlock::forward(const at::Tensor& x, const ForwardDropout& dropout) {
+  const at::Tensor attended = attn_->forward(ln1_->forward(x), dropout, layer_);
+  const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
+  return h + dropout.residual(mlp_->forward(ln2_->forward(h)), DropoutSite::mlp_output, layer_);
 }
 
 GptModel::GptModel(const ModelConfig& config) : LanguageModel(config) {
@@ -67,7 +64,7 @@ GptModel::GptModel(const ModelConfig& config) : LanguageModel(config) {
   pos_emb_ = register_module("pos_emb", std::make_shared<Embedding>(config.seq_len, config.d_model));
   auto blocks = register_module("blocks", torch::nn::ModuleList());
   for (int index = 0; index < config.n_layer; ++index) {
-    blocks_.push_back(std::make_shared<GptBlock>(config));
+    blocks_.push_back(std::make_shared<GptBlock>(config, index));
     blocks->push_back(blocks_.back());
   }
   ln_f_ = register_module("ln_f", makeLayerNorm(config));
@@ -82,10 +79,12 @@ at::Tensor GptModel::embed(const at::Tensor& tokens) {
   const at::Tensor token_rows = tok_emb_->forward(tokens);
   const std::int64_t first = firstPosition(token_rows);
   const at::Tensor positions = at::arange(first, first + token_rows.size(1), tokens.options());
-  return maybeDropout(token_rows + pos_emb_->forward(positions), config().dropout, is_training());
+  return forwardDropout(token_rows).residual(token_rows + pos_emb_->forward(positions), DropoutSite::embedding, 0);
 }
 
-at::Tensor GptModel::block(int index, const at::Tensor& hidden) { return blocks_.at(index)->forward(hidden); }
+at::Tensor GptModel::block(int index, const at::Tensor& hidden) {
+  return blocks_.at(index)->forward(hidden, forwardDropout(hidden));
+}
 
 at::Tensor GptModel::head(const at::Tensor& hidden) {
   const at::Tensor normalized = ln_f_->forward(hidden);

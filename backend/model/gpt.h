@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/model/dropout.h"
 #include "backend/model/language_model.h"
 #include "backend/model/layers.h"
 
@@ -23,11 +24,10 @@ namespace behemoth {
 class GptAttention : public LinearOwner {
  public:
   explicit GptAttention(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x);
+  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, int layer);
 
  private:
   std::int64_t head_dim_;
-  double dropout_;
 };
 
 class GptMlp : public LinearOwner {
@@ -38,15 +38,15 @@ class GptMlp : public LinearOwner {
 
 class GptBlock : public torch::nn::Module {
  public:
-  explicit GptBlock(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x);
+  GptBlock(const ModelConfig& config, int layer);
+  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout);
 
  private:
   torch::nn::LayerNorm ln1_{nullptr};
   std::shared_ptr<GptAttention> attn_;
   torch::nn::LayerNorm ln2_{nullptr};
   std::shared_ptr<GptMlp> mlp_;
-  double dropout_;
+  int layer_;
 };
 
 class GptModel : public LanguageModel {

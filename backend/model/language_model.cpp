@@ -55,6 +55,20 @@ std::int64_t LanguageModel::firstPosition(const at::Tensor& hidden) const {
   return sharded ? hidden.size(1) * tp_.group->rank() : 0;
 }
 
+ForwardDropout LanguageModel::forwardDropout(const at::Tensor& hidden) const {
+  ForwardDropout dropout;
+  dropout.p = is_training() ? config_.dropout : 0.0;
+  dropout.context = dropout_context_;
+  dropout.first_position = firstPosition(hidden);
+  dropout.full_length = fullSequenceLength(hidden);
+  if (tp_.group) {
+    // parallelize() gives tp rank r the query heads [r * H / tp, (r + 1) * H / tp).
+    dropout.head_shard = tp_.group->rank();
+    dropout.head_shards = tp_.group->size();
+  }
+  return dropout;
+}
+
 void LanguageModel::checkTokens(const at::Tensor& tokens) const {
   if (tokens.dim() != 2) {
     throw std::invalid_argument("model forward: tokens must be [batch, length], got " +

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/model/dropout.h"
 #include "backend/model/init.h"
 #include "backend/model/layers.h"
 #include "backend/model/linear.h"
@@ -46,6 +47,9 @@ class LanguageModel : public LinearOwner {
   void setTensorParallel(const TensorParallelContext& tp, std::int64_t padded_vocab);
   const TensorParallelContext* tensorParallel() const { return tp_.group ? &tp_ : nullptr; }
   std::int64_t paddedVocab() const { return padded_vocab_; }
+  // Which step and global samples the next forward computes (the trainer sets it per micro-batch):
+  // dropout masks are drawn from it and the activations' global coordinates (backend/model/dropout.h).
+  void setDropoutContext(const DropoutContext& context) { dropout_context_ = context; }
   // Swaps the token embedding (for the vocabulary-parallel one).
   virtual void replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) = 0;
 
@@ -62,6 +66,9 @@ class LanguageModel : public LinearOwner {
   // position of hidden's first token.
   std::int64_t fullSequenceLength(const at::Tensor& hidden) const;
   std::int64_t firstPosition(const at::Tensor& hidden) const;
+  // The dropout of this forward for residual-stream activations shaped like `hidden` (sequence
+  // offset under SP, this rank's query-head block under tp); off in eval mode.
+  ForwardDropout forwardDropout(const at::Tensor& hidden) const;
 
  private:
   at::Tensor hiddenStates(const at::Tensor& tokens);
@@ -69,6 +76,7 @@ class LanguageModel : public LinearOwner {
   ModelConfig config_;
   TensorParallelContext tp_;
   std::int64_t padded_vocab_ = 0;
+  DropoutContext dropout_context_;
 };
 
 // Mean cross-entropy over every token: logits [B, T, V], targets [B, T] int64.

@@ -6,10 +6,6 @@ namespace behemoth {
 
 namespace {
 
-at::Tensor maybeDropout(const at::Tensor& x, double p, bool training) {
-  return p > 0.0 ? at::dropout(x, p, training) : x;
-}
-
 // [B, T, heads * D] -> [B, heads, T, D]
 at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
   return x.view({x.size(0), x.size(1), -1, head_dim}).transpose(1, 2);
@@ -17,7 +13,7 @@ at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
 
 }  // namespace
 
-LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.headDim()), dropout_(config.dropout) {
+LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.headDim()) {
   const std::int64_t q_width = std::int64_t{config.n_head} * head_dim_;
   const std::int64_t kv_width = std::int64_t{config.kvHeads()} * head_dim_;
   addLinear("q", std::make_shared<DenseLinear>(config.d_model, q_width, false));
@@ -26,7 +22,8 @@ LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.hea
   addLinear("o", std::make_shared<DenseLinear>(q_width, config.d_model, false));
 }
 
-at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rotary) {
+at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
+                                   int layer) {
   // Head counts come from the projections' widths, so tensor-parallel shards work unchanged.
   // q, k and v read one prepared input (under tensor parallelism: one collective, not three).
   const at::Tensor input = linear("q").prepareInput(x);
@@ -35,7 +32,7 @@ at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rota
   const at::Tensor v = splitHeads(linear("v").forwardPrepared(input), head_dim_);
   const std::int64_t groups = q.size(1) / k.size(1);
   const at::Tensor attended =
-      causalAttention(q, repeatKvHeads(k, groups), repeatKvHeads(v, groups), dropout_, is_training());
+      causalAttention(q, repeatKvHeads(k, groups), repeatKvHeads(v, groups), &dropout, layer);
   // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
   return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1}));
 }
@@ -51,23 +48,24 @@ at::Tensor LlamaMlp::forward(const at::Tensor& x) {
   return linear("down").forward(at::silu(linear("gate").forwardPrepared(input)) * linear("up").forwardPrepared(input));
 }
 
-LlamaBlock::LlamaBlock(const ModelConfig& config) : dropout_(config.dropout) {
+LlamaBlock::LlamaBlock(const ModelConfig& config, int layer) : layer_(layer) {
   attn_norm_ = register_module("attn_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
   attn_ = register_module("attn", std::make_shared<LlamaAttention>(config));
   mlp_norm_ = register_module("mlp_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
   mlp_ = register_module("mlp", std::make_shared<LlamaMlp>(config));
 }
 
-at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary) {
-  const at::Tensor h = x + maybeDropout(attn_->forward(attn_norm_->forward(x), rotary), dropout_, is_training());
-  return h + maybeDropout(mlp_->forward(mlp_norm_->forward(h)), dropout_, is_training());
+at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout) {
+  const at::Tensor attended = attn_->forward(attn_norm_->forward(x), rotary, dropout, layer_);
+  const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
+  return h + dropout.residual(mlp_->forward(mlp_norm_->forward(h)), DropoutSite::mlp_output, layer_);
 }
 
 LlamaModel::LlamaModel(const ModelConfig& config) : LanguageModel(config) {
   tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
   auto blocks = register_module("blocks", torch::nn::ModuleList());
   for (int index = 0; index < config.n_layer; ++index) {
-    blocks_.push_back(std::make_shared<LlamaBlock>(config));
+    blocks_.push_back(std::make_shared<LlamaBlock>(config, index));
     blocks->push_back(blocks_.back());
   }
   norm_f_ = register_module("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
@@ -78,7 +76,9 @@ LlamaModel::LlamaModel(const ModelConfig& config) : LanguageModel(config) {
 
 at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
   checkTokens(tokens);
-  return maybeDropout(tok_emb_->forward(tokens), config().dropout, is_training());
+  // Under sequence parallelism the embedding arrives as this rank's sequence shard.
+  const at::Tensor embedded = tok_emb_->forward(tokens);
+  return forwardDropout(embedded).residual(embedded, DropoutSite::embedding, 0);
 }
 
 at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
@@ -86,7 +86,7 @@ at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   // a pipeline stage or under activation checkpointing.
   const RotaryTables rotary =
       rotaryTables(0, fullSequenceLength(hidden), config().headDim(), config().rope_theta, hidden.options());
-  return blocks_.at(index)->forward(hidden, rotary);
+  return blocks_.at(index)->forward(hidden, rotary, forwardDropout(hidden));
 }
 
 at::Tensor LlamaModel::head(const at::Tensor& hidden) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/model/attention.h"
+#include "backend/model/dropout.h"
 #include "backend/model/language_model.h"
 #include "backend/model/layers.h"
 
@@ -23,11 +24,10 @@ namespace behemoth {
 class LlamaAttention : public LinearOwner {
  public:
   explicit LlamaAttention(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary);
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout, int layer);
 
  private:
   std::int64_t head_dim_;
-  double dropout_;
 };
 
 class LlamaMlp : public LinearOwner {
@@ -38,15 +38,15 @@ class LlamaMlp : public LinearOwner {
 
 class LlamaBlock : public torch::nn::Module {
  public:
-  explicit LlamaBlock(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary);
+  LlamaBlock(const ModelConfig& config, int layer);
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout);
 
  private:
   std::shared_ptr<RmsNorm> attn_norm_;
   std::shared_ptr<LlamaAttention> attn_;
   std::shared_ptr<RmsNorm> mlp_norm_;
   std::shared_ptr<LlamaMlp> mlp_;
-  double dropout_;
+  int layer_;
 };
 
 class LlamaModel : public LanguageModel {

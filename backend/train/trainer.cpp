@@ -1,6 +1,7 @@
 #include "backend/train/trainer.h"
 
 #include <torch/csrc/autograd/generated/variable_factories.h>
+#include <torch/nn/module.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -32,6 +33,18 @@ using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+// Eval mode (no dropout) for a scope; training mode again after it.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(torch::nn::Module& module) : module_(module) { module_.eval(); }
+  ~EvalModeScope() { module_.train(); }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+};
 
 }  // namespace
 
@@ -104,7 +117,10 @@ double Trainer::State::trainStep(int step) {
   const double loss_scale = updater->lossScale();
   double loss_sum = 0.0;
   for (int m = 0; m < micro_batches; ++m) {
-    const Batch batch = sampler->globalBatchSlice(step, firstLocalSequence() + m * micro, micro);
+    const int first_sample = firstLocalSequence() + m * micro;
+    const Batch batch = sampler->globalBatchSlice(step, first_sample, micro);
+    // Dropout masks are keyed on the global samples, not on this rank's rows.
+    model->setDropoutContext({project.train.seed, step, first_sample});
     const std::string doing = "forward/backward step " + std::to_string(step) + " micro-batch " + std::to_string(m);
     ActivityScope activity(doing.c_str());
     const std::int64_t live_before_forward = measuring ? tensor_memory::liveBytes() : 0;
@@ -126,6 +142,7 @@ double Trainer::State::trainStep(int step) {
 
 double Trainer::State::evaluate() {
   torch::NoGradGuard no_grad;
+  const EvalModeScope eval_mode(*model);
   ActivityScope activity("evaluation");
   double sum = 0.0;
   for (int b = 0; b < project.train.eval_batches; ++b) {

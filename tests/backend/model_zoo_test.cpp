@@ -243,8 +243,15 @@ TEST(ModelZoo, DropoutOnlyActsWhenConfiguredAndTraining) {
   const at::Tensor tokens = randomTokens(1, 8, 64, 2);
   model->eval();
   EXPECT_TRUE(at::equal(model->forward(tokens), model->forward(tokens)));
+  const at::Tensor evaluated = model->forward(tokens);
   model->train();
-  EXPECT_FALSE(at::equal(model->forward(tokens), model->forward(tokens)));
+  // Counter-based masks: the same step draws the same masks, the next step others.
+  model->setDropoutContext({1, 0, 0});
+  const at::Tensor trained = model->forward(tokens);
+  EXPECT_FALSE(at::equal(trained, evaluated));
+  EXPECT_TRUE(at::equal(model->forward(tokens), trained));
+  model->setDropoutContext({1, 1, 0});
+  EXPECT_FALSE(at::equal(model->forward(tokens), trained));
 }
 
 }  // namespace

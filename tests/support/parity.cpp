@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "backend/metrics/event_sink.h"
 #include "backend/train/trainer.h"
@@ -68,7 +69,9 @@ ParityRun trainOnRanks(Project project, int nproc) {
   }
   for (const auto& event : nlohmann::json::parse(run.loadText(0, "events"))) {
     result.step_events.push_back(event);
-    result.grad_norms.push_back(event.at("grad_norm").get<double>());
+    // An overflowing fp16 step's norm is infinite, which JSON carries as null.
+    const nlohmann::json& norm = event.at("grad_norm");
+    result.grad_norms.push_back(norm.is_number() ? norm.get<double>() : std::numeric_limits<double>::quiet_NaN());
   }
   std::istringstream names(run.loadText(0, "names"));
   for (std::string name; std::getline(names, name);) {

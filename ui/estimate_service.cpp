@@ -1,5 +1,6 @@
 #include "ui/estimate_service.h"
 
+#include <QThread>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <chrono>
@@ -24,11 +25,13 @@ void EstimateService::request(const nlohmann::json& project, const QString& base
 
 void EstimateService::start(Job job) {
   running_ = true;
-  watcher_.setFuture(QtConcurrent::run([job = std::move(job)] {
+  ++started_;
+  QThread* const requester = QThread::currentThread();
+  watcher_.setFuture(QtConcurrent::run([job = std::move(job), requester] {
     const auto begin = std::chrono::steady_clock::now();
     auto analysis = std::make_shared<const ProjectAnalysis>(analyzeProject(job.project, job.base_dir));
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - begin;
-    return Result{std::move(analysis), took.count()};
+    return Result{std::move(analysis), took.count(), QThread::currentThread() == requester};
   }));
 }
 
@@ -44,6 +47,7 @@ void EstimateService::finished() {
   }
   latest_ = result.analysis;
   last_ms_ = result.milliseconds;
+  last_on_requesting_thread_ = result.on_requesting_thread;
   emit analysisReady(latest_);
 }
 

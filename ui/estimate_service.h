@@ -30,6 +30,11 @@ class EstimateService : public QObject {
   bool busy() const { return running_; }
   // Milliseconds the newest analysis took (worker thread, wall clock).
   double lastMilliseconds() const { return last_ms_; }
+  // Whether the newest analysis ran on the thread that requested it (the UI thread): never, by
+  // design; the tests assert it.
+  bool lastRanOnRequestingThread() const { return last_on_requesting_thread_; }
+  // Analyses started so far (coalesced requests never start one).
+  int analysesStarted() const { return started_; }
 
  signals:
   void analysisReady(behemoth::ui::AnalysisPtr analysis);
@@ -42,6 +47,7 @@ class EstimateService : public QObject {
   struct Result {
     AnalysisPtr analysis;
     double milliseconds = 0;
+    bool on_requesting_thread = false;
   };
   void start(Job job);
   void finished();
@@ -51,6 +57,8 @@ class EstimateService : public QObject {
   bool running_ = false;
   AnalysisPtr latest_;
   double last_ms_ = 0;
+  bool last_on_requesting_thread_ = false;
+  int started_ = 0;
 };
 
 }  // namespace behemoth::ui

@@ -8,6 +8,7 @@ HistoryListing listHistory(const QString& path, int busy_timeout_ms) {
   HistoryListing listing;
   try {
     HistoryStore store(path.toStdString(), busy_timeout_ms);
+    store.markLostRuns();  // a run whose launcher vanished is lost, not running forever
     listing.runs = store.listRuns();
   } catch (const std::exception& error) {
     listing.error = QString::fromStdString(error.what());
@@ -19,6 +20,7 @@ HistoryDetails loadRuns(const QString& path, const std::vector<std::int64_t>& id
   HistoryDetails details;
   try {
     HistoryStore store(path.toStdString(), busy_timeout_ms);
+    store.markLostRuns();
     for (std::int64_t id : ids) {
       std::optional<RunDetails> run = store.getRun(id);
       if (!run) throw std::runtime_error("run " + std::to_string(id) + " is not in the history any more");

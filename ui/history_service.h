@@ -24,7 +24,8 @@ struct HistoryDetails {
   QString error;
 };
 
-// Synchronous helpers (used by the service's workers and by the screenshot mode).
+// Synchronous helpers (used by the service's workers and by the screenshot mode). Both first mark
+// runs whose launcher vanished as lost (HistoryStore::markLostRuns).
 HistoryListing listHistory(const QString& path, int busy_timeout_ms);
 HistoryDetails loadRuns(const QString& path, const std::vector<std::int64_t>& ids, int busy_timeout_ms);
 

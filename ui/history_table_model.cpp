@@ -44,6 +44,7 @@ QVariant HistoryTableModel::data(const QModelIndex& index, int role) const {
       case RunOutcome::failed: return QBrush(QColor(0xEF, 0x44, 0x44));
       case RunOutcome::stopped: return QBrush(QColor(0xF5, 0x9E, 0x0B));
       case RunOutcome::running: return QBrush(QColor(0x3B, 0x82, 0xF6));
+      case RunOutcome::lost: return QBrush(QColor(0xA8, 0x55, 0xF7));
     }
   }
   if (role == Qt::ToolTipRole && column == outcome && !r.error.empty()) return QString::fromStdString(r.error);

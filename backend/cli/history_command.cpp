@@ -55,6 +55,8 @@ void addHistoryCommand(CLI::App& app, std::function<int()>& action) {
   history->callback([&action, options, list, show, compare, remove, tag] {
     action = [=] {
       HistoryStore store = openStore(*options);
+      // A run whose launcher vanished (SIGKILL, a crash) is shown as lost, not as running forever.
+      if (!remove->parsed() && !tag->parsed()) store.markLostRuns();
       if (show->parsed()) {
         std::cout << formatRunDetails(requireRun(store, options->ids.at(0)));
       } else if (compare->parsed()) {

@@ -77,6 +77,13 @@ std::string bytesOrDash(const std::optional<std::int64_t>& value) {
 
 std::string durationOrDash(const std::optional<double>& value) { return value ? formatDuration(*value) : "-"; }
 
+std::string lastStepOrDash(const RunRecord& run) { return run.last_step ? std::to_string(*run.last_step) : "-"; }
+
+std::string launcherOrDash(const RunRecord& run) {
+  if (!run.launcher) return "-";
+  return "pid " + std::to_string(run.launcher->pid) + " on " + run.launcher->host;
+}
+
 }  // namespace
 
 std::string planSummary(const json& plan) {
@@ -97,10 +104,10 @@ std::string planSummary(const json& plan) {
 std::string formatRunList(const std::vector<RunRecord>& runs) {
   if (runs.empty()) return "no runs recorded\n";
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "OUTCOME", "STARTED", "PLAN", "STEPS", "LOSS", "EVAL", "TOK/S", "TAGS"}};
+      {"ID", "NAME", "OUTCOME", "STARTED", "PLAN", "STEPS", "LAST STEP", "LOSS", "EVAL", "TOK/S", "TAGS"}};
   for (const RunRecord& run : runs) {
     rows.push_back({std::to_string(run.id), run.name, outcomeName(run.outcome), run.started_at, planSummary(run.plan),
-                    std::to_string(run.logged_steps), orDash(run.summary.final_loss, 4),
+                    std::to_string(run.logged_steps), lastStepOrDash(run), orDash(run.summary.final_loss, 4),
                     orDash(run.summary.final_eval_loss, 4),
                     run.summary.tokens_per_s ? formatCount(*run.summary.tokens_per_s) : "-", joinTags(run.tags)});
   }
@@ -116,6 +123,8 @@ std::string formatRunDetails(const RunDetails& details) {
       {"started", run.started_at},
       {"finished", run.finished_at.value_or("-")},
       {"duration", durationOrDash(run.summary.duration_s)},
+      {"last step", lastStepOrDash(run)},
+      {"launcher", launcherOrDash(run)},
       {"world size", std::to_string(run.world_size)},
       {"plan", planSummary(run.plan)},
       {"parameters", formatCount(static_cast<double>(run.parameter_count))},
@@ -196,6 +205,7 @@ std::string formatRunComparison(const RunDetails& a, const RunDetails& b) {
   rows.push_back({"duration", durationOrDash(sa.duration_s), durationOrDash(sb.duration_s),
                   relativeChange(sa.duration_s, sb.duration_s)});
   rows.push_back({"logged steps", std::to_string(ra.logged_steps), std::to_string(rb.logged_steps), ""});
+  rows.push_back({"last step", lastStepOrDash(ra), lastStepOrDash(rb), ""});
   return renderTable(rows);
 }
 

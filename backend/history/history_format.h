@@ -11,9 +11,10 @@ namespace behemoth {
 // "dp2 tp2 zero1" from a plan's JSON: axes larger than one, and the ZeRO stage when on.
 std::string planSummary(const nlohmann::json& plan);
 
-// One row per run: id, name, outcome, start time, plan, steps, final loss, eval loss, tok/s, tags.
+// One row per run: id, name, outcome, start time, plan, logged steps, last step, final loss, eval
+// loss, tok/s, tags.
 std::string formatRunList(const std::vector<RunRecord>& runs);
-// A run's fields, summary and its logged steps (long runs are sampled, always showing the last step).
+// A run's fields (with its last step and launcher), summary and its logged steps (long runs are sampled, always showing the last step).
 std::string formatRunDetails(const RunDetails& details);
 // Two runs side by side: the project and plan fields that differ, then the results (final loss,
 // eval loss, tokens/s, peak memory, model state, duration) with b relative to a.

@@ -14,7 +14,8 @@ namespace behemoth {
 class HistoryRecorder : public EventSink {
  public:
   explicit HistoryRecorder(std::shared_ptr<HistoryStore> store) : store_(std::move(store)) {}
-  // A run that started but never reported an outcome (its launcher unwound) is marked failed.
+  // A run that started but never reported an outcome (its launcher unwound) is marked failed. A
+  // launcher killed outright never gets here: HistoryStore::markLostRuns marks its run lost.
   ~HistoryRecorder() override;
 
   void emit(const nlohmann::json& event) override;

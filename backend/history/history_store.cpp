@@ -1,5 +1,6 @@
 #include "backend/history/history_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -14,28 +15,36 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr const char* kSchemaV1 = R"sql(
-CREATE TABLE IF NOT EXISTS runs (
-  id                INTEGER PRIMARY KEY AUTOINCREMENT,
-  name              TEXT    NOT NULL,
-  project_json      TEXT    NOT NULL,
-  plan_json         TEXT    NOT NULL,
-  world_size        INTEGER NOT NULL,
-  out_dir           TEXT    NOT NULL,
-  started_at        TEXT    NOT NULL,
-  finished_at       TEXT,
-  outcome           TEXT    NOT NULL CHECK (outcome IN ('running', 'completed', 'failed', 'stopped')),
-  error             TEXT    NOT NULL DEFAULT '',
-  final_loss        REAL,
-  final_eval_loss   REAL,
-  tokens_per_s      REAL,
-  peak_rss_bytes    INTEGER,
-  model_state_bytes INTEGER,
-  duration_s        REAL,
-  parameter_count   INTEGER NOT NULL DEFAULT 0,
-  tags              TEXT    NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS run_metrics (
+// The runs table as of schema version 2 (version 1 lacked 'lost' and the launcher columns).
+std::string runsTableSql(const std::string& table) {
+  return "CREATE TABLE " + table + R"sql( (
+  id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+  name                 TEXT    NOT NULL,
+  project_json         TEXT    NOT NULL,
+  plan_json            TEXT    NOT NULL,
+  world_size           INTEGER NOT NULL,
+  out_dir              TEXT    NOT NULL,
+  started_at           TEXT    NOT NULL,
+  finished_at          TEXT,
+  outcome              TEXT    NOT NULL CHECK (outcome IN ('running', 'completed', 'failed', 'stopped', 'lost')),
+  error                TEXT    NOT NULL DEFAULT '',
+  final_loss           REAL,
+  final_eval_loss      REAL,
+  tokens_per_s         REAL,
+  peak_rss_bytes       INTEGER,
+  model_state_bytes    INTEGER,
+  duration_s           REAL,
+  parameter_count      INTEGER NOT NULL DEFAULT 0,
+  tags                 TEXT    NOT NULL DEFAULT '[]',
+  launcher_host        TEXT,
+  launcher_pid         INTEGER,
+  launcher_start_ticks INTEGER,
+  launcher_boot_id     TEXT
+))sql";
+}
+
+constexpr const char* kRunMetricsSql = R"sql(
+CREATE TABLE run_metrics (
   run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   step      INTEGER NOT NULL,
   loss      REAL,
@@ -43,13 +52,46 @@ CREATE TABLE IF NOT EXISTS run_metrics (
   json      TEXT,  -- the step event's fields; NULL for a row that only holds an evaluation
   PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
 )sql";
+
+constexpr const char* kRunsIndexSql = "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at)";
+
+// The columns both versions have, in the order version 1 declared them.
+constexpr const char* kVersion1RunColumns =
+    "id, name, project_json, plan_json, world_size, out_dir, started_at, finished_at, outcome, error, final_loss, "
+    "final_eval_loss, tokens_per_s, peak_rss_bytes, model_state_bytes, duration_s, parameter_count, tags";
 
 constexpr const char* kRunColumns =
     "id, name, project_json, plan_json, world_size, out_dir, started_at, finished_at, outcome, error, final_loss, "
     "final_eval_loss, tokens_per_s, peak_rss_bytes, model_state_bytes, duration_s, parameter_count, tags, "
-    "(SELECT count(*) FROM run_metrics m WHERE m.run_id = runs.id AND m.json IS NOT NULL)";
+    "(SELECT count(*) FROM run_metrics m WHERE m.run_id = runs.id AND m.json IS NOT NULL), "
+    "(SELECT max(step) FROM run_metrics m WHERE m.run_id = runs.id AND m.json IS NOT NULL), "
+    "launcher_host, launcher_pid, launcher_start_ticks, launcher_boot_id";
+
+// Version 1 -> 2. SQLite cannot widen a CHECK constraint in place, so `runs` is rebuilt (SQLite's
+// documented table-rebuild procedure): new table, copy, drop, rename. Foreign keys must be off:
+// dropping `runs` with them on would cascade into run_metrics. Ids and the AUTOINCREMENT
+// high-water mark are kept, so a deleted run's id is never handed out again.
+void migrateVersion1To2(sqlite::Database& db) {
+  std::optional<std::int64_t> sequence;
+  {
+    sqlite::Statement query(db, "SELECT seq FROM sqlite_sequence WHERE name = 'runs'");
+    if (query.step()) sequence = query.getInt(0);
+  }
+  db.exec(runsTableSql("runs_v2"));
+  db.exec(std::string("INSERT INTO runs_v2 (") + kVersion1RunColumns + ") SELECT " + kVersion1RunColumns + " FROM runs");
+  db.exec("DROP TABLE runs");
+  db.exec("ALTER TABLE runs_v2 RENAME TO runs");
+  db.exec(kRunsIndexSql);
+  if (sequence) {
+    sqlite::Statement update(db, "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'runs'");
+    update.bind(1, *sequence).run();
+    if (db.changes() == 0) {
+      sqlite::Statement insert(db, "INSERT INTO sqlite_sequence (name, seq) VALUES ('runs', ?1)");
+      insert.bind(1, *sequence).run();
+    }
+  }
+}
 
 json parseStoredJson(const std::string& text) {
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -96,7 +138,41 @@ RunRecord readRun(const sqlite::Statement& row) {
   run.parameter_count = row.getInt(16);
   run.tags = parseTags(row.getText(17));
   run.logged_steps = row.getInt(18);
+  run.last_step = row.getOptionalInt(19);
+  if (const auto pid = row.getOptionalInt(21)) {
+    ProcessIdentity launcher;
+    launcher.host = row.getText(20);
+    launcher.pid = *pid;
+    launcher.start_ticks = row.getOptionalInt(22);
+    launcher.boot_id = row.getText(23);
+    run.launcher = std::move(launcher);
+  }
   return run;
+}
+
+// What a launcher would have recorded at the end, from the steps that reached the history.
+RunSummary summaryOfSteps(const RunDetails& details) {
+  RunSummary summary;
+  if (!details.evals.empty()) summary.final_eval_loss = details.evals.back().second;
+  if (details.steps.empty()) return summary;
+  double tokens_per_s = 0.0;
+  std::int64_t peak_rss = 0;
+  std::int64_t model_state = 0;
+  for (const StepMetrics& step : details.steps) {
+    tokens_per_s += step.tokens_per_s;
+    peak_rss = std::max(peak_rss, step.peak_rss_bytes);
+    model_state = std::max(model_state, step.model_state_bytes);
+  }
+  summary.final_loss = details.steps.back().loss;
+  summary.tokens_per_s = tokens_per_s / static_cast<double>(details.steps.size());
+  summary.peak_rss_bytes = peak_rss;
+  summary.model_state_bytes = model_state;
+  summary.duration_s = details.steps.back().elapsed_s;
+  return summary;
+}
+
+std::string describeLauncher(const ProcessIdentity& launcher) {
+  return "pid " + std::to_string(launcher.pid) + " on " + launcher.host;
 }
 
 // LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally (ESCAPE '\').
@@ -117,15 +193,17 @@ std::string outcomeName(RunOutcome outcome) {
     case RunOutcome::completed: return "completed";
     case RunOutcome::failed: return "failed";
     case RunOutcome::stopped: return "stopped";
+    case RunOutcome::lost: return "lost";
   }
   return "running";
 }
 
 RunOutcome outcomeFromName(const std::string& name) {
-  for (RunOutcome outcome : {RunOutcome::running, RunOutcome::completed, RunOutcome::failed, RunOutcome::stopped}) {
+  for (RunOutcome outcome :
+       {RunOutcome::running, RunOutcome::completed, RunOutcome::failed, RunOutcome::stopped, RunOutcome::lost}) {
     if (outcomeName(outcome) == name) return outcome;
   }
-  throw std::invalid_argument("unknown run outcome '" + name + "' (expected running, completed, failed or stopped)");
+  throw std::invalid_argument("unknown run outcome '" + name + "' (expected running, completed, failed, stopped or lost)");
 }
 
 std::string HistoryStore::defaultPath() {
@@ -175,7 +253,8 @@ void HistoryStore::prepareSchema() {
       }
     }
   }
-  db_.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
+  // Foreign keys stay off until the schema is current: a migration rebuilds `runs`.
+  db_.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF");
 
   sqlite::Transaction transaction(db_);
   int version = 0;
@@ -188,10 +267,15 @@ void HistoryStore::prepareSchema() {
                              " is newer than this build understands (" + std::to_string(kSchemaVersion) + ")");
   }
   if (version < 1) {
-    db_.exec(kSchemaV1);
-    db_.exec("PRAGMA user_version = 1");
+    db_.exec(runsTableSql("runs"));
+    db_.exec(kRunMetricsSql);
+    db_.exec(kRunsIndexSql);
+  } else if (version < 2) {
+    migrateVersion1To2(db_);
   }
+  if (version < kSchemaVersion) db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   transaction.commit();
+  db_.exec("PRAGMA foreign_keys=ON");
 }
 
 void HistoryStore::requireRun(std::int64_t run_id, const char* operation) {
@@ -203,10 +287,13 @@ void HistoryStore::requireRun(std::int64_t run_id, const char* operation) {
 }
 
 std::int64_t HistoryStore::beginRun(const RunStart& start) {
+  const ProcessIdentity launcher = start.launcher.value_or(currentProcessIdentity());
+  sqlite::SynchronousFull durable(db_);  // a run's start and end records survive a power cut
   sqlite::Transaction transaction(db_);
   sqlite::Statement insert(db_,
                            "INSERT INTO runs (name, project_json, plan_json, world_size, out_dir, started_at, outcome, "
-                           "parameter_count, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8)");
+                           "parameter_count, tags, launcher_host, launcher_pid, launcher_start_ticks, launcher_boot_id) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10, ?11, ?12)");
   insert.bind(1, start.name)
       .bind(2, start.project.dump())
       .bind(3, start.plan.dump())
@@ -214,7 +301,11 @@ std::int64_t HistoryStore::beginRun(const RunStart& start) {
       .bind(5, start.out_dir)
       .bind(6, start.started_at.empty() ? utcTimestamp() : start.started_at)
       .bind(7, start.parameter_count)
-      .bind(8, tagsToText(start.tags));
+      .bind(8, tagsToText(start.tags))
+      .bind(9, launcher.host)
+      .bind(10, launcher.pid)
+      .bind(11, launcher.start_ticks)
+      .bind(12, launcher.boot_id);
   insert.run();
   const std::int64_t id = db_.lastInsertId();
   transaction.commit();
@@ -259,6 +350,7 @@ void HistoryStore::appendEvent(std::int64_t run_id, const json& event) {
 }
 
 void HistoryStore::finishRun(std::int64_t run_id, RunOutcome outcome, const std::string& error, const RunSummary& summary) {
+  sqlite::SynchronousFull durable(db_);
   sqlite::Transaction transaction(db_);
   requireRun(run_id, "finishRun");
   sqlite::Statement update(db_,
@@ -274,6 +366,58 @@ void HistoryStore::finishRun(std::int64_t run_id, RunOutcome outcome, const std:
       .bind(8, summary.peak_rss_bytes)
       .bind(9, summary.model_state_bytes)
       .bind(10, summary.duration_s);
+  update.run();
+  transaction.commit();
+}
+
+std::vector<std::int64_t> HistoryStore::markLostRuns() {
+  std::vector<std::pair<std::int64_t, ProcessIdentity>> running;
+  {
+    sqlite::Statement query(db_,
+                            "SELECT id, launcher_pid, launcher_start_ticks, launcher_boot_id FROM runs "
+                            "WHERE outcome = 'running' AND launcher_pid IS NOT NULL AND launcher_host = ?1 ORDER BY id");
+    query.bind(1, currentHostName());
+    while (query.step()) {
+      ProcessIdentity launcher;
+      launcher.host = currentHostName();
+      launcher.pid = query.getInt(1);
+      launcher.start_ticks = query.getOptionalInt(2);
+      launcher.boot_id = query.getText(3);
+      running.emplace_back(query.getInt(0), std::move(launcher));
+    }
+  }
+  std::vector<std::int64_t> marked;
+  for (const auto& [id, launcher] : running) {
+    if (processState(launcher) != ProcessState::gone) continue;
+    markLost(id, launcher);
+    marked.push_back(id);
+  }
+  return marked;
+}
+
+void HistoryStore::markLost(std::int64_t run_id, const ProcessIdentity& launcher) {
+  sqlite::SynchronousFull durable(db_);
+  sqlite::Transaction transaction(db_);
+  const std::optional<RunDetails> details = getRun(run_id);
+  // Another process may have marked it, or deleted it, since it was read.
+  if (!details || details->run.outcome != RunOutcome::running) return;
+  const RunSummary summary = summaryOfSteps(*details);
+  const std::string last = details->run.last_step ? "last step in the history: " + std::to_string(*details->run.last_step)
+                                                  : "no step reached the history";
+  const std::string error = "the launcher (" + describeLauncher(launcher) +
+                            ") ended without recording an outcome (killed or crashed); " + last;
+  sqlite::Statement update(db_,
+                           "UPDATE runs SET outcome = 'lost', error = ?2, final_loss = ?3, final_eval_loss = ?4, "
+                           "tokens_per_s = ?5, peak_rss_bytes = ?6, model_state_bytes = ?7, duration_s = ?8 "
+                           "WHERE id = ?1 AND outcome = 'running'");
+  update.bind(1, run_id)
+      .bind(2, error)
+      .bind(3, summary.final_loss)
+      .bind(4, summary.final_eval_loss)
+      .bind(5, summary.tokens_per_s)
+      .bind(6, summary.peak_rss_bytes)
+      .bind(7, summary.model_state_bytes)
+      .bind(8, summary.duration_s);
   update.run();
   transaction.commit();
 }

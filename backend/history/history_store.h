@@ -10,12 +10,15 @@
 #include <utility>
 #include <vector>
 
+#include "backend/history/process_identity.h"
 #include "backend/history/sqlite.h"
 #include "backend/metrics/step_metrics.h"
 
 namespace behemoth {
 
-enum class RunOutcome { running, completed, failed, stopped };
+// lost: the launcher vanished (SIGKILL, a crash, a power cut) without recording an outcome;
+// set by markLostRuns, never by a launcher.
+enum class RunOutcome { running, completed, failed, stopped, lost };
 std::string outcomeName(RunOutcome outcome);
 RunOutcome outcomeFromName(const std::string& name);  // throws std::invalid_argument
 
@@ -28,6 +31,8 @@ struct RunStart {
   std::int64_t parameter_count = 0;
   std::string started_at;  // ISO 8601 UTC; empty = now
   std::vector<std::string> tags;
+  // The process that records the run's end; nullopt: the process calling beginRun.
+  std::optional<ProcessIdentity> launcher;
 };
 
 struct RunSummary {
@@ -54,6 +59,8 @@ struct RunRecord {
   std::int64_t parameter_count = 0;
   std::vector<std::string> tags;
   std::int64_t logged_steps = 0;  // rows in the run's metrics
+  std::optional<std::int64_t> last_step;       // the highest logged step (nullopt: none reached the history)
+  std::optional<ProcessIdentity> launcher;     // nullopt for runs recorded before schema version 2
 };
 
 struct RunDetails {
@@ -81,6 +88,11 @@ class HistoryStore {
   // A "step" or "eval" event; an eval updates the row of its step (creating it when needed).
   void appendEvent(std::int64_t run_id, const nlohmann::json& event);
   void finishRun(std::int64_t run_id, RunOutcome outcome, const std::string& error, const RunSummary& summary);
+  // Marks `lost` every running run whose launcher ran on this host and is gone (exited, a zombie,
+  // or its PID now names another process), with the summary of the steps that reached the
+  // history. Runs launched on another host, or recorded without a launcher, are left alone.
+  // Returns the ids it marked.
+  std::vector<std::int64_t> markLostRuns();
 
   // Runs whose name, tags or outcome contain `filter` (case-insensitive; empty = all). limit 0 = all.
   std::vector<RunRecord> listRuns(const std::string& filter = "", RunOrder order = RunOrder::newest_first,
@@ -91,10 +103,11 @@ class HistoryStore {
   void setTags(std::int64_t id, const std::vector<std::string>& tags);
 
   const std::string& path() const { return db_.path(); }
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   void prepareSchema();
+  void markLost(std::int64_t run_id, const ProcessIdentity& launcher);
   void requireRun(std::int64_t run_id, const char* operation);
   sqlite::Database db_;
 };

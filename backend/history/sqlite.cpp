@@ -147,4 +147,13 @@ void Transaction::commit() {
   open_ = false;
 }
 
+SynchronousFull::SynchronousFull(Database& db, const char* restore_to) : db_(db), restore_(restore_to) {
+  db_.exec("PRAGMA synchronous=FULL");
+}
+
+SynchronousFull::~SynchronousFull() {
+  // Runs after the covered transaction ended; a failure here only leaves the connection stricter.
+  sqlite3_exec(db_.handle(), ("PRAGMA synchronous=" + restore_).c_str(), nullptr, nullptr, nullptr);
+}
+
 }  // namespace behemoth::sqlite

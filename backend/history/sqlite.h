@@ -87,4 +87,20 @@ class Transaction {
   bool open_ = false;
 };
 
+// PRAGMA synchronous=FULL while it lives, then back to `restore_to`: transactions committed
+// inside reach the disk before COMMIT returns (in WAL mode NORMAL may lose the latest commits to
+// a power cut, never to a killed process). SQLite refuses the switch inside a transaction, so
+// create it before the Transaction it covers.
+class SynchronousFull {
+ public:
+  explicit SynchronousFull(Database& db, const char* restore_to = "NORMAL");
+  ~SynchronousFull();
+  SynchronousFull(const SynchronousFull&) = delete;
+  SynchronousFull& operator=(const SynchronousFull&) = delete;
+
+ private:
+  Database& db_;
+  std::string restore_;
+};
+
 }  // namespace behemoth::sqlite

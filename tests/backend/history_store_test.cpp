@@ -331,7 +331,8 @@ TEST(HistoryStore, NewerSchemaIsRefused) {
     FAIL() << "opened a newer schema";
   } catch (const std::runtime_error& error) {
     EXPECT_EQ(std::string(error.what()),
-              "history database " + path + ": schema version 9 is newer than this build understands (1)");
+              "history database " + path + ": schema version 9 is newer than this build understands (" +
+                  std::to_string(HistoryStore::kSchemaVersion) + ")");
   }
 }
 

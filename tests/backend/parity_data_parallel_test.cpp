@@ -1,5 +1,6 @@
-// Data parallelism must not change the math: dp = 1, 2, 4 follow the same losses and end with the
-// same weights (fp32, relative 1e-5), for both architectures, with and without accumulation.
+// Data parallelism must not change the math: dp = 1, 2, 4 follow the same losses and gradient
+// norms and end with the same weights (fp32, relative 1e-5), for both architectures, with and
+// without accumulation.
 #include <gtest/gtest.h>
 
 #include "backend/model/language_model.h"
@@ -30,7 +31,9 @@ TEST_P(DataParallelParity, MatchesSingleProcess) {
   // Training really happens: the loss moves.
   EXPECT_NE(reference.losses.front(), reference.losses.back());
   project.train.micro_batch_size = layout.micro_batch_size;
-  expectSameTraining(reference, trainOnRanks(project, layout.dp), 1e-5);
+  const ParityRun candidate = trainOnRanks(project, layout.dp);
+  expectSameTraining(reference, candidate, 1e-5);
+  expectSameGradNorms(reference, candidate, 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, DataParallelParity,

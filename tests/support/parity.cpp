@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "backend/metrics/event_sink.h"
 #include "backend/train/trainer.h"
@@ -66,7 +67,12 @@ ParityRun trainOnRanks(Project project, int nproc) {
   for (int rank = 0; rank < nproc; ++rank) {
     result.parameter_bytes.push_back(static_cast<std::int64_t>(run.loadDoubles(rank, "parameter_bytes").at(0)));
   }
-  for (const auto& event : nlohmann::json::parse(run.loadText(0, "events"))) result.step_events.push_back(event);
+  for (const auto& event : nlohmann::json::parse(run.loadText(0, "events"))) {
+    result.step_events.push_back(event);
+    // An overflowing fp16 step's norm is infinite, which JSON carries as null.
+    const nlohmann::json& norm = event.at("grad_norm");
+    result.grad_norms.push_back(norm.is_number() ? norm.get<double>() : std::numeric_limits<double>::quiet_NaN());
+  }
   std::istringstream names(run.loadText(0, "names"));
   for (std::string name; std::getline(names, name);) {
     result.parameters.emplace_back(name, run.loadTensor(0, "param." + name));
@@ -113,7 +119,19 @@ void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, 
     const double scale = a.to(at::kDouble).norm().item<double>();
     const double diff = (a.to(at::kDouble) - b.to(at::kDouble)).norm().item<double>();
     EXPECT_LE(diff, rel * scale) << "parameter " << name << ": ||diff|| " << diff << " vs ||value|| " << scale;
+  }
+}
 
+void expectSameGradNorms(const ParityRun& reference, const ParityRun& candidate, double rel) {
+  // Every step must be logged, or this would compare a sample (or nothing).
+  ASSERT_EQ(reference.grad_norms.size(), reference.losses.size()) << "the reference did not log every step";
+  ASSERT_FALSE(reference.grad_norms.empty()) << "the reference run logged no steps";
+  ASSERT_EQ(candidate.grad_norms.size(), reference.grad_norms.size());
+  for (std::size_t step = 0; step < reference.grad_norms.size(); ++step) {
+    const double a = reference.grad_norms[step];
+    const double b = candidate.grad_norms[step];
+    EXPECT_GT(a, 0.0) << "step " << step;
+    EXPECT_LE(std::abs(a - b), rel * std::abs(a)) << "grad_norm of step " << step << ": " << a << " vs " << b;
   }
 }
 

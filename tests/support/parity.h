@@ -20,6 +20,7 @@ namespace behemoth {
 
 struct ParityRun {
   std::vector<double> losses;                                 // every step's global-batch loss
+  std::vector<double> grad_norms;                             // every logged step's global gradient norm
   std::vector<std::pair<std::string, at::Tensor>> parameters; // final full parameters (fp32), by name
   std::vector<nlohmann::json> step_events;                    // rank 0's step events (log_every applies)
   std::vector<std::int64_t> parameter_bytes;                  // working-parameter bytes each rank held
@@ -36,5 +37,11 @@ ParityRun trainOnRanks(Project project, int nproc);
 // `rel` norm-wise per tensor (||a-b|| <= rel ||a||), leaving out the few elements whose gradient is
 // zero in exact arithmetic (see parity.cpp). Adds gtest failures naming the step or parameter.
 void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, double rel);
+
+// Every step's global gradient norm (before clipping, from the step events: tinyProject logs every
+// step) within relative `rel`. The norm is taken over the reduced gradients, so a shard counted
+// twice or not at all, or a gradient reduced with the wrong scale, shows here even when clipping
+// or AdamW's normalisation would hide it from the losses and weights.
+void expectSameGradNorms(const ParityRun& reference, const ParityRun& candidate, double rel);
 
 }  // namespace behemoth

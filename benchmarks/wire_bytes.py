@@ -21,11 +21,17 @@ collectives (the loss all-reduce, the metrics all-gather). Two figures:
                 / (2 x (sum comm_bytes of 2N steps - sum comm_bytes of N steps)):
                 the same start-up cancels, leaving N steps of traffic and its protocol overhead.
 
+Two things only ever add loopback bytes, by amounts that vary from run to run: TCP retransmissions
+(on a loaded machine a descheduled receiver makes the sender's tail-loss probe resend a segment of up
+to 64 KiB; counted from the namespace's /proc/net/snmp RetransSegs and reported) and the TCP
+store's polling while the ranks rendezvous. Each run is therefore repeated --reps times and the one
+with the fewest loopback bytes is used.
+
 Runs: fp32 training with gradients reduced in fp32, the same with `parallel.reduce_dtype: bf16`
 (fp32 weights and gradients, bf16 on the wire: only the reduction changes), and ZeRO-2 (fp32; and
 ZeRO-2 with bf16 reduction). A GPT of a few million parameters so that gradient bytes dominate.
 
-    /usr/bin/python3 benchmarks/wire_bytes.py --bin build/bin/behemoth --steps 2
+    /usr/bin/python3 benchmarks/wire_bytes.py --bin build/bin/behemoth --steps 8
 
 Prints a table and writes JSON (default benchmarks/results/wire_bytes-DATE.json). Standard library
 only. ratio 1.00 means comm_bytes is exactly what travelled; above 1 is protocol overhead.
@@ -59,13 +65,16 @@ RUNS = [
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", default=os.path.join(REPO, "build", "bin", "behemoth"), help="the behemoth executable")
-    parser.add_argument("--steps", type=int, default=2, help="N: each configuration runs N and 2N steps")
+    parser.add_argument("--steps", type=int, default=8, help="N: each configuration runs N and 2N steps")
     parser.add_argument("--json", help="write the report here (default benchmarks/results/wire_bytes-DATE.json)")
+    parser.add_argument("--reps", type=int, default=2, help="repetitions of every run; the cleanest is used")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed for one run")
     parser.add_argument("--inside", metavar="RESULTS", help=argparse.SUPPRESS)  # the namespaced half
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps {args.steps}: must be at least 1")
+    if args.reps < 1:
+        parser.error(f"--reps {args.reps}: must be at least 1")
     if not os.access(args.bin, os.X_OK):
         parser.error(f"--bin {args.bin}: not an executable file")
     return args
@@ -73,8 +82,16 @@ def parse_args(argv=None):
 
 # ---- inside the private network namespace ----
 
+def retransmitted_segments():
+    with open("/proc/net/snmp") as snmp:
+        lines = [line.split() for line in snmp if line.startswith("Tcp:")]
+    header, values = lines[0], lines[1]
+    return int(values[header.index("RetransSegs")])
+
+
 def loopback_counters():
-    """lo's (tx_bytes, tx_packets, rx_bytes) from /proc/net/dev; fails if any other interface exists."""
+    """lo's tx_bytes, tx_packets, rx_bytes (/proc/net/dev) and TCP's retransmitted segments; fails if
+    any interface other than lo exists."""
     with open("/proc/net/dev") as dev:
         lines = dev.read().splitlines()[2:]
     interfaces = {}
@@ -84,7 +101,7 @@ def loopback_counters():
     if set(interfaces) != {"lo"}:
         raise RuntimeError(f"not a private network namespace: interfaces {sorted(interfaces)} (expected only lo)")
     lo = interfaces["lo"]
-    return {"tx_bytes": lo[8], "tx_packets": lo[9], "rx_bytes": lo[0]}
+    return {"tx_bytes": lo[8], "tx_packets": lo[9], "rx_bytes": lo[0], "retransmitted": retransmitted_segments()}
 
 
 def step_events(metrics_path):
@@ -123,7 +140,17 @@ def run_job(args, overrides, steps, out_root):
         "loopback_tx_bytes": after["tx_bytes"] - before["tx_bytes"],
         "loopback_tx_packets": after["tx_packets"] - before["tx_packets"],
         "loopback_rx_bytes": after["rx_bytes"] - before["rx_bytes"],
+        "tcp_retransmitted_segments": after["retransmitted"] - before["retransmitted"],
     }
+
+
+def cleanest_run(args, overrides, steps, out_root):
+    """The repetition with the fewest loopback bytes (retransmissions and polling only add bytes)."""
+    runs = [run_job(args, overrides, steps, out_root) for _ in range(args.reps)]
+    best = min(runs, key=lambda run: run["loopback_tx_bytes"])
+    best["repetitions_loopback_tx_bytes"] = [run["loopback_tx_bytes"] for run in runs]
+    best["repetitions_retransmitted_segments"] = [run["tcp_retransmitted_segments"] for run in runs]
+    return best
 
 
 def measure(args):
@@ -132,7 +159,7 @@ def measure(args):
     results = {}
     with tempfile.TemporaryDirectory(prefix="wire_bytes-") as out_root:
         for name, overrides in RUNS:
-            short, full = (run_job(args, overrides, steps, out_root) for steps in (args.steps, 2 * args.steps))
+            short, full = (cleanest_run(args, overrides, steps, out_root) for steps in (args.steps, 2 * args.steps))
             print(f"[{name}] {short['loopback_tx_bytes']} / {full['loopback_tx_bytes']} loopback bytes", file=sys.stderr,
                   flush=True)
             extra_steps = full["steps"] - short["steps"]
@@ -149,6 +176,7 @@ def measure(args):
                 "job_loopback_tx_bytes": full["loopback_tx_bytes"],
                 "job_all_ranks_counted": NPROC * full["comm_bytes_sum"],
                 "packets_per_step": (full["loopback_tx_packets"] - short["loopback_tx_packets"]) / extra_steps,
+                "retransmitted_segments": [short["tcp_retransmitted_segments"], full["tcp_retransmitted_segments"]],
             }
     with open(args.inside, "w") as out:
         json.dump(results, out)
@@ -163,10 +191,11 @@ def mb(nbytes):
 
 def print_table(results):
     header = ["run", "comm_bytes/step MB", "2 x comm MB/step", "loopback MB/step", "step ratio",
-              "job loopback MB", "job 2 x sum comm MB", "job ratio", "packets/step"]
+              "job loopback MB", "job 2 x sum comm MB", "job ratio", "packets/step", "retransmits N/2N"]
     rows = [[name, mb(r["comm_bytes_per_step"]), mb(r["all_ranks_counted_per_step"]), mb(r["loopback_bytes_per_step"]),
              f"{r['step_ratio']:.4f}", mb(r["job_loopback_tx_bytes"]), mb(r["job_all_ranks_counted"]),
-             f"{r['job_ratio']:.4f}", f"{r['packets_per_step']:.0f}"] for name, r in results.items()]
+             f"{r['job_ratio']:.4f}", f"{r['packets_per_step']:.0f}",
+             "/".join(str(n) for n in r["retransmitted_segments"])] for name, r in results.items()]
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -188,7 +217,7 @@ def main(argv=None):
     load_before = os.getloadavg()
     with tempfile.NamedTemporaryFile(prefix="wire_bytes-", suffix=".json") as handoff:
         command = ["unshare", "--net", "--", sys.executable, os.path.abspath(__file__), "--bin", args.bin,
-                   "--steps", str(args.steps), "--timeout", str(args.timeout), "--inside", handoff.name]
+                   "--steps", str(args.steps), "--reps", str(args.reps), "--timeout", str(args.timeout), "--inside", handoff.name]
         done = subprocess.run(command)
         if done.returncode != 0:
             raise RuntimeError(f"the namespaced measurement failed (exit status {done.returncode})")
@@ -198,9 +227,11 @@ def main(argv=None):
     print("comm_bytes/step: one step event's comm_bytes (the per-rank maximum); 2 x comm: what both ranks send by\n"
           "that count; loopback: lo tx_bytes (each byte sent counted once), per step = (run of 2N - run of N) / N;\n"
           "step ratio = loopback / (2 x comm) over those N steps; job ratio = whole 2N-step run, start-up and\n"
-          "rendezvous included. Ratios above 1 are TCP/IP and gloo headers, ACKs and bookkeeping traffic.")
+          "rendezvous included. Ratios above 1 are TCP/IP and gloo headers, ACKs, retransmissions (retransmits:\n"
+          "TCP segments resent in the N- and 2N-step runs used) and bookkeeping traffic.")
     path = args.json or os.path.join(HERE, "results", f"wire_bytes-{datetime.date.today().isoformat()}.json")
     settings = {"nproc": NPROC, "model": MODEL, "global_batch": GLOBAL_BATCH, "steps": [args.steps, 2 * args.steps],
+                "reps": args.reps,
                 "git_commit": git_commit(), "network": "private namespace (unshare --net), loopback only"}
     common.write_report(path, "wire_bytes", load_before, settings, results)
     return 0

@@ -92,7 +92,9 @@ TEST(EngineAgreement, DataParallelBf16ReductionOfAnIndivisibleBucketCountsItsPad
       ASSERT_NE(params % nproc, 0) << "the case needs a parameter count the ranks do not divide";
       const bool bf16 = std::string(reduce_dtype) == "bf16";
       const std::int64_t sent = bf16 ? paddedAllReduceBusBytes(params, 2, nproc) : allReduceBusBytes(4 * params, nproc);
-      if (bf16) EXPECT_GT(sent, allReduceBusBytes(2 * params, nproc)) << "the padding is counted";
+      if (bf16) {
+        EXPECT_GT(sent, allReduceBusBytes(2 * params, nproc)) << "the padding is counted";
+      }
       const PlanEstimate predicted = predict(project, nproc);
       EXPECT_EQ(predicted.comm_bytes_per_step, sent) << nproc << " ranks, " << reduce_dtype;
       const ParityRun run = trainOnRanks(project, nproc);
@@ -110,7 +112,9 @@ std::int64_t measuredCommBytes(const ParityRun& run) {
   std::int64_t bytes = -1;
   for (const auto& event : run.step_events) {
     const auto step_bytes = event.at("comm_bytes").get<std::int64_t>();
-    if (bytes >= 0) EXPECT_EQ(step_bytes, bytes) << "every step moves the same bytes";
+    if (bytes >= 0) {
+      EXPECT_EQ(step_bytes, bytes) << "every step moves the same bytes";
+    }
     bytes = step_bytes;
   }
   return bytes;
@@ -155,7 +159,9 @@ TEST(EngineAgreement, Bf16ReductionMovesHalfTheFp32GradientBytesAtDp2) {
     // Everything else (ZeRO's all-gather, its norm) is the same: the measured difference is half
     // the fp32 gradient bytes.
     EXPECT_EQ(measured[0] - measured[1], gradient[0] / 2) << "zero " << zero;
-    if (zero == 0) EXPECT_EQ(2 * measured[1], measured[0]);
+    if (zero == 0) {
+      EXPECT_EQ(2 * measured[1], measured[0]);
+    }
   }
 }
 

@@ -25,6 +25,16 @@ int64_t broadcastBusBytes(int64_t bytes, int n) {
   return n == 1 ? 0 : bytes;
 }
 
+int64_t shardPaddedElements(int64_t elements, int n) {
+  if (n < 1) throw std::invalid_argument("shardPaddedElements: group size must be >= 1, got " + std::to_string(n));
+  if (elements < 0) throw std::invalid_argument("shardPaddedElements: negative element count " + std::to_string(elements));
+  return (elements + n - 1) / n * n;
+}
+
+int64_t paddedAllReduceBusBytes(int64_t elements, int element_bytes, int n) {
+  return allReduceBusBytes(shardPaddedElements(elements, n) * element_bytes, n);
+}
+
 void CommCounter::add(const std::string& label, int64_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   by_label_[label] += bytes;

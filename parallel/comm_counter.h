@@ -10,6 +10,11 @@
 //   any collective with n == 1        : 0
 // computed as (k*(n-1)*S)/n in 64-bit integers (floor). The memory/time model and the tests use
 // the same functions, so estimates and measurements agree by construction.
+//
+// S is what the backend is handed, after any conversion. A 2-byte floating all-reduce on gloo
+// (parallel/group.h) travels as an all_to_all plus an all_gather of the tensor zero-padded to a
+// multiple of n elements, so it counts 2*(n-1)/n of the padded bytes: allReduceBusBytes of the
+// tensor itself whenever n divides its element count, and the padding it sends otherwise.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +29,11 @@ int64_t reduceScatterBusBytes(int64_t full_input_bytes, int n);
 int64_t allGatherBusBytes(int64_t full_output_bytes, int n);
 int64_t allToAllBusBytes(int64_t bytes_per_rank, int n);
 int64_t broadcastBusBytes(int64_t bytes, int n);
+
+// Elements of a flat tensor of `elements` padded to a multiple of n (n equal shards).
+int64_t shardPaddedElements(int64_t elements, int n);
+// Bus bytes of the padded exchange all-reduce above: allReduceBusBytes(padded elements * element_bytes, n).
+int64_t paddedAllReduceBusBytes(int64_t elements, int element_bytes, int n);
 
 // Thread-safe: collectives may be counted from a backward hook while the main thread reads.
 class CommCounter {

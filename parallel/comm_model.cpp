@@ -23,8 +23,18 @@ std::int64_t busBytes(CollectiveKind kind, std::int64_t payload, int n) {
 
 class LoadList {
  public:
-  LoadList(const TrainingLayout& layout, const std::array<Axis, kAxisCount>& order, int per_node)
-      : layout_(layout), order_(order), per_node_(per_node) {}
+  LoadList(const TrainingLayout& layout, const std::array<Axis, kAxisCount>& order, int per_node,
+           CollectiveBackend backend)
+      : layout_(layout), order_(order), per_node_(per_node), backend_(backend) {}
+
+  // The payload an all-reduce of `elements` values of `element_bytes` hands the backend: on gloo a
+  // 2-byte one is padded to a multiple of the group (parallel/comm_counter.h).
+  std::int64_t allReducePayload(std::int64_t element_bytes, std::int64_t elements, int group) const {
+    if (backend_ == CollectiveBackend::gloo && element_bytes == 2 && group > 1) {
+      return element_bytes * shardPaddedElements(elements, group);
+    }
+    return element_bytes * elements;
+  }
 
   void add(Axis axis, const char* what, CollectiveKind kind, std::int64_t payload, int group, std::int64_t count,
            OverlapWindow window, int group_span = 0) {
@@ -70,6 +80,7 @@ class LoadList {
   const TrainingLayout& layout_;
   const std::array<Axis, kAxisCount>& order_;
   int per_node_;
+  CollectiveBackend backend_;
   std::vector<CollectiveLoad> loads_;
 };
 
@@ -87,8 +98,8 @@ void addDataParallel(LoadList& list, const TrainingLayout& layout, std::int64_t 
   const std::int64_t m = layout.micro_batches;
   switch (layout.zero) {
     case 0:
-      list.add(Axis::dp, "gradient all-reduce", CollectiveKind::all_reduce, g * padded, group, 1,
-               OverlapWindow::last_backward);
+      list.add(Axis::dp, "gradient all-reduce", CollectiveKind::all_reduce, list.allReducePayload(g, padded, group),
+               group, 1, OverlapWindow::last_backward);
       break;
     case 1:
       // Full gradients are kept, but only each rank's shard is reduced (as in the paper): reduce-
@@ -127,11 +138,11 @@ void addReplicatedGradients(LoadList& list, const ModelDescription& model, const
   const std::int64_t m = layout.micro_batches;
   std::int64_t vectors = std::int64_t{layers} * ((model.norm_bias ? 4 : 2) + (model.biases ? 2 : 0));
   if (head) vectors += model.norm_bias ? 2 : 1;
-  list.add(Axis::tp, "sequence-parallel replicated-gradient all-reduce", CollectiveKind::all_reduce, p * d, layout.tp,
-           m * vectors, OverlapWindow::none);
+  list.add(Axis::tp, "sequence-parallel replicated-gradient all-reduce", CollectiveKind::all_reduce,
+           list.allReducePayload(p, d, layout.tp), layout.tp, m * vectors, OverlapWindow::none);
   if (embedding && model.learned_positions) {
     list.add(Axis::tp, "sequence-parallel position-embedding gradient all-reduce", CollectiveKind::all_reduce,
-             p * model.seq_len * d, layout.tp, m, OverlapWindow::none);
+             list.allReducePayload(p, model.seq_len * d, layout.tp), layout.tp, m, OverlapWindow::none);
   }
 }
 
@@ -148,6 +159,7 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
     // Megatron: two all-reduces in forward (after attention and MLP) and two in backward; with
     // sequence parallelism each becomes an all-gather plus a reduce-scatter of the same bus bytes.
     const std::int64_t activation = e * tokens * d;
+    const std::int64_t activation_all_reduce = list.allReducePayload(e, tokens * d, t);
     const std::int64_t per_layer = 4 + 2 * recompute_forward;
     std::int64_t count = m * layers * per_layer;
     if (embedding) count += m;  // vocabulary-parallel embedding output
@@ -163,12 +175,14 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
                OverlapWindow::none);
       addReplicatedGradients(list, model, layout, layers, embedding, head);
     } else {
-      list.add(Axis::tp, "activation all-reduce", CollectiveKind::all_reduce, activation, t, count, OverlapWindow::none);
+      list.add(Axis::tp, "activation all-reduce", CollectiveKind::all_reduce, activation_all_reduce, t, count,
+               OverlapWindow::none);
     }
     if (model.kv_heads < t) {
       // Each kv head lives on t / kv_heads ranks: their partial gradients are summed by one
       // all-reduce per projection (k and v) of a buffer holding every kv head.
-      const std::int64_t kv_matrix = layout.workingBytes() * model.kvWidth() * (d + (model.biases ? 1 : 0));
+      const std::int64_t kv_matrix =
+          list.allReducePayload(layout.workingBytes(), model.kvWidth() * (d + (model.biases ? 1 : 0)), t);
       list.add(Axis::tp, "shared kv-head gradient all-reduce", CollectiveKind::all_reduce, kv_matrix, t,
                2 * m * layers, OverlapWindow::none);
     }
@@ -222,9 +236,14 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
 
 }  // namespace
 
+CollectiveBackend collectiveBackendFor(const std::string& device_kind) {
+  return device_kind == "cpu" ? CollectiveBackend::gloo : CollectiveBackend::nccl;
+}
+
 std::vector<CollectiveLoad> stepCollectives(const ModelDescription& model, const TrainingLayout& layout,
-                                            const std::array<Axis, kAxisCount>& order, int per_node) {
-  LoadList list(layout, order, per_node);
+                                            const std::array<Axis, kAxisCount>& order, int per_node,
+                                            CollectiveBackend backend) {
+  LoadList list(layout, order, per_node, backend);
   const auto counts = stageParameterCounts(model, layout);
   const auto layers = stageLayers(model.layers, layout.pp);
   // Describe the busiest stage (most parameters: its gradient traffic dominates).

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "memory/model_description.h"
@@ -15,10 +16,24 @@
 
 namespace behemoth {
 
+// Which backend carries the collectives, where that changes the bytes: NCCL all-reduces bf16 and
+// fp16 natively; on gloo (CPU devices) a 2-byte all-reduce is an all_to_all plus an all_gather of
+// the tensor zero-padded to a multiple of the group (parallel/group.h), so it also carries the
+// padding when the group does not divide its element count.
+enum class CollectiveBackend { nccl, gloo };
+// "cpu": gloo; anything else: NCCL.
+CollectiveBackend collectiveBackendFor(const std::string& device_kind);
+
 // `order`: axis nesting, outermost first (Plan::order); a group whose ranks span more than
 // `per_node` consecutive devices crosses nodes (per_node <= 0: one node).
+//
+// The data-parallel gradients are described as one flat buffer of the stage's parameters (P, or
+// P' under ZeRO). The engine reduces them in buckets; bucket boundaries change nothing unless a
+// bucket's element count does not divide by the group where padding applies (ZeRO's buckets, and
+// 2-byte all-reduces on gloo): then each such bucket carries up to group-1 more elements.
 std::vector<CollectiveLoad> stepCollectives(const ModelDescription& model, const TrainingLayout& layout,
-                                            const std::array<Axis, kAxisCount>& order, int per_node);
+                                            const std::array<Axis, kAxisCount>& order, int per_node,
+                                            CollectiveBackend backend = CollectiveBackend::nccl);
 
 // Sum of count * bus_bytes: the comm_bytes a rank reports for one step.
 std::int64_t stepCommBytes(const std::vector<CollectiveLoad>& loads);

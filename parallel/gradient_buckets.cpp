@@ -85,7 +85,8 @@ void GradientBuckets::launchReadyBuckets() {
     Bucket& bucket = *buckets_[next_to_launch_];
     const bool convert = reduce_dtype_ && *reduce_dtype_ != bucket.flat.scalar_type();
     bucket.staging = convert ? bucket.flat.to(*reduce_dtype_) : bucket.flat;
-    bucket.work.emplace(group_.allReduceAsync(bucket.staging));
+    // Averaged inside the reduction: a 2-byte dtype divides in fp32 before its one rounding.
+    bucket.work.emplace(group_.allReduceAsync(bucket.staging, ReduceOp::Avg));
     ++next_to_launch_;
   }
 }
@@ -95,13 +96,11 @@ void GradientBuckets::finishReduction() {
   // Buckets whose hooks did not fire (no overlap, or a parameter unused this step) launch now.
   for (auto& bucket : buckets_) bucket->pending = 0;
   launchReadyBuckets();
-  const double inverse = 1.0 / group_.size();
   for (auto& bucket : buckets_) {
     bucket->work->wait();
     bucket->work.reset();
     if (!bucket->staging.is_same(bucket->flat)) bucket->flat.copy_(bucket->staging);
     bucket->staging = at::Tensor();
-    bucket->flat.mul_(inverse);
   }
   reducing_ = false;
 }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "parallel/activity.h"
+#include "parallel/two_byte_reduction.h"
 
 namespace behemoth {
 namespace {
@@ -23,9 +24,23 @@ at::Tensor fromFlatBytes(const at::Tensor& bytes, const at::Tensor& like) {
   return bytes.view(like.scalar_type()).view(like.sizes());
 }
 
-// gloo has no bf16 arithmetic: reduce an fp32 copy and round once when copying back.
-bool needsFloatStaging(const at::Tensor& tensor) {
-  return tensor.is_cpu() && tensor.scalar_type() == at::kBFloat16;
+c10d::ReduceOp backendOp(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Avg: return c10d::ReduceOp::SUM;  // divided by the group size afterwards
+    case ReduceOp::Max: return c10d::ReduceOp::MAX;
+    case ReduceOp::Min: return c10d::ReduceOp::MIN;
+  }
+  return c10d::ReduceOp::SUM;
+}
+
+// Turns the sum a backend computed into the average (integers round toward -inf, as torch does).
+void divideBySize(at::Tensor& sum, int size) {
+  if (at::isFloatingType(sum.scalar_type())) {
+    sum.div_(size);
+  } else {
+    sum.div_(size, "floor");
+  }
 }
 
 std::string groupPhrase(const std::string& label) {
@@ -163,53 +178,95 @@ void Group::runBlocking(const char* operation, int64_t bytes,
 }
 
 void Group::allReduce(at::Tensor& tensor, ReduceOp op) {
+  if (reducesByExchange(tensor)) {
+    allReduceAsync(tensor, op).wait();
+    return;
+  }
   const int64_t bytes = byteSize(tensor);
   counter_.add(spec_.label, allReduceBusBytes(bytes, size()));
   if (size() == 1) return;
 
-  const bool staged = needsFloatStaging(tensor) || !tensor.is_contiguous();
-  at::Tensor work_tensor = needsFloatStaging(tensor) ? tensor.to(at::kFloat).contiguous() : tensor.contiguous();
+  at::Tensor work_tensor = tensor.contiguous();
   c10d::AllreduceOptions options;
-  switch (op) {
-    case ReduceOp::Sum:
-    case ReduceOp::Avg: options.reduceOp = c10d::ReduceOp::SUM; break;
-    case ReduceOp::Max: options.reduceOp = c10d::ReduceOp::MAX; break;
-    case ReduceOp::Min: options.reduceOp = c10d::ReduceOp::MIN; break;
-  }
+  options.reduceOp = backendOp(op);
   runBlocking("all_reduce", bytes, [&] {
     std::vector<at::Tensor> tensors{work_tensor};
     return backend_->allreduce(tensors, options);
   });
-  if (op == ReduceOp::Avg) {
-    if (at::isFloatingType(work_tensor.scalar_type())) {
-      work_tensor.div_(size());
-    } else {
-      work_tensor.div_(size(), "floor");
-    }
-  }
-  if (staged) tensor.copy_(work_tensor);
+  if (op == ReduceOp::Avg) divideBySize(work_tensor, size());
+  if (!work_tensor.is_same(tensor)) tensor.copy_(work_tensor);
 }
 
-PendingWork Group::allReduceAsync(at::Tensor& tensor) {
+PendingWork Group::allReduceAsync(at::Tensor& tensor, ReduceOp op) {
+  const bool exchange = reducesByExchange(tensor);
   const int64_t bytes = byteSize(tensor);
-  counter_.add(spec_.label, allReduceBusBytes(bytes, size()));
+  counter_.add(spec_.label, exchange ? paddedAllReduceBusBytes(tensor.numel(), static_cast<int>(tensor.element_size()), size())
+                                     : allReduceBusBytes(bytes, size()));
   if (size() == 1) return PendingWork();
+  if (exchange) return exchangeAllReduce(tensor, op);
 
-  const bool staged = needsFloatStaging(tensor) || !tensor.is_contiguous();
-  at::Tensor work_tensor = needsFloatStaging(tensor) ? tensor.to(at::kFloat).contiguous() : tensor.contiguous();
+  at::Tensor work_tensor = tensor.contiguous();
   const std::string description = describe("all_reduce", bytes);
   c10::intrusive_ptr<c10d::Work> work;
   try {
     std::vector<at::Tensor> tensors{work_tensor};
-    work = backend_->allreduce(tensors);
+    c10d::AllreduceOptions options;
+    options.reduceOp = backendOp(op);
+    work = backend_->allreduce(tensors, options);
   } catch (const std::exception& error) {
     throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
   }
   std::function<void()> finish;
-  if (staged) {
-    // The caller's tensor is a handle to the same storage; copy the reduced staging tensor into it.
-    finish = [target = tensor, work_tensor]() mutable { target.copy_(work_tensor); };
+  if (op == ReduceOp::Avg || !work_tensor.is_same(tensor)) {
+    // The caller's tensor is a handle to the same storage; a staging copy is copied back into it.
+    finish = [target = tensor, work_tensor, average = op == ReduceOp::Avg, n = size()]() mutable {
+      if (average) divideBySize(work_tensor, n);
+      if (!work_tensor.is_same(target)) target.copy_(work_tensor);
+    };
   }
+  return PendingWork(std::move(work), std::move(finish), description, spec_.timeout);
+}
+
+PendingWork Group::exchangeAllReduce(at::Tensor& tensor, ReduceOp op) {
+  const int n = size();
+  const int64_t numel = tensor.numel();
+  if (numel == 0) return PendingWork();
+  const int64_t padded_numel = shardPaddedElements(numel, n);
+  const int64_t shard = padded_numel / n;
+  const std::string description = describe("all_reduce", byteSize(tensor));
+  // Shard j is block j of `padded`, so an equal-split all_to_all brings every rank each rank's copy
+  // of its own shard. A contiguous tensor the group divides is sent as it is and gathered in place.
+  const bool in_place = tensor.is_contiguous() && padded_numel == numel;
+  at::Tensor padded = in_place ? tensor.view({-1}) : at::zeros({padded_numel}, tensor.options());
+  if (!in_place) padded.narrow(0, 0, numel).copy_(tensor.reshape({-1}));
+  at::Tensor send = asFlatBytes(padded);
+  at::Tensor receive = at::empty_like(send);
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    std::vector<int64_t> equal_splits;
+    work = backend_->alltoall_base(receive, send, equal_splits, equal_splits);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
+  }
+  // After the all_to_all: reduce this rank's shard, then all_gather every rank's reduced shard
+  // into `padded` (free again) and copy the result out of the padding.
+  std::function<void()> finish = [target = tensor, padded, receive, op, n, shard, in_place, backend = backend_,
+                                  description, timeout = spec_.timeout]() mutable {
+    const at::Tensor mine = reduceShardPieces(fromFlatBytes(receive, padded).view({n, shard}), op);
+    const int64_t shard_bytes = byteSize(mine);
+    const at::Tensor gathered = asFlatBytes(padded);
+    std::vector<at::Tensor> inputs{asFlatBytes(mine)};
+    std::vector<std::vector<at::Tensor>> outputs(1);
+    for (int r = 0; r < n; ++r) outputs[0].push_back(gathered.narrow(0, r * shard_bytes, shard_bytes));
+    const std::string activity = description + ": all_gather of the reduced shards";
+    ActivityScope scope(activity.c_str());
+    try {
+      backend->allgather(outputs, inputs)->wait();
+    } catch (const std::exception& error) {
+      throw std::runtime_error(collectiveFailureMessage(description, errorText(error), timeout));
+    }
+    if (!in_place) target.copy_(padded.narrow(0, 0, target.numel()).view(target.sizes()));
+  };
   return PendingWork(std::move(work), std::move(finish), description, spec_.timeout);
 }
 
@@ -265,7 +322,7 @@ at::Tensor Group::reduceScatter(const at::Tensor& tensor, int64_t dim) {
   counter_.add(spec_.label, reduceScatterBusBytes(bytes, size()));
   if (size() == 1) return tensor.clone();
   const at::Tensor stacked = at::stack(chunks, 0);
-  if (needsFloatStaging(stacked)) return stacked.to(at::kFloat).sum(0).to(tensor.scalar_type());
+  if (reducesByExchange(stacked)) return reduceShardPieces(stacked, ReduceOp::Sum);
   return stacked.sum(0);
 }
 
@@ -301,8 +358,8 @@ PendingWork Group::reduceScatterAsync(const at::Tensor& input, int64_t dim, at::
   output = at::empty(stacked.select(0, 0).sizes(), input.options());
   std::function<void()> finish = [target = output, send, receive, stacked]() mutable {
     const at::Tensor received = fromFlatBytes(receive, stacked);
-    // gloo has no bf16 arithmetic; sum bf16 in fp32 and round once, as reduceScatter does.
-    target.copy_(needsFloatStaging(received) ? received.to(at::kFloat).sum(0) : received.sum(0));
+    // 2-byte floats: fp32 accumulation in rank order and one rounding, as reduceScatter does.
+    target.copy_(reducesByExchange(received) ? reduceShardPieces(received, ReduceOp::Sum) : received.sum(0));
   };
   return PendingWork(std::move(work), std::move(finish), description, spec_.timeout);
 }

@@ -3,6 +3,10 @@
 // label, records the rank's Activity while it runs, and turns any backend failure or timeout into a
 // std::runtime_error that names the rank, the group, the operation and the byte size.
 //
+// bf16 and fp16 CPU tensors are reduced in their own 2 bytes on the wire: an all_to_all of shards
+// accumulated locally in fp32 and rounded once (two_byte_reduction.h); an all-reduce adds an
+// all_gather of the reduced shards, on the tensor zero-padded to a multiple of the group size.
+//
 // A size-1 group has no backend: its collectives are cheap local no-ops that count 0 bytes.
 #pragma once
 
@@ -65,9 +69,11 @@ class Group {
   int rank() const { return my_index_; }  // my index inside the group
   const std::vector<int>& ranks() const { return spec_.ranks; }
 
+  // Avg divides in the accumulation dtype (fp32 for 2-byte floats) before the result is rounded.
   void allReduce(at::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
-  // Sum, in place, overlapping with whatever the caller does until wait().
-  PendingWork allReduceAsync(at::Tensor& tensor);
+  // In place, overlapping with whatever the caller does until wait(); `tensor` must not change
+  // until then. A 2-byte float's all_gather half runs inside wait().
+  PendingWork allReduceAsync(at::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
   // Concatenation of every rank's tensor along dim, in group-rank order.
   at::Tensor allGather(const at::Tensor& tensor, int64_t dim);
   // Sum over ranks, then this rank's chunk along dim (dim's size must divide by size()).
@@ -83,6 +89,8 @@ class Group {
 
  private:
   std::string describe(const char* operation, int64_t bytes) const;
+  // The 2-byte floating all-reduce on gloo (two_byte_reduction.h); the caller has counted it.
+  PendingWork exchangeAllReduce(at::Tensor& tensor, ReduceOp op);
   void runBlocking(const char* operation, int64_t bytes, const std::function<c10::intrusive_ptr<c10d::Work>()>& launch);
   std::vector<at::Tensor> exchangeChunks(const at::Tensor& tensor, int64_t split_dim, const char* operation,
                                          int64_t counted_bytes);

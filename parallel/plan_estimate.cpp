@@ -11,7 +11,7 @@ PlanEstimate estimatePlan(const ModelDescription& model, const TrainingLayout& l
   PlanEstimate estimate;
   estimate.layout = layout;
   estimate.memory = estimateMemory(model, layout, allowance);
-  estimate.collectives = stepCollectives(model, layout, order, device.per_node);
+  estimate.collectives = stepCollectives(model, layout, order, device.per_node, collectiveBackendFor(device.kind));
   estimate.time = estimateTime(model, layout, device, estimate.collectives);
   estimate.comm_bytes_per_step = stepCommBytes(estimate.collectives);
   const auto capacity = static_cast<std::int64_t>(std::llround(device.memory_bytes));

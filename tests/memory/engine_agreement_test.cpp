@@ -3,6 +3,9 @@
 // comm_bytes per step equal the step events of a real multi-process training run, exactly.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 #include "backend/planning/plan_inputs.h"
 #include "parallel/comm_counter.h"
 #include "parallel/plan_estimate.h"
@@ -72,6 +75,94 @@ TEST(EngineAgreement, DataParallelFp32ReducedInBf16) {
   Project project = tinyProject(Arch::gpt);
   project.plan.reduce_dtype = "bf16";
   expectPredictionMatchesRun(project, 2, 16, 2);
+}
+
+// A model whose parameter count (36069, odd) neither 2 nor 4 divides: a 2-byte all-reduce on gloo
+// travels zero-padded to a multiple of the ranks (parallel/group.h), so the engine sends, counts and
+// the model predicts the padded bytes; fp32's gloo all-reduce is unpadded.
+TEST(EngineAgreement, DataParallelBf16ReductionOfAnIndivisibleBucketCountsItsPadding) {
+  Project project = tinyProject(Arch::gpt);
+  project.model.d_model = 33;
+  project.model.n_head = 3;
+  project.model.vocab_size = 257;
+  const std::int64_t params = project.model.parameterCount();
+  for (int nproc : {2, 4}) {
+    for (const char* reduce_dtype : {"bf16", "fp32"}) {
+      project.plan.reduce_dtype = reduce_dtype;
+      ASSERT_NE(params % nproc, 0) << "the case needs a parameter count the ranks do not divide";
+      const bool bf16 = std::string(reduce_dtype) == "bf16";
+      const std::int64_t sent = bf16 ? paddedAllReduceBusBytes(params, 2, nproc) : allReduceBusBytes(4 * params, nproc);
+      if (bf16) {
+        EXPECT_GT(sent, allReduceBusBytes(2 * params, nproc)) << "the padding is counted";
+      }
+      const PlanEstimate predicted = predict(project, nproc);
+      EXPECT_EQ(predicted.comm_bytes_per_step, sent) << nproc << " ranks, " << reduce_dtype;
+      const ParityRun run = trainOnRanks(project, nproc);
+      ASSERT_FALSE(run.step_events.empty());
+      for (const auto& event : run.step_events) {
+        EXPECT_EQ(event.at("comm_bytes").get<std::int64_t>(), sent)
+            << nproc << " ranks, " << reduce_dtype << ", step " << event.at("step");
+      }
+    }
+  }
+}
+
+std::int64_t measuredCommBytes(const ParityRun& run) {
+  EXPECT_FALSE(run.step_events.empty());
+  std::int64_t bytes = -1;
+  for (const auto& event : run.step_events) {
+    const auto step_bytes = event.at("comm_bytes").get<std::int64_t>();
+    if (bytes >= 0) {
+      EXPECT_EQ(step_bytes, bytes) << "every step moves the same bytes";
+    }
+    bytes = step_bytes;
+  }
+  return bytes;
+}
+
+std::int64_t predictedGradientBytes(const PlanEstimate& estimate) {
+  std::int64_t bytes = 0;
+  for (const auto& load : estimate.collectives) {
+    if (load.what.rfind("gradient all-reduce", 0) == 0 || load.what.rfind("gradient reduce-scatter", 0) == 0) {
+      bytes += load.bus_bytes * load.count;
+    }
+  }
+  return bytes;
+}
+
+// fp32 training at dp 2, gradients reduced in fp32 and then in bf16: the gradient collective (the
+// all-reduce, or ZeRO's reduce-scatter) moves exactly half the bytes in bf16, in the engine's
+// counter, in the planner and in the formula; ZeRO's parameter all-gather stays fp32.
+TEST(EngineAgreement, Bf16ReductionMovesHalfTheFp32GradientBytesAtDp2) {
+  for (int zero : {0, 1, 2}) {
+    Project project = tinyProject(Arch::gpt);
+    project.plan.zero = zero;
+    const std::int64_t params = project.model.parameterCount();
+    ASSERT_EQ(params % 2, 0);
+    std::int64_t measured[2] = {0, 0};
+    std::int64_t gradient[2] = {0, 0};
+    const char* dtypes[2] = {"fp32", "bf16"};
+    for (int i = 0; i < 2; ++i) {
+      project.plan.reduce_dtype = dtypes[i];
+      const PlanEstimate predicted = predict(project, 2);
+      measured[i] = measuredCommBytes(trainOnRanks(project, 2));
+      EXPECT_EQ(measured[i], predicted.comm_bytes_per_step) << "zero " << zero << ", " << dtypes[i];
+      gradient[i] = predictedGradientBytes(predicted);
+    }
+    const std::int64_t element_bytes[2] = {4, 2};
+    for (int i = 0; i < 2; ++i) {
+      const std::int64_t formula = zero == 0 ? allReduceBusBytes(element_bytes[i] * params, 2)
+                                             : reduceScatterBusBytes(element_bytes[i] * params, 2);
+      EXPECT_EQ(gradient[i], formula) << "zero " << zero << ", " << dtypes[i];
+    }
+    EXPECT_EQ(2 * gradient[1], gradient[0]) << "zero " << zero;
+    // Everything else (ZeRO's all-gather, its norm) is the same: the measured difference is half
+    // the fp32 gradient bytes.
+    EXPECT_EQ(measured[0] - measured[1], gradient[0] / 2) << "zero " << zero;
+    if (zero == 0) {
+      EXPECT_EQ(2 * measured[1], measured[0]);
+    }
+  }
 }
 
 // ZeRO stages 1 and 2 (docs/zero.md): sharded states padded to a multiple of dp, the engine's

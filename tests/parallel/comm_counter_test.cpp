@@ -22,6 +22,19 @@ TEST(BusBytes, FollowTheRingModel) {
   EXPECT_THROW(allReduceBusBytes(10, 0), std::invalid_argument);
 }
 
+// A 2-byte all-reduce on gloo sends the tensor zero-padded to a multiple of the group.
+TEST(BusBytes, PaddedAllReduceCountsThePaddingItSends) {
+  EXPECT_EQ(shardPaddedElements(7, 2), 8);
+  EXPECT_EQ(shardPaddedElements(10, 4), 12);
+  EXPECT_EQ(shardPaddedElements(12, 4), 12);
+  EXPECT_EQ(shardPaddedElements(0, 3), 0);
+  EXPECT_EQ(paddedAllReduceBusBytes(7, 2, 2), 16);   // 8 elements: all_to_all 8 + all_gather 8 bytes
+  EXPECT_EQ(paddedAllReduceBusBytes(10, 2, 4), 36);  // 12 elements: 2*3*24/4
+  EXPECT_EQ(paddedAllReduceBusBytes(12, 2, 4), allReduceBusBytes(24, 4));  // divisible: the plain formula
+  EXPECT_EQ(paddedAllReduceBusBytes(7, 2, 1), 0);
+  EXPECT_THROW(shardPaddedElements(7, 0), std::invalid_argument);
+}
+
 TEST(CommCounter, CountsPerLabelAndResetsOnTake) {
   CommCounter counter;
   counter.add("dp", 100);

@@ -15,6 +15,6 @@ double measureCpuMatmulFlops(int threads = 1, int size = 512, double seconds = 0
 
 // The fraction of the matmul roofline that a zoo model's forward + backward reaches on this
 // project's CPUs: norms, softmax, elementwise kernels and dispatch run below the matmul rate.
-inline constexpr double kCpuModelEfficiency = 0.35;
+inline constexpr double kCpuModelEfficiency = 0.5;
 
 }  // namespace behemoth

@@ -81,9 +81,11 @@ INSTANTIATE_TEST_SUITE_P(
     layoutName);
 
 // Without this, the parity above could hold with dropout silently off everywhere: dropout must move
-// every step's loss and the final weights by far more than the parity tolerance (1e-5). (The tiny
-// models start near the uniform prediction, so the loss itself moves by only 3e-4 to 4e-3.)
-constexpr double kVisible = 1e-4;
+// every step's loss by several times the parity tolerance (1e-5) and the final weights by far more.
+// (The tiny models start near the uniform prediction, so at step 0 the loss moves least: 5e-5
+// relative for LLaMA on the built-in corpus's batches, 3e-4 to 4e-3 on later steps.)
+constexpr double kParityTolerance = 1e-5;
+constexpr double kVisible = 3 * kParityTolerance;
 
 TEST(DropoutTraining, MovesEveryStepsLossAndTheWeightsFarBeyondTheParityTolerance) {
   for (const Arch arch : {Arch::gpt, Arch::llama}) {

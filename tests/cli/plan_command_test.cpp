@@ -33,6 +33,25 @@ TEST(PlanCommand, PrintsTheTableAndJsonWithTheEngineAccounting) {
   EXPECT_EQ(out.at("plan").at("comm_bytes_per_step").get<std::int64_t>(), allReduceBusBytes(4 * params, 2));
 }
 
+TEST(PlanCommand, CpuMfuIsAgainstTheMeasuredMatmulRooflineNotTheModelsOwnRate) {
+  // The default project on this machine's CPUs, with the rate measured (no --cpu-flops): the peak
+  // is the matmul roofline, the model reaches the calibrated fraction of it, so the MFU can never
+  // exceed that fraction (it used to print 88.8 %: the model's own rate was taken as the peak).
+  const CommandResult text = runBehemoth({"plan", sourceDir() + "/projects/default.json"});
+  ASSERT_EQ(text.exit_code, 0) << text.stderr_text;
+  EXPECT_NE(text.stdout_text.find("measured matmul roofline per rank"), std::string::npos) << text.stdout_text;
+  EXPECT_NE(text.stdout_text.find("% of the peak above"), std::string::npos) << text.stdout_text;
+  const CommandResult json = runBehemoth({"plan", sourceDir() + "/projects/default.json", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.stderr_text;
+  const auto out = nlohmann::json::parse(json.stdout_text);
+  const double efficiency = out.at("device").at("compute_efficiency").get<double>();
+  EXPECT_GT(out.at("device").at("peak_flops").get<double>(), 0.0);
+  EXPECT_LT(efficiency, 1.0);
+  const double mfu = out.at("plan").at("time").at("mfu").get<double>();
+  EXPECT_GT(mfu, 0.0);
+  EXPECT_LE(mfu, efficiency);
+}
+
 TEST(PlanCommand, PlansWhatTheEngineCannotRunYet) {
   TempDir dir;
   auto project = tinyProjectJson(dir.file("out"));

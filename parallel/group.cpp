@@ -73,6 +73,18 @@ int64_t wrapDim(int64_t dim, const at::Tensor& tensor, const char* operation) {
   return wrapped;
 }
 
+// Starts an all_to_all of equal byte blocks (the 2-byte reductions' exchange); a backend error
+// becomes the collective's one-line failure message.
+c10::intrusive_ptr<c10d::Work> startEqualAllToAll(C10dBackend& backend, at::Tensor& receive, at::Tensor& send,
+                                                  const std::string& description, std::chrono::milliseconds timeout) {
+  try {
+    std::vector<int64_t> equal_splits;
+    return backend.alltoall_base(receive, send, equal_splits, equal_splits);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), timeout));
+  }
+}
+
 }  // namespace
 
 std::string collectiveFailureMessage(const std::string& description, const std::string& backend_error,
@@ -241,13 +253,7 @@ PendingWork Group::exchangeAllReduce(at::Tensor& tensor, ReduceOp op) {
   if (!in_place) padded.narrow(0, 0, numel).copy_(tensor.reshape({-1}));
   at::Tensor send = asFlatBytes(padded);
   at::Tensor receive = at::empty_like(send);
-  c10::intrusive_ptr<c10d::Work> work;
-  try {
-    std::vector<int64_t> equal_splits;
-    work = backend_->alltoall_base(receive, send, equal_splits, equal_splits);
-  } catch (const std::exception& error) {
-    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
-  }
+  c10::intrusive_ptr<c10d::Work> work = startEqualAllToAll(*backend_, receive, send, description, spec_.timeout);
   // After the all_to_all: reduce this rank's shard, then all_gather every rank's reduced shard
   // into `padded` (free again) and copy the result out of the padding.
   std::function<void()> finish = [target = tensor, padded, receive, op, n, shard, in_place, backend = backend_,
@@ -347,13 +353,7 @@ PendingWork Group::reduceScatterAsync(const at::Tensor& input, int64_t dim, at::
   at::Tensor send = asFlatBytes(stacked);
   at::Tensor receive = at::empty_like(send);
   const std::string description = describe("reduce_scatter", bytes);
-  c10::intrusive_ptr<c10d::Work> work;
-  try {
-    std::vector<int64_t> equal_splits;
-    work = backend_->alltoall_base(receive, send, equal_splits, equal_splits);
-  } catch (const std::exception& error) {
-    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
-  }
+  c10::intrusive_ptr<c10d::Work> work = startEqualAllToAll(*backend_, receive, send, description, spec_.timeout);
   // `output` and the finish step share one storage, so the caller sees the sum after wait().
   output = at::empty(stacked.select(0, 0).sizes(), input.options());
   std::function<void()> finish = [target = output, send, receive, stacked]() mutable {

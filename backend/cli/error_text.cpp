@@ -2,10 +2,10 @@
 
 #include <c10/util/Exception.h>
 
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
+
+#include "backend/metrics/events.h"
 
 namespace behemoth {
 namespace {
@@ -15,15 +15,6 @@ std::string firstLine(std::string text) {
   if (end != std::string::npos) text.resize(end);
   while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
   return text;
-}
-
-std::string utcNow() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buffer;
 }
 
 }  // namespace
@@ -44,7 +35,7 @@ std::string appendWorkerLog(const std::string& out_dir, int rank, const std::str
   const std::string path = (fs::path(out_dir) / ("worker-" + std::to_string(rank) + ".log")).string();
   std::ofstream log(path, std::ios::app);
   if (!log) return "";
-  log << "== " << utcNow() << " rank " << rank << " failed:\n" << text << "\n";
+  log << "== " << utcTimestamp() << " rank " << rank << " failed:\n" << text << "\n";
   log.flush();
   return log ? path : "";
 }

@@ -141,4 +141,16 @@ void expectSameGradNorms(const ParityRun& reference, const ParityRun& candidate,
   }
 }
 
+void expectEveryStepClippedAlike(const ParityRun& reference, const ParityRun& candidate, double clip, std::size_t steps,
+                                 double rel) {
+  ASSERT_EQ(candidate.step_events.size(), steps);
+  ASSERT_EQ(reference.step_events.size(), steps);
+  for (std::size_t step = 0; step < steps; ++step) {
+    const double norm = candidate.step_events[step].at("grad_norm").get<double>();
+    EXPECT_GT(norm, clip) << "step " << step << " did not clip";
+    const double reference_norm = reference.step_events[step].at("grad_norm").get<double>();
+    EXPECT_NEAR(norm, reference_norm, rel * reference_norm) << "step " << step;
+  }
+}
+
 }  // namespace behemoth

@@ -44,4 +44,9 @@ void expectSameTraining(const ParityRun& reference, const ParityRun& candidate, 
 // or AdamW's normalisation would hide it from the losses and weights.
 void expectSameGradNorms(const ParityRun& reference, const ParityRun& candidate, double rel);
 
+// The parity tests that clip on purpose: every one of `steps` logged steps of the candidate has a
+// global norm above `clip` (so clipping was active) and equal to the reference's within `rel`.
+void expectEveryStepClippedAlike(const ParityRun& reference, const ParityRun& candidate, double clip, std::size_t steps,
+                                 double rel);
+
 }  // namespace behemoth

@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace behemoth {
 
@@ -14,8 +15,26 @@ std::string oneLineError(const std::exception& error);
 // Everything the error says (LibTorch's backtrace included).
 std::string fullErrorText(const std::exception& error);
 
-// Appends `text` under a timestamped header to OUT_DIR/worker-RANK.log and returns that path;
-// returns "" when the file cannot be written (the one-line error still reaches the user).
-std::string appendWorkerLog(const std::string& out_dir, int rank, const std::string& text);
+// OUT_DIR/worker-RANK.log: where a rank's full error text goes.
+std::string workerLogPath(const std::string& out_dir, int rank);
+
+// Appends `text` under a timestamped header to the rank's log (creating out_dir). False when the
+// file cannot be written: the one-line error still reaches the user.
+bool appendWorkerLog(const std::string& out_dir, int rank, const std::string& text);
+
+// A rank's one-line error: the message, and where the details are.
+std::string reportedError(const std::exception& error, const std::string& log_path);
+
+// The errors ranks reported, in the order the launcher received them.
+struct RankError {
+  int rank = 0;
+  std::string message;
+};
+
+// Which failure to show when several ranks failed: the first reported error that is not a
+// consequence of another rank's exit (a collective whose peer closed its connection or went
+// missing, as parallel/group.cpp words it), else `fallback`, the launcher's own view (the rank
+// that exited first: killed by a signal, or an exit status and its last stderr lines).
+RankError rootCause(const std::vector<RankError>& reported, const RankError& fallback);
 
 }  // namespace behemoth

@@ -6,7 +6,6 @@
 
 #include <csignal>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -87,8 +86,8 @@ int runInThisProcess(const Project& project, const RunOptions& options, const La
     runRank(project, info, rank.rank == 0 ? &host.sink() : nullptr);
   } catch (const std::exception& error) {
     // One line for the user; the whole text (LibTorch's backtrace) in the rank's log file.
-    const std::string log = appendWorkerLog(project.train.out_dir, rank.rank, fullErrorText(error));
-    const std::string message = oneLineError(error) + (log.empty() ? "" : " (details: " + log + ")");
+    const std::string message = reportedError(error, workerLogPath(project.train.out_dir, rank.rank));
+    appendWorkerLog(project.train.out_dir, rank.rank, fullErrorText(error));
     if (rank.rank == 0) host.sink().emit(runFailedEvent(message, rank.rank));
     throw std::runtime_error("run failed: rank " + std::to_string(rank.rank) + ": " + message);
   }
@@ -112,12 +111,12 @@ int launchLocalWorkers(const Project& project, const RunOptions& options) {
   const bool host_of_run = options.node_rank == 0;
   HostSinks host(options, host_of_run, project.train.steps);
   bool finished = false;
-  std::map<int, std::string> reported_errors;  // rank -> the one-line error it reported
+  std::vector<RankError> reported_errors;  // one-line errors of failed ranks, as they arrive
   const auto on_stdout = [&](int rank, const std::string& line) {
     if (auto event = parseMarkerLine(line)) {
       if (event->value("event", "") == "run_failed") {
         // Held back: the launcher reports the failure once, naming the rank that failed first.
-        reported_errors.emplace(rank, event->value("error", ""));
+        reported_errors.push_back({rank, event->value("error", "")});
         return;
       }
       finished = finished || event->value("event", "") == "run_finished";
@@ -135,12 +134,11 @@ int launchLocalWorkers(const Project& project, const RunOptions& options) {
     return 130;
   }
   if (!result.ok) {
-    // The failed rank's own one-line error when it reported one, else what the launcher saw (a
-    // signal, an exit status and the rank's last stderr lines).
-    const auto reported = reported_errors.find(result.failed_rank);
-    const std::string error = reported != reported_errors.end() ? reported->second : result.error;
-    if (host_of_run) host.sink().emit(runFailedEvent(error, result.failed_rank));
-    std::cerr << "behemoth: run failed: rank " << result.failed_rank << ": " << error << "\n";
+    // The root cause's own one-line error when a rank reported one (not the peers that failed
+    // because it left), else what the launcher saw (a signal, an exit status, the last stderr lines).
+    const RankError cause = rootCause(reported_errors, {result.failed_rank, result.error});
+    if (host_of_run) host.sink().emit(runFailedEvent(cause.message, cause.rank));
+    std::cerr << "behemoth: run failed: rank " << cause.rank << ": " << cause.message << "\n";
     return 1;
   }
   return 0;

@@ -28,14 +28,17 @@ int runWorker(const WorkerOptions& options) {
   const Project project = readProject(options.project_path, {}, rank->world_size);
   const WorldInfo info = worldInfoFor(*rank, project.devices.kind, collectiveTimeout(std::chrono::seconds(300)));
   MarkerLineSink to_launcher(std::cout);
+  // The launcher shows the user one line; LibTorch's backtrace and the full text go to the log.
+  // Reported while this rank's world is still up, and before the (slower) log write, so the rank
+  // that failed first is heard before its peers fail on the connections it leaves.
+  const FailureReporter report = [&](const std::exception& error) {
+    to_launcher.emit(runFailedEvent(reportedError(error, workerLogPath(project.train.out_dir, rank->rank)), rank->rank));
+    appendWorkerLog(project.train.out_dir, rank->rank, fullErrorText(error));
+  };
   try {
-    runRank(project, info, rank->rank == 0 ? &to_launcher : nullptr);
-  } catch (const std::exception& error) {
-    // The launcher shows the user one line; LibTorch's backtrace and the full text go to the log.
-    const std::string log = appendWorkerLog(project.train.out_dir, rank->rank, fullErrorText(error));
-    const std::string message = oneLineError(error) + (log.empty() ? "" : " (details: " + log + ")");
-    to_launcher.emit(runFailedEvent(message, rank->rank));
-    return 1;
+    runRank(project, info, rank->rank == 0 ? &to_launcher : nullptr, report);
+  } catch (const std::exception&) {
+    return 1;  // already reported
   }
   return 0;
 }

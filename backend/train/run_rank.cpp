@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 
 #include "backend/metrics/events.h"
 #include "backend/metrics/event_sink.h"
@@ -12,12 +13,34 @@
 
 namespace behemoth {
 
-TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* sink) {
+namespace {
+
+TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSink* sink, ProcessWorld& world,
+                          Trainer& trainer);
+
+}  // namespace
+
+TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* sink, const FailureReporter& report_failure) {
   // One math thread per rank: ranks share the machine's cores.
   if (info.world_size > 1) at::set_num_threads(1);
-  ProcessWorld world(info, project.plan);
-  Trainer trainer(project, world);
+  // Declared outside the try: a catch handler runs after the try block's locals are destroyed,
+  // and the world must still be up when the failure is reported.
+  std::unique_ptr<ProcessWorld> world;
+  std::unique_ptr<Trainer> trainer;
+  try {
+    world = std::make_unique<ProcessWorld>(info, project.plan);
+    trainer = std::make_unique<Trainer>(project, *world);
+    return trainInWorld(project, info, sink, *world, *trainer);
+  } catch (const std::exception& error) {
+    if (report_failure) report_failure(error);
+    throw;
+  }
+}
 
+namespace {
+
+TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSink* sink, ProcessWorld& world,
+                          Trainer& trainer) {
   FanoutSink events;
   if (info.rank == 0) {
     events.add(makeMetricsFileSink(project.train.out_dir));
@@ -44,5 +67,7 @@ TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* s
   world.world().barrier();
   return outcome;
 }
+
+}  // namespace
 
 }  // namespace behemoth

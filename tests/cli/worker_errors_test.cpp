@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "backend/cli/error_text.h"
 #include "tests/cli/cli_test_support.h"
 
 namespace behemoth {
@@ -63,6 +64,20 @@ TEST(WorkerErrors, TheFailedRunIsRecordedWithTheOneLineError) {
   ASSERT_EQ(result.exit_code, 1) << result.stderr_text;
   const CommandResult shown = runBehemoth({"history", "--db", history, "list"});
   EXPECT_NE(shown.stdout_text.find("failed"), std::string::npos) << shown.stdout_text << shown.stderr_text;
+}
+
+TEST(WorkerErrors, TheRootCauseIsShownNotThePeersThatFailedBecauseItLeft) {
+  const RankError launcher_view{0, "rank 0 exited with status 1"};
+  const RankError peer_loss{0, "all_reduce on axis dp (64 bytes) failed: connection closed by peer (a peer rank exited or crashed): x"};
+  const RankError stuck{2, "all_reduce on axis dp (64 bytes) timed out after 30 s (a peer rank is missing or stuck): x"};
+  const RankError cause{1, "index out of range in self (details: out/worker-1.log)"};
+  // The failing rank's report may arrive after its peers' (it was still writing).
+  EXPECT_EQ(rootCause({peer_loss, stuck, cause}, launcher_view).rank, 1);
+  EXPECT_EQ(rootCause({peer_loss, stuck, cause}, launcher_view).message, cause.message);
+  // Only consequences reported (the cause was killed): the launcher's view.
+  const RankError killed{1, "rank 1 was killed by signal 9 (SIGKILL)"};
+  EXPECT_EQ(rootCause({peer_loss, stuck}, killed).message, killed.message);
+  EXPECT_EQ(rootCause({}, killed).message, killed.message);
 }
 
 }  // namespace

@@ -13,7 +13,8 @@
 
 namespace behemoth {
 
-Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size) {
+Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,
+                    CorpusCheck corpus_check) {
   nlohmann::json json;
   try {
     json = readProjectJson(path);  // syntax errors name the file, duplicate keys and overflows the field
@@ -28,7 +29,7 @@ Project readProject(const std::string& path, const std::vector<std::string>& ove
     validateForWorld(project, world_size);
     // What a worker would otherwise find mid-run: the corpus against the vocabulary, seq_len and
     // the held-out batches.
-    checkCorpusForProject(loadCorpus(project.data.corpus), project);
+    if (corpus_check == CorpusCheck::read_and_check) checkCorpusForProject(loadCorpus(project.data.corpus), project);
     return project;
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(path + ": " + error.what());

@@ -8,9 +8,12 @@
 
 namespace behemoth {
 
-// Loads PATH, applies `overrides` ("key=value"), parses and validates for `world_size` ranks.
-// Throws std::invalid_argument naming the file and the field.
-Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size);
+// Loads PATH, applies `overrides` ("key=value"), parses and validates for `world_size` ranks, and
+// (with `check_corpus`) reads the corpus to check it against the project. Throws
+// std::invalid_argument naming the file and the field.
+enum class CorpusCheck { read_and_check, skip };
+Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,
+                    CorpusCheck corpus_check = CorpusCheck::read_and_check);
 
 // Writes text to `path` atomically (temporary file in the same folder, then rename).
 void writeFileAtomically(const std::string& path, const std::string& text);

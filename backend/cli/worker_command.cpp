@@ -25,7 +25,9 @@ struct WorkerOptions {
 int runWorker(const WorkerOptions& options) {
   const auto rank = rankFromEnvironment();
   if (!rank) throw std::runtime_error("worker: no rank in the environment (start workers with `behemoth run`)");
-  const Project project = readProject(options.project_path, {}, rank->world_size);
+  // The launcher checked the corpus before starting us; the trainer reads it once more and the
+  // ranks compare its hash.
+  const Project project = readProject(options.project_path, {}, rank->world_size, CorpusCheck::skip);
   const WorldInfo info = worldInfoFor(*rank, project.devices.kind, collectiveTimeout(std::chrono::seconds(300)));
   MarkerLineSink to_launcher(std::cout);
   // The launcher shows the user one line; LibTorch's backtrace and the full text go to the log.

@@ -15,20 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu_adamw.h"
-
-namespace {
-
-double bestSecondsOf(int repeats, const std::function<void()>& body) {
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    body();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best;
-}
-
-}  // namespace
+#include "benchmarks/best_of.h"
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;

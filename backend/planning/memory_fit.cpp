@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "backend/planning/plan_device.h"
 #include "backend/planning/plan_inputs.h"
 #include "memory/memory_model.h"
 
@@ -22,11 +21,9 @@ std::string gib(std::int64_t bytes) {
 }  // namespace
 
 std::int64_t estimatedRankBytes(const Project& project) {
-  CpuRateChoice no_measurement;
-  no_measurement.cpu_flops = 1.0;  // memory only: the rate does not matter
-  const DeviceSpec device = planningDevice(project, no_measurement);
+  // Memory only: no device rate is needed, so nothing is measured.
   const MemoryEstimate memory =
-      estimateMemory(describeModel(project.model), layoutFromProject(project), defaultAllowance(device.kind));
+      estimateMemory(describeModel(project.model), layoutFromProject(project), defaultAllowance(project.devices.kind));
   std::int64_t largest = 0;
   for (const StageMemory& stage : memory.stages) largest = std::max(largest, stage.deviceBytes() + stage.hostBytes());
   return largest;

@@ -9,6 +9,7 @@ packages=(
   libopenblas0-serial                 # a real BLAS for LibTorch (Debian's default, reference BLAS, is ~7x slower);
                                       # serial, because every rank runs one math thread
   nlohmann-json3-dev libcli11-dev libsqlite3-dev
+  libxxhash-dev                       # checkpoint checksums (xxHash)
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev xvfb xauth   # the Studio and its offscreen/GUI tests
   fonts-dejavu-core                   # readable text in offscreen renders and screenshots

@@ -57,6 +57,23 @@ json runFailedEvent(const std::string& error, int rank) {
   return {{"event", event_type::kRunFailed}, {"time", utcTimestamp()}, {"error", error}, {"rank", rank}};
 }
 
+json checkpointSavedEvent(const CheckpointSavedInfo& info) {
+  return {{"event", event_type::kCheckpointSaved}, {"time", utcTimestamp()}, {"step", info.step},
+          {"path", info.path}, {"bytes", info.bytes}, {"stall_s", info.stall_s}, {"write_s", info.write_s},
+          {"async", info.async}, {"reason", info.reason}};
+}
+
+json runResumedEvent(std::int64_t step, const std::string& checkpoint, const std::string& saved_layout) {
+  return {{"event", event_type::kRunResumed}, {"time", utcTimestamp()}, {"step", step},
+          {"checkpoint", checkpoint}, {"saved_layout", saved_layout}};
+}
+
+json runRestartedEvent(int restart, int max_restarts, const std::string& reason, const std::string& checkpoint,
+                       std::int64_t step) {
+  return {{"event", event_type::kRunRestarted}, {"time", utcTimestamp()}, {"restart", restart},
+          {"max_restarts", max_restarts}, {"reason", reason}, {"checkpoint", checkpoint}, {"step", step}};
+}
+
 std::string eventType(const json& event) {
   if (!event.is_object()) return "";
   const auto found = event.find("event");

@@ -18,6 +18,9 @@ inline constexpr const char* kEval = "eval";
 inline constexpr const char* kLog = "log";
 inline constexpr const char* kRunFinished = "run_finished";
 inline constexpr const char* kRunFailed = "run_failed";
+inline constexpr const char* kCheckpointSaved = "checkpoint_saved";
+inline constexpr const char* kRunResumed = "run_resumed";
+inline constexpr const char* kRunRestarted = "run_restarted";
 }  // namespace event_type
 
 struct RunStartedInfo {
@@ -41,6 +44,26 @@ nlohmann::json logEvent(const std::string& text, int rank = 0);
 nlohmann::json runFinishedEvent(double final_loss, std::optional<double> final_eval_loss, double duration_s,
                                 const std::string& outcome = "completed");
 nlohmann::json runFailedEvent(const std::string& error, int rank);
+
+// A checkpoint of `step` became complete (its directory renamed into place, `latest` updated).
+// stall_s: how long training waited for it (the staging copy; the whole write when synchronous);
+// write_s: from the snapshot until `latest` named it.
+struct CheckpointSavedInfo {
+  std::int64_t step = 0;
+  std::string path;
+  std::int64_t bytes = 0;
+  double stall_s = 0.0;
+  double write_s = 0.0;
+  bool async = false;
+  std::string reason;  // "every" (train.checkpoint_every), "final", "stop" (SIGINT/SIGTERM)
+};
+nlohmann::json checkpointSavedEvent(const CheckpointSavedInfo& info);
+// The run continues from a checkpoint (after run_started): the next step is step + 1.
+nlohmann::json runResumedEvent(std::int64_t step, const std::string& checkpoint, const std::string& saved_layout);
+// The launcher restarted every worker after a failure (--max-restarts). checkpoint: the one the
+// workers resume from, empty when none existed yet (they start over).
+nlohmann::json runRestartedEvent(int restart, int max_restarts, const std::string& reason, const std::string& checkpoint,
+                                 std::int64_t step);
 
 // The "event" field, or "" when there is none.
 std::string eventType(const nlohmann::json& event);

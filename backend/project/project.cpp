@@ -222,7 +222,8 @@ OptimizerConfig parseOptimizer(const json& section) {
 TrainConfig parseTrain(const json& section) {
   const JsonFields fields(section, "train",
                           {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir",
-                           "measure_memory"});
+                           "measure_memory", "checkpoint_every", "checkpoint_keep", "checkpoint_final",
+                           "checkpoint_async"});
   TrainConfig train;
   fields.read("steps", train.steps);
   fields.read("seed", train.seed);
@@ -232,6 +233,12 @@ TrainConfig parseTrain(const json& section) {
   fields.read("micro_batch_size", train.micro_batch_size);
   fields.read("out_dir", train.out_dir);
   fields.read("measure_memory", train.measure_memory);
+  fields.read("checkpoint_every", train.checkpoint_every);
+  fields.read("checkpoint_keep", train.checkpoint_keep);
+  fields.read("checkpoint_final", train.checkpoint_final);
+  fields.read("checkpoint_async", train.checkpoint_async);
+  requireAtLeast(fields, "checkpoint_every", train.checkpoint_every, 0);
+  requireAtLeast(fields, "checkpoint_keep", train.checkpoint_keep, 1);
   requireAtLeast(fields, "steps", train.steps, 1);
   requireAtLeast(fields, "log_every", train.log_every, 1);
   requireAtLeast(fields, "eval_every", train.eval_every, 0);
@@ -335,7 +342,9 @@ json projectToJson(const Project& project) {
       {"train",
        {{"steps", t.steps}, {"seed", t.seed}, {"log_every", t.log_every}, {"eval_every", t.eval_every},
         {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir},
-        {"measure_memory", t.measure_memory}}},
+        {"measure_memory", t.measure_memory}, {"checkpoint_every", t.checkpoint_every},
+        {"checkpoint_keep", t.checkpoint_keep}, {"checkpoint_final", t.checkpoint_final},
+        {"checkpoint_async", t.checkpoint_async}}},
   };
 }
 

@@ -55,6 +55,13 @@ struct TrainConfig {
   // Count every CPU tensor allocation in the workers (exact activation and peak tensor bytes in
   // the step events); off by default so normal runs keep the default allocator's speed.
   bool measure_memory = false;
+  // Checkpoints (docs/checkpoints.md): every `checkpoint_every` steps (0: none along the way), the
+  // newest `checkpoint_keep` kept, one at the end (`checkpoint_final`) and on SIGINT/SIGTERM;
+  // written by a background thread while training goes on (`checkpoint_async`).
+  int checkpoint_every = 0;
+  int checkpoint_keep = 3;
+  bool checkpoint_final = true;
+  bool checkpoint_async = true;
 };
 
 struct Project {

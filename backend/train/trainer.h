@@ -5,7 +5,9 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,17 +26,31 @@ struct TrainOutcome {
   double tokens_per_s = 0.0;                         // over the whole run
   std::int64_t model_state_bytes = 0;                // per-rank maximum
   std::int64_t peak_rss_bytes = 0;                   // per-rank maximum
+  std::int64_t first_step = 0;  // the step the run started at (> 0 when resumed)
+  bool stopped = false;         // a stop request (SIGINT/SIGTERM) ended it before train.steps
+};
+
+struct TrainerOptions {
+  // Set: the trainer loads this checkpoint (a step directory, already resolved and checked by the
+  // launcher) into whatever layout it runs, and continues from its step.
+  std::optional<std::filesystem::path> resume_from;
 };
 
 class Trainer {
  public:
   // `project` must be validated for the world (validateForWorld).
-  Trainer(Project project, ProcessWorld& world);
+  Trainer(Project project, ProcessWorld& world, TrainerOptions options = {});
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  // Trains train.steps steps. Step and eval events go to `sink` (rank 0 passes one; others nullptr).
+  // The step training starts at: 0, or the resumed checkpoint's step.
+  std::int64_t startStep() const;
+  // What the resumed checkpoint's state.json says about the layout that wrote it ("" when fresh).
+  std::string resumedLayout() const;
+
+  // Trains up to train.steps steps (from startStep()), saving checkpoints as train.checkpoint_*
+  // ask, and stops early, after a final checkpoint, when stopRequested() turns true on any rank. Step and eval events go to `sink` (rank 0 passes one; others nullptr).
   TrainOutcome run(EventSink* sink);
 
   // Every parameter at full size in fp32, by name (for parity checks and checkpoints). Under

@@ -20,7 +20,8 @@ TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSi
 
 }  // namespace
 
-TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* sink, const FailureReporter& report_failure) {
+TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* sink, const FailureReporter& report_failure,
+                     const TrainerOptions& options) {
   // One math thread per rank: ranks share the machine's cores.
   if (info.world_size > 1) at::set_num_threads(1);
   // Declared outside the try: a catch handler runs after the try block's locals are destroyed,
@@ -29,7 +30,9 @@ TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* s
   std::unique_ptr<Trainer> trainer;
   try {
     world = std::make_unique<ProcessWorld>(info, project.plan);
-    trainer = std::make_unique<Trainer>(project, *world);
+    TrainerOptions trainer_options = options;
+    trainer_options.write_checkpoints = true;  // a real run honours train.checkpoint_*
+    trainer = std::make_unique<Trainer>(project, *world, trainer_options);
     return trainInWorld(project, info, sink, *world, *trainer);
   } catch (const std::exception& error) {
     if (report_failure) report_failure(error);

@@ -99,6 +99,15 @@ void ProgressPrinter::emit(const nlohmann::json& event) {
   } else if (type == event_type::kRunFinished) {
     out_ << "run " << event.value("outcome", std::string("completed")) << ": final loss "
          << printf1("%.4f", numberField(event, "final_loss")) << " in " << formatDuration(numberField(event, "duration_s")) << "\n";
+  } else if (type == event_type::kRunResumed) {
+    out_ << "resumed from " << event.value("checkpoint", std::string("?")) << " at step " << event.value("step", std::int64_t{0});
+    const std::string layout = event.value("saved_layout", std::string());
+    if (!layout.empty()) out_ << " (saved by " << layout << ")";
+    out_ << "\n";
+  } else if (type == event_type::kCheckpointSaved) {
+    out_ << "checkpoint at step " << event.value("step", std::int64_t{0}) << ": " << event.value("path", std::string("?"))
+         << " (" << formatBytes(static_cast<double>(event.value("bytes", std::int64_t{0}))) << ", "
+         << printf1("%.2f", numberField(event, "write_s")) << " s)\n";
   } else if (type == event_type::kRunFailed) {
     out_ << "run failed on rank " << event.value("rank", 0) << ": " << event.value("error", std::string()) << "\n";
   }

@@ -29,3 +29,10 @@ if(BEHEMOTH_BUILD_STUDIO)
   endif()
 endif()
 message(STATUS "Behemoth: Studio (Qt 6 + QCustomPlot): ${BEHEMOTH_HAVE_QT}")
+
+# Checkpoint checksums: xxHash (Debian's libxxhash-dev).
+find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
+find_library(XXHASH_LIBRARY NAMES xxhash REQUIRED)
+add_library(behemoth_xxhash INTERFACE)
+target_include_directories(behemoth_xxhash INTERFACE ${XXHASH_INCLUDE_DIR})
+target_link_libraries(behemoth_xxhash INTERFACE ${XXHASH_LIBRARY})

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "backend/cli/commands.h"
+#include "backend/engine_version.h"
 
 namespace behemoth {
 
@@ -36,7 +37,7 @@ double memoryGiB() {
 
 nlohmann::json environmentReport() {
   nlohmann::json report;
-  report["behemoth"] = "0.1.0";
+  report["behemoth"] = kEngineVersion;
   report["libtorch"] = TORCH_VERSION;
   report["sqlite"] = sqlite3_libversion();
   report["compiler"] = __VERSION__;

@@ -43,6 +43,15 @@ class DataParallelUpdater final : public ParameterUpdater {
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
     groups.emplace_back(no_decay, std::move(no_decay_options));
     optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+    // The moments exist from the start (zeros, as AdamW would create them at its first step), so
+    // a checkpoint can be loaded into them before any step.
+    for (const auto& master : masters_) {
+      auto state = std::make_unique<torch::optim::AdamWParamState>();
+      state->step(0);
+      state->exp_avg(at::zeros_like(master, at::MemoryFormat::Preserve));
+      state->exp_avg_sq(at::zeros_like(master, at::MemoryFormat::Preserve));
+      optimizer_->state()[stateKey(master)] = std::move(state);
+    }
   }
 
   void zeroGrad() override { buckets_->zeroGrad(); }
@@ -97,7 +106,35 @@ class DataParallelUpdater final : public ParameterUpdater {
   }
   std::int64_t hostStateBytes() const override { return 0; }
 
+  std::vector<StateView> stateViews() override {
+    std::vector<StateView> views;
+    const auto flat = [](const at::Tensor& t) { return t.detach().view({-1}); };
+    for (std::size_t k = 0; k < working_.size(); ++k) {
+      views.push_back({"model", k, 0, flat(working_[k]), false});
+      if (separate_masters_) views.push_back({"master", k, 0, flat(masters_[k]), false});
+      const auto& adam = adamState(k);
+      views.push_back({"exp_avg", k, 0, flat(adam.exp_avg()), false});
+      views.push_back({"exp_avg_sq", k, 0, flat(adam.exp_avg_sq()), false});
+    }
+    return views;
+  }
+
+  OptimizerCounters counters() const override {
+    OptimizerCounters counters;
+    counters.updates = masters_.empty() ? 0 : adamState(0).step();
+    return counters;
+  }
+
+  void restoreCounters(const OptimizerCounters& counters) override {
+    for (std::size_t k = 0; k < masters_.size(); ++k) adamState(k).step(counters.updates);
+  }
+
  private:
+  static std::string stateKey(const at::Tensor& master) { return c10::guts::to_string(master.unsafeGetTensorImpl()); }
+  torch::optim::AdamWParamState& adamState(std::size_t k) const {
+    return static_cast<torch::optim::AdamWParamState&>(*optimizer_->state().at(stateKey(masters_[k])));
+  }
+
   std::vector<at::Tensor> working_;
   std::vector<at::Tensor> masters_;
   bool separate_masters_ = false;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace behemoth {
@@ -28,6 +29,24 @@ struct UpdateOutcome {
   double loss_scale = 1.0;  // the loss scale this step used
 };
 
+// A piece of the training state this rank holds, for checkpoints: elements
+// [local_begin, local_begin + values.numel()) of the rank's local (tensor-parallel) parameter, as a
+// 1-D view into the live state -- reading it saves, writing into it loads.
+struct StateView {
+  std::string kind;              // "model" (working), "master" (fp32, when separate), "exp_avg", "exp_avg_sq"
+  std::size_t param = 0;         // parameter index, model order
+  std::int64_t local_begin = 0;
+  at::Tensor values;
+  bool sharded_over_dp = false;  // true: this dp rank alone holds these elements
+};
+
+// The optimizer's scalars an exact resume restores.
+struct OptimizerCounters {
+  std::int64_t updates = 0;  // AdamW updates applied (bias correction)
+  double loss_scale = 1.0;   // fp16 dynamic loss scaling
+  int clean_steps = 0;
+};
+
 class ParameterUpdater {
  public:
   virtual ~ParameterUpdater() = default;
@@ -43,6 +62,10 @@ class ParameterUpdater {
   // Bytes of parameters, gradients, masters and optimizer states held; the part in host memory.
   virtual std::int64_t stateBytes() const = 0;
   virtual std::int64_t hostStateBytes() const = 0;
+  // Checkpoints: every piece of state this rank holds, and the optimizer's counters.
+  virtual std::vector<StateView> stateViews() = 0;
+  virtual OptimizerCounters counters() const = 0;
+  virtual void restoreCounters(const OptimizerCounters& counters) = 0;
 };
 
 // `working`: the model's parameters (already in the working dtype), in model order.

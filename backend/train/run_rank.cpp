@@ -31,8 +31,10 @@ TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* s
   std::unique_ptr<Trainer> trainer;
   try {
     world = std::make_unique<ProcessWorld>(info, project.plan);
-    trainer = std::make_unique<Trainer>(project, *world, options);
-    return trainInWorld(project, info, sink, *world, *trainer, options);
+    TrainerOptions trainer_options = options;
+    trainer_options.write_checkpoints = true;  // a real run honours train.checkpoint_*
+    trainer = std::make_unique<Trainer>(project, *world, trainer_options);
+    return trainInWorld(project, info, sink, *world, *trainer, trainer_options);
   } catch (const std::exception& error) {
     if (report_failure) report_failure(error);
     throw;

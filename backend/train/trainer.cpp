@@ -8,7 +8,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "backend/checkpoint/checkpoint_catalog.h"
 #include "backend/data/batch_sampler.h"
+#include "backend/engine_version.h"
 #include "backend/data/corpus.h"
 #include "backend/metrics/event_sink.h"
 #include "backend/metrics/events.h"
@@ -16,11 +18,14 @@
 #include "backend/metrics/tensor_memory.h"
 #include "backend/model/language_model.h"
 #include "backend/parallelize/parallelize.h"
+#include "backend/train/checkpoint_loading.h"
+#include "backend/train/checkpoint_saver.h"
 #include "backend/train/lr_schedule.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/process_stats.h"
 #include "backend/train/corpus_agreement.h"
 #include "backend/train/fault_injection.h"
+#include "backend/train/stop_request.h"
 #include "parallel/activity.h"
 #include "parallel/world.h"
 
@@ -59,6 +64,10 @@ struct Trainer::State {
   std::vector<at::Tensor> working;  // the model's parameters (fp32 or bf16)
   std::unique_ptr<ParameterUpdater> updater;
   std::unique_ptr<BatchSampler> sampler;
+  TrainerOptions options;
+  std::int64_t start_step = 0;     // > 0 when resumed from a checkpoint
+  std::string resumed_layout;
+  std::unique_ptr<CheckpointSaver> saver;
   // train.measure_memory: tensor bytes the last step's first micro-batch kept for backward.
   std::int64_t activation_bytes = 0;
 
@@ -69,10 +78,70 @@ struct Trainer::State {
 
   double trainStep(int step);
   double evaluate();
+
+  // Checkpoints: this rank's pieces of the state, the scalars beside them, loading.
+  std::vector<CheckpointPart> checkpointParts() const;
+  TrainingState trainingState(std::int64_t steps_done) const;
+  void resumeFrom(const std::filesystem::path& step_dir);
 };
 
-Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique<State>(std::move(project), world)) {
+std::vector<CheckpointPart> Trainer::State::checkpointParts() const {
+  PartsContext context;
+  context.names = &names;
+  context.parameters = &working;
+  context.tp_layout = &tp_layout;
+  context.dp_rank = dp.rank();
+  context.dp = dp.size();
+  context.tp_rank = tp.rank();
+  context.tp = tp.size();
+  return behemoth::checkpointParts(updater->stateViews(), context);
+}
+
+TrainingState Trainer::State::trainingState(std::int64_t steps_done) const {
+  const OptimizerCounters counters = updater->counters();
+  TrainingState state;
+  state.step = steps_done;
+  state.optimizer_updates = counters.updates;
+  state.loss_scale = counters.loss_scale;
+  state.loss_scale_clean_steps = counters.clean_steps;
+  state.data_position = sampler->position();
+  state.seed = project.train.seed;
+  state.precision = precisionName(project.precision);
+  state.world_size = world.world().size();
+  state.layout = layoutDescription(planToJson(project.plan));
+  state.engine_version = kEngineVersion;
+  state.saved_at = utcTimestamp();
+  state.project_json = projectToJson(project).dump();
+  return state;
+}
+
+void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
+  ActivityScope activity("loading checkpoint");
+  const CheckpointIndex index = readCheckpointIndex(step_dir);
+  const TrainingState state = readTrainingState(step_dir);
+  const std::vector<CheckpointPart> parts = checkpointParts();
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const auto& name : names) {
+    const auto local = working[&name - names.data()].sizes().vec();
+    shapes.push_back(globalShapeOf(local, tp_layout.placement(name)));
+  }
+  checkCheckpointMatches(step_dir, index, state, parts, names, shapes, precisionName(project.precision));
+  if (state.step > project.train.steps) {
+    throw std::invalid_argument("train.steps: " + std::to_string(project.train.steps) + " is fewer than the " +
+                                std::to_string(state.step) + " steps the checkpoint " + step_dir.string() + " already trained");
+  }
+  torch::NoGradGuard no_grad;
+  loadCheckpointParts(step_dir, index, parts);
+  updater->restoreCounters({state.optimizer_updates, state.loss_scale, state.loss_scale_clean_steps});
+  sampler->restore(state.data_position);
+  start_step = state.step;
+  resumed_layout = state.layout;
+}
+
+Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
+    : state_(std::make_unique<State>(std::move(project), world)) {
   State& s = *state_;
+  s.options = std::move(options);
   const Project& p = s.project;
   // Installed before the model exists, so parameters, gradients and optimizer states are counted.
   if (p.train.measure_memory) tensor_memory::installCountingAllocator();
@@ -104,7 +173,13 @@ Trainer::Trainer(Project project, ProcessWorld& world) : state_(std::make_unique
   auto corpus = std::make_shared<const Corpus>(loadCorpus(p.data.corpus));
   requireSameCorpusOnEveryRank(*corpus, world.world());
   s.sampler = std::make_unique<BatchSampler>(std::move(corpus), sampling);
+  if (s.options.resume_from) s.resumeFrom(*s.options.resume_from);
+  s.saver = std::make_unique<CheckpointSaver>(p.train.out_dir, world.world(), p.train.checkpoint_keep, p.train.checkpoint_async);
 }
+
+std::int64_t Trainer::startStep() const { return state_->start_step; }
+
+std::string Trainer::resumedLayout() const { return state_->resumed_layout; }
 
 Trainer::~Trainer() = default;
 
@@ -165,7 +240,18 @@ TrainOutcome Trainer::run(EventSink* sink) {
   double window_seconds = 0.0;
   int window_steps = 0;
 
-  for (int step = 0; step < p.train.steps; ++step) {
+  outcome.first_step = s.start_step;
+  const bool saving = s.options.write_checkpoints;
+  std::int64_t last_saved = s.start_step;  // the resumed checkpoint is already on disk
+  const auto emitSaved = [&](const CheckpointSavedInfo& info) {
+    if (sink) sink->emit(checkpointSavedEvent(info));
+  };
+  const auto saveAt = [&](std::int64_t steps_done, const char* reason) {
+    for (const auto& info : s.saver->save(s.checkpointParts(), s.trainingState(steps_done), reason)) emitSaved(info);
+    last_saved = steps_done;
+  };
+
+  for (int step = static_cast<int>(s.start_step); step < p.train.steps; ++step) {
     failHereIfInjected(everyone.rank(), step);
     const auto step_start = Clock::now();
     counter.reset();
@@ -237,8 +323,24 @@ TrainOutcome Trainer::run(EventSink* sink) {
       window_steps = 0;
     }
     counter.reset();
+
+    // Step end, on every rank alike: did any rank get SIGINT/SIGTERM, is a background save done?
+    const CheckpointSaver::StepEnd end = s.saver->stepEnd(stopRequested());
+    if (end.saved) emitSaved(*end.saved);
+    if (end.stop) {
+      outcome.stopped = !last;
+      if (saving && p.train.checkpoint_final && last_saved != step + 1) saveAt(step + 1, "stop");
+      break;
+    }
+    if (saving && p.train.checkpoint_every > 0 && (step + 1) % p.train.checkpoint_every == 0 && !last) {
+      saveAt(step + 1, "every");
+    }
   }
-  outcome.tokens_per_s = tokens_per_step * p.train.steps / secondsSince(run_start);
+  const std::int64_t steps_done = s.start_step + static_cast<std::int64_t>(outcome.losses.size());
+  if (saving && !outcome.stopped && p.train.checkpoint_final && last_saved != steps_done) saveAt(steps_done, "final");
+  if (auto info = s.saver->finish()) emitSaved(*info);
+  const double trained = static_cast<double>(outcome.losses.size());
+  outcome.tokens_per_s = trained > 0 ? tokens_per_step * trained / secondsSince(run_start) : 0.0;
   return outcome;
 }
 

@@ -34,6 +34,9 @@ struct TrainerOptions {
   // Set: the trainer loads this checkpoint (a step directory, already resolved and checked by the
   // launcher) into whatever layout it runs, and continues from its step.
   std::optional<std::filesystem::path> resume_from;
+  // Whether train.checkpoint_* are honoured (`behemoth run` sets it): a Trainer used directly, as
+  // the parity tests do, writes nothing unless asked.
+  bool write_checkpoints = false;
 };
 
 class Trainer {

@@ -49,6 +49,22 @@ class ZeroUpdater final : public ParameterUpdater {
   std::int64_t stateBytes() const override { return zero_->stateBytes(); }
   std::int64_t hostStateBytes() const override { return zero_->hostStateBytes(); }
 
+  std::vector<StateView> stateViews() override {
+    std::vector<StateView> views;
+    for (std::size_t k = 0; k < working_.size(); ++k) views.push_back({"model", k, 0, working_[k].detach().view({-1}), false});
+    for (const ZeroStateView& piece : zero_->partitionViews()) {
+      if (piece.master.defined()) views.push_back({"master", piece.param, piece.param_offset, piece.master, true});
+      views.push_back({"exp_avg", piece.param, piece.param_offset, piece.exp_avg, true});
+      views.push_back({"exp_avg_sq", piece.param, piece.param_offset, piece.exp_avg_sq, true});
+    }
+    return views;
+  }
+  OptimizerCounters counters() const override {
+    const ZeroCounters z = zero_->counters();
+    return {z.updates, z.loss_scale, z.clean_steps};
+  }
+  void restoreCounters(const OptimizerCounters& c) override { zero_->restoreCounters({c.updates, c.loss_scale, c.clean_steps}); }
+
  private:
   std::vector<at::Tensor> working_;
   double max_norm_;

@@ -17,6 +17,12 @@ class LossScaler {
  public:
   explicit LossScaler(LossScalerOptions options = {}) : options_(options), scale_(options.initial_scale) {}
   double scale() const { return scale_; }
+  int cleanSteps() const { return clean_steps_; }
+  // Puts back a saved state (a resumed run).
+  void restore(double scale, int clean_steps) {
+    scale_ = scale;
+    clean_steps_ = clean_steps;
+  }
   // Records the outcome of one step (found_overflow: on any rank) and adjusts the scale.
   void update(bool found_overflow) {
     if (found_overflow) {

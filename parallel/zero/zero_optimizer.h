@@ -58,6 +58,21 @@ struct ZeroStepOutcome {
   double loss_scale = 1.0; // the scale used for this step's loss
 };
 
+// One parameter piece of this rank's partition, as views into the live state (checkpoints).
+struct ZeroStateView {
+  std::size_t param = 0;
+  std::int64_t param_offset = 0;  // first element inside the (flattened) parameter
+  at::Tensor master;              // fp32; undefined when the working shard is the master (fp32 training)
+  at::Tensor exp_avg;
+  at::Tensor exp_avg_sq;
+};
+
+struct ZeroCounters {
+  std::int64_t updates = 0;  // updates applied (AdamW's bias correction)
+  double loss_scale = 1.0;
+  int clean_steps = 0;       // the loss scaler's clean steps in a row
+};
+
 class ZeroOptimizer {
  public:
   // `params`: the model's parameters in model order (their storage moves into flat buffers);
@@ -94,6 +109,10 @@ class ZeroOptimizer {
   void loadShardedState(const ShardedOptimizerState& state);
   void loadFullState(const FullOptimizerState& state);
   std::int64_t stepsTaken() const { return steps_; }
+  // Checkpoints in any layout: views of this rank's partition, and the counters to restore.
+  std::vector<ZeroStateView> partitionViews();
+  ZeroCounters counters() const;
+  void restoreCounters(const ZeroCounters& counters);
 
  private:
   struct Bucket;

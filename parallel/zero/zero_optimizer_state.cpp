@@ -130,4 +130,35 @@ void ZeroOptimizer::loadFullState(const FullOptimizerState& state) {
   }
 }
 
+std::vector<ZeroStateView> ZeroOptimizer::partitionViews() {
+  std::vector<ZeroStateView> views;
+  for (const ShardSegment& piece : layout_.segmentsOf(group_.rank())) {
+    const std::size_t b = layout_.bucketOf(piece.param);
+    const std::int64_t in_shard = piece.partition_offset - layout_.buckets()[b].partition_offset;
+    ZeroStateView view;
+    view.param = piece.param;
+    view.param_offset = piece.param_offset;
+    if (masters_.defined()) view.master = masterShard(b).narrow(0, in_shard, piece.numel);
+    view.exp_avg = exp_avg_.narrow(0, piece.partition_offset, piece.numel);
+    view.exp_avg_sq = exp_avg_sq_.narrow(0, piece.partition_offset, piece.numel);
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+ZeroCounters ZeroOptimizer::counters() const {
+  ZeroCounters counters;
+  counters.updates = steps_;
+  if (scaler_) {
+    counters.loss_scale = scaler_->scale();
+    counters.clean_steps = scaler_->cleanSteps();
+  }
+  return counters;
+}
+
+void ZeroOptimizer::restoreCounters(const ZeroCounters& counters) {
+  steps_ = counters.updates;
+  if (scaler_) scaler_->restore(counters.loss_scale, counters.clean_steps);
+}
+
 }  // namespace behemoth

@@ -122,6 +122,27 @@ TEST(RunRestart, TwoRestartsFromTwoCheckpointsStillEndAsIfUninterrupted) {
   expectSameFinalCheckpoint(dir.file("plain"), dir.file("faulty"));
 }
 
+TEST(RunRestart, AKillWhileBackgroundSavesRunStillEndsAsIfUninterrupted) {
+  // A checkpoint every step, written in the background: the kill may land while one is being
+  // written. Whichever checkpoint the restart finds complete, the job must end the same.
+  TempDir dir;
+  json project = tinyProjectJson(dir.file("plain"));
+  project["train"]["checkpoint_every"] = 1;
+  writeFile(dir.file("plain.json"), project.dump());
+  project["train"]["out_dir"] = dir.file("killed");
+  writeFile(dir.file("killed.json"), project.dump());
+  const CommandResult plain = runBehemoth({"run", dir.file("plain.json"), "--nproc", "2", "--no-history"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.stderr_text;
+  const CommandResult run = runBehemoth({"run", dir.file("killed.json"), "--nproc", "2", "--max-restarts", "1", "--no-history"},
+                                        std::chrono::seconds(180), {"BEHEMOTH_TEST_KILL_AT=1:4"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find("behemoth: rank 1 was killed by signal 9 (SIGKILL); restarting from "), std::string::npos)
+      << run.stderr_text;
+  EXPECT_EQ(stepsIn(dir.file("killed/metrics.jsonl")), oneToN(6));
+  EXPECT_EQ(lossesIn(dir.file("killed/metrics.jsonl")), lossesIn(dir.file("plain/metrics.jsonl")));
+  expectSameFinalCheckpoint(dir.file("plain"), dir.file("killed"));
+}
+
 TEST(RunRestart, WithoutMaxRestartsAKilledWorkerFailsTheRunNamingIt) {
   TempDir dir;
   writeFile(dir.file("p.json"), checkpointingProject(dir.file("out")).dump());

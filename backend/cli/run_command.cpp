@@ -12,9 +12,9 @@
 #include <memory>
 #include <optional>
 
+#include "backend/checkpoint/checkpoint_catalog.h"
 #include "backend/cli/commands.h"
 #include "backend/cli/error_text.h"
-#include "backend/checkpoint/checkpoint_catalog.h"
 #include "backend/cli/project_input.h"
 #include "backend/cli/restart_checkpoint.h"
 #include "backend/cli/worker_environment.h"
@@ -202,7 +202,8 @@ int launchLocalWorkers(const Project& project, const RunOptions& options, const 
     const std::optional<RestartPoint> point = restart_points.newest();
     resume = point ? std::optional<fs::path>(point->dir) : std::nullopt;
     if (!point) continueMetricsFile(project.train.out_dir, 0);  // the steps are about to be logged again
-    const std::string from = point ? checkpointForPeople(point->dir, project.train.out_dir) : "the beginning (no checkpoint yet)";
+    const std::string from =
+        point ? checkpointForPeople(point->dir, project.train.out_dir) : "the beginning (no checkpoint yet)";
     std::cerr << "behemoth: " << reason << "; restarting from " << from << " (restart " << restart + 1 << " of "
               << options.max_restarts << ")\n";
     if (host_of_run) {
@@ -266,9 +267,10 @@ void addRunCommand(CLI::App& app, std::function<int()>& action) {
   command->add_flag("--no-history", options->no_history, "Do not record the run in the history");
   command->add_flag("--force", options->force, "Run even when the memory estimate exceeds this machine's available memory");
   command->add_option("--timeout", options->timeout_s, "Seconds a collective may wait before the run fails");
-  CLI::Option* resume = command->add_option("--resume", options->resume_text, "Continue from a checkpoint: latest (the default) or a path")
-      ->expected(0, 1)
-      ->default_str("latest");
+  CLI::Option* resume =
+      command->add_option("--resume", options->resume_text, "Continue from a checkpoint: latest (the default) or a path")
+          ->expected(0, 1)
+          ->default_str("latest");
   command->add_option("--max-restarts", options->max_restarts,
                       "Restart every worker from the newest checkpoint when one fails, up to K times");
   command->callback([&action, options, resume] {

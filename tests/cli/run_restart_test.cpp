@@ -195,6 +195,24 @@ TEST(RunRestart, AFailureBeforeTheFirstCheckpointRestartsFromTheBeginning) {
   EXPECT_EQ(lossesIn(dir.file("out/metrics.jsonl")), lossesIn(dir.file("plain/metrics.jsonl")));
 }
 
+TEST(RunRestart, ASingleRankRunWithMaxRestartsRunsAsAWorkerAndSurvivesItsCrash) {
+  TempDir dir;
+  writeFile(dir.file("plain.json"), checkpointingProject(dir.file("plain")).dump());
+  writeFile(dir.file("p.json"), checkpointingProject(dir.file("out")).dump());
+  const CommandResult plain = runBehemoth({"run", dir.file("plain.json"), "--no-history"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.stderr_text;
+  const CommandResult run = runBehemoth({"run", dir.file("p.json"), "--max-restarts", "1", "--no-history"},
+                                        std::chrono::seconds(120), {"BEHEMOTH_TEST_KILL_AT=0:3"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find("behemoth: rank 0 was killed by signal 9 (SIGKILL); restarting from "
+                                 "checkpoints/step-0000002 (restart 1 of 1)"),
+            std::string::npos)
+      << run.stderr_text;
+  EXPECT_EQ(stepsIn(dir.file("out/metrics.jsonl")), oneToN(6));
+  EXPECT_EQ(lossesIn(dir.file("out/metrics.jsonl")), lossesIn(dir.file("plain/metrics.jsonl")));
+  expectSameFinalCheckpoint(dir.file("plain"), dir.file("out"));
+}
+
 TEST(RunRestart, ResumeLatestContinuesAFailedRunInTheSameMetricsFile) {
   TempDir dir;
   writeFile(dir.file("plain.json"), checkpointingProject(dir.file("plain")).dump());

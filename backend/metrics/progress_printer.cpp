@@ -106,6 +106,10 @@ void ProgressPrinter::emit(const nlohmann::json& event) {
     out_ << "resumed from " << event.value("checkpoint", std::string("?")) << " at step " << event.value("step", std::int64_t{0});
     const std::string layout = event.value("saved_layout", std::string());
     if (!layout.empty()) out_ << " (saved by " << layout << ")";
+    if (event.contains("bytes_read")) {
+      out_ << ", " << formatBytes(static_cast<double>(event.value("bytes_read", std::int64_t{0}))) << " read in "
+           << printf1("%.2f", numberField(event, "load_s")) << " s";
+    }
     out_ << "\n";
   } else if (type == event_type::kCheckpointSaved) {
     out_ << "checkpoint at step " << event.value("step", std::int64_t{0}) << ": " << event.value("path", std::string("?"))

@@ -64,7 +64,8 @@ TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSi
     events.emit(runStartedEvent(started));
     if (start_step > 0) {
       const std::string checkpoint = options.resume_from ? options.resume_from->string() : std::string();
-      events.emit(runResumedEvent(start_step, checkpoint, trainer.resumedLayout()));
+      events.emit(runResumedEvent(start_step, checkpoint, trainer.resumedLayout(), trainer.resumeSeconds(),
+                                  trainer.resumeBytesRead()));
     }
   }
   const auto start = std::chrono::steady_clock::now();

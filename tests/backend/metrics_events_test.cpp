@@ -188,7 +188,7 @@ TEST(Progress, AResumedRunSaysWhereFromAndItsEtaCountsOnlyItsOwnSteps) {
   RunStartedInfo info;
   info.total_steps = 300;
   printer.emit(runStartedEvent(info));
-  printer.emit(runResumedEvent(60, "out/checkpoints/step-0000060", "dp 2"));
+  printer.emit(runResumedEvent(60, "out/checkpoints/step-0000060", "dp 2", 0.5, 1200000));
   CheckpointSavedInfo saved;
   saved.step = 100;
   saved.path = "out/checkpoints/step-0000100";
@@ -198,7 +198,7 @@ TEST(Progress, AResumedRunSaysWhereFromAndItsEtaCountsOnlyItsOwnSteps) {
   // 48 s for the 60 steps since the resume = 0.8 s/step; 180 steps left = 144 s.
   printer.emit(stepEvent(sampleMetrics()));
   const std::string text = out.str();
-  EXPECT_NE(text.find("resumed from out/checkpoints/step-0000060 at step 60 (saved by dp 2)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("resumed from out/checkpoints/step-0000060 at step 60 (saved by dp 2), 1.2 MB read in 0.50 s\n"), std::string::npos) << text;
   EXPECT_NE(text.find("checkpoint at step 100: out/checkpoints/step-0000100 (2.5 MB, 0.25 s)\n"), std::string::npos) << text;
   EXPECT_NE(text.find("ETA 2:24\n"), std::string::npos) << text;
 }

@@ -34,6 +34,11 @@ std::int64_t product(const std::vector<std::int64_t>& dims) {
   return n;
 }
 
+// "its piece", naming the key only where it is not the tensor's name.
+std::string pieceName(const IndexedTensor& tensor, const std::string& key) {
+  return key == tensor.name ? "its piece" : "its piece (key " + key + ")";
+}
+
 // What one piece of the index expects to find in its file.
 struct ExpectedPiece {
   const IndexedTensor* tensor;
@@ -173,17 +178,17 @@ class Verifier {
         const IndexedTensor& tensor = *expected.tensor;
         const SafetensorsEntry* entry = header.find(key);
         if (!entry) {
-          problem(file, tensor, "key " + key + " is not in the file");
+          problem(file, tensor, pieceName(tensor, key) + " is not in the file");
           continue;
         }
         bool usable = true;
         if (entry->dtype != tensor.dtype) {
-          problem(file, tensor, "key " + key + " holds " + entry->dtype + ", index.json says " + tensor.dtype);
+          problem(file, tensor, pieceName(tensor, key) + " holds " + entry->dtype + ", index.json says " + tensor.dtype);
           usable = false;
         }
         const std::int64_t numel = product(entry->shape);
         if (numel != expected.piece->slice.numel) {
-          problem(file, tensor, "key " + key + " holds " + std::to_string(numel) + " elements, its slice takes " +
+          problem(file, tensor, pieceName(tensor, key) + " holds " + std::to_string(numel) + " elements, its slice takes " +
                                     std::to_string(expected.piece->slice.numel));
           usable = false;
         }
@@ -249,7 +254,8 @@ class Verifier {
     ++report_.pieces_checked;
     const StoredPiece& piece = *section.expected.piece;
     if (sum != piece.checksum) {
-      problem(file, *section.expected.tensor, "key " + piece.key + " checksum " + sum + ", index.json records " + piece.checksum);
+      problem(file, *section.expected.tensor,
+              pieceName(*section.expected.tensor, piece.key) + ": checksum " + sum + ", index.json records " + piece.checksum);
     }
   }
 
@@ -275,7 +281,7 @@ class Verifier {
     for (const StoredPiece& piece : tensor.pieces) {
       const std::string why = sliceProblem(tensor.shape, piece.slice);
       if (!why.empty()) {
-        problem(piece.file, tensor, "key " + piece.key + ": " + why);
+        problem(piece.file, tensor, pieceName(tensor, piece.key) + ": " + why);
         valid = false;
         continue;
       }

@@ -63,9 +63,10 @@ json checkpointSavedEvent(const CheckpointSavedInfo& info) {
           {"async", info.async}, {"reason", info.reason}};
 }
 
-json runResumedEvent(std::int64_t step, const std::string& checkpoint, const std::string& saved_layout) {
+json runResumedEvent(std::int64_t step, const std::string& checkpoint, const std::string& saved_layout, double load_s,
+                     std::int64_t bytes_read) {
   return {{"event", event_type::kRunResumed}, {"time", utcTimestamp()}, {"step", step},
-          {"checkpoint", checkpoint}, {"saved_layout", saved_layout}};
+          {"checkpoint", checkpoint}, {"saved_layout", saved_layout}, {"load_s", load_s}, {"bytes_read", bytes_read}};
 }
 
 json runRestartedEvent(int restart, int max_restarts, const std::string& reason, const std::string& checkpoint,

@@ -58,8 +58,10 @@ struct CheckpointSavedInfo {
   std::string reason;  // "every" (train.checkpoint_every), "final", "stop" (SIGINT/SIGTERM)
 };
 nlohmann::json checkpointSavedEvent(const CheckpointSavedInfo& info);
-// The run continues from a checkpoint (after run_started): the next step is step + 1.
-nlohmann::json runResumedEvent(std::int64_t step, const std::string& checkpoint, const std::string& saved_layout);
+// The run continues from a checkpoint (after run_started): the next step is step + 1. load_s: the
+// slowest rank's load; bytes_read: what all ranks read from the checkpoint's files.
+nlohmann::json runResumedEvent(std::int64_t step, const std::string& checkpoint, const std::string& saved_layout,
+                               double load_s = 0.0, std::int64_t bytes_read = 0);
 // The launcher restarted every worker after a failure (--max-restarts). checkpoint: the one the
 // workers resume from, empty when none existed yet (they start over).
 nlohmann::json runRestartedEvent(int restart, int max_restarts, const std::string& reason, const std::string& checkpoint,

@@ -38,6 +38,7 @@ struct StateView {
   std::int64_t local_begin = 0;
   at::Tensor values;
   bool sharded_over_dp = false;  // true: this dp rank alone holds these elements
+  bool saved = true;             // false: loaded only (an fp32 master equal to the "model" values)
 };
 
 // The optimizer's scalars an exact resume restores.

@@ -67,6 +67,8 @@ struct Trainer::State {
   TrainerOptions options;
   std::int64_t start_step = 0;     // > 0 when resumed from a checkpoint
   std::string resumed_layout;
+  double resume_seconds = 0.0;
+  std::int64_t resume_bytes_read = 0;
   std::unique_ptr<CheckpointSaver> saver;
   // train.measure_memory: tensor bytes the last step's first micro-batch kept for backward.
   std::int64_t activation_bytes = 0;
@@ -117,6 +119,7 @@ TrainingState Trainer::State::trainingState(std::int64_t steps_done) const {
 
 void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
   ActivityScope activity("loading checkpoint");
+  const auto started = Clock::now();
   const CheckpointIndex index = readCheckpointIndex(step_dir);
   const TrainingState state = readTrainingState(step_dir);
   const std::vector<CheckpointPart> parts = checkpointParts();
@@ -131,7 +134,19 @@ void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
                                 std::to_string(state.step) + " steps the checkpoint " + step_dir.string() + " already trained");
   }
   torch::NoGradGuard no_grad;
-  loadCheckpointParts(step_dir, index, parts);
+  const std::int64_t bytes_read = loadCheckpointParts(step_dir, index, parts);
+  // The job's figures: the slowest rank's time, every rank's bytes.
+  at::Tensor figures = at::tensor({secondsSince(started), static_cast<double>(bytes_read)}, at::kDouble);
+  Group& everyone = world.world();
+  if (everyone.size() > 1) {
+    at::Tensor slowest = figures.narrow(0, 0, 1).clone();
+    at::Tensor total = figures.narrow(0, 1, 1).clone();
+    everyone.allReduce(slowest, ReduceOp::Max);
+    everyone.allReduce(total, ReduceOp::Sum);
+    figures = at::cat({slowest, total});
+  }
+  resume_seconds = figures[0].item<double>();
+  resume_bytes_read = static_cast<std::int64_t>(figures[1].item<double>());
   updater->restoreCounters({state.optimizer_updates, state.loss_scale, state.loss_scale_clean_steps});
   sampler->restore(state.data_position);
   start_step = state.step;
@@ -180,6 +195,10 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
 std::int64_t Trainer::startStep() const { return state_->start_step; }
 
 std::string Trainer::resumedLayout() const { return state_->resumed_layout; }
+
+double Trainer::resumeSeconds() const { return state_->resume_seconds; }
+
+std::int64_t Trainer::resumeBytesRead() const { return state_->resume_bytes_read; }
 
 Trainer::~Trainer() = default;
 

@@ -51,6 +51,9 @@ class Trainer {
   std::int64_t startStep() const;
   // What the resumed checkpoint's state.json says about the layout that wrote it ("" when fresh).
   std::string resumedLayout() const;
+  // The resume's load: the slowest rank's seconds and the bytes every rank read together (0 when fresh).
+  double resumeSeconds() const;
+  std::int64_t resumeBytesRead() const;
 
   // Trains up to train.steps steps (from startStep()), saving checkpoints as train.checkpoint_*
   // ask, and stops early, after a final checkpoint, when stopRequested() turns true on any rank. Step and eval events go to `sink` (rank 0 passes one; others nullptr).

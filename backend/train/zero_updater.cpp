@@ -10,7 +10,7 @@ namespace {
 class ZeroUpdater final : public ParameterUpdater {
  public:
   ZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project, NormSpan norm)
-      : working_(working), max_norm_(project.optimizer.grad_clip) {
+      : working_(working), max_norm_(project.optimizer.grad_clip), fp32_(project.precision == Precision::fp32) {
     std::vector<bool> decay;
     for (const auto& w : working) decay.push_back(w.dim() >= 2);
     ZeroOptions options;
@@ -53,7 +53,12 @@ class ZeroUpdater final : public ParameterUpdater {
     std::vector<StateView> views;
     for (std::size_t k = 0; k < working_.size(); ++k) views.push_back({"model", k, 0, working_[k].detach().view({-1}), false});
     for (const ZeroStateView& piece : zero_->partitionViews()) {
-      if (piece.master.defined()) views.push_back({"master", piece.param, piece.param_offset, piece.master, true});
+      // fp32 masters kept apart (offload) hold the working values exactly: saved once, as "model".
+      if (piece.master.defined()) {
+        const bool same_as_working = fp32_;
+        views.push_back({same_as_working ? "model" : "master", piece.param, piece.param_offset, piece.master, true,
+                         /*saved=*/!same_as_working});
+      }
       views.push_back({"exp_avg", piece.param, piece.param_offset, piece.exp_avg, true});
       views.push_back({"exp_avg_sq", piece.param, piece.param_offset, piece.exp_avg_sq, true});
     }
@@ -68,6 +73,7 @@ class ZeroUpdater final : public ParameterUpdater {
  private:
   std::vector<at::Tensor> working_;
   double max_norm_;
+  bool fp32_;  // working parameters are the masters' exact values (fp16 rounds them, bf16 stores them narrower)
   std::unique_ptr<ZeroOptimizer> zero_;
 };
 

@@ -41,14 +41,15 @@ Project tinyProject(Arch arch) {
   return project;
 }
 
-ParityRun trainOnRanks(Project project, int nproc) {
+ParityRun trainOnRanks(Project project, int nproc, const TrainerOptions& options) {
   project.plan.dp = -1;
   validateForWorld(project, nproc);
-  const RankRun run = runOnRanks(nproc, [&project](const WorldInfo& info) {
+  const bool shared_out_dir = options.write_checkpoints || options.resume_from.has_value();
+  const RankRun run = runOnRanks(nproc, [&project, &options, shared_out_dir](const WorldInfo& info) {
     Project local = project;
-    local.train.out_dir = rankResultPath(info, "out");
+    if (!shared_out_dir) local.train.out_dir = rankResultPath(info, "out");
     ProcessWorld world(info, local.plan);
-    Trainer trainer(local, world);
+    Trainer trainer(local, world, options);
     std::vector<nlohmann::json> events;
     CallbackSink capture([&events](const nlohmann::json& event) {
       if (event.value("event", "") == "step") events.push_back(event);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/project/project.h"
+#include "backend/train/trainer.h"
 
 namespace behemoth {
 
@@ -31,7 +32,9 @@ Project tinyProject(Arch arch);
 
 // Trains `project` on `nproc` forked ranks (plan resolved for nproc, validated as `behemoth run`
 // would) and returns what rank 0 saw. Fails the current test (and returns empty) if a rank fails.
-ParityRun trainOnRanks(Project project, int nproc);
+// With options.write_checkpoints or options.resume_from the ranks share project.train.out_dir
+// (checkpoints need one folder); otherwise each rank gets a private one.
+ParityRun trainOnRanks(Project project, int nproc, const TrainerOptions& options = {});
 
 // Per-step losses within relative tolerance `rel` (|a-b| <= rel |a|) and final parameters within
 // `rel` norm-wise per tensor (||a-b|| <= rel ||a||), leaving out the few elements whose gradient is

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -48,11 +49,11 @@ fs::path commitCheckpoint(const std::string& out_dir, std::int64_t step, int wor
   const fs::path folder = checkpointsDir(out_dir);
   const fs::path partial = partialCheckpointDir(out_dir, step);
   const CheckpointIndex index = mergeRankManifests(partial, world_size, step);
-  dieHereIfTestAsks("before_index");
+  dieHereIfTestAsks("before_index", step);
   writeFileDurably(partial / "index.json", indexToJson(index).dump(1) + "\n");
   for (int rank = 0; rank < world_size; ++rank) fs::remove(partial / rankManifestName(rank));
   fsyncPath(partial);
-  dieHereIfTestAsks("before_rename");
+  dieHereIfTestAsks("before_rename", step);
   const fs::path final_dir = folder / stepDirName(step);
   if (fs::exists(final_dir)) {
     // The same step saved again (a run resumed from an older checkpoint): the old one is moved
@@ -64,16 +65,20 @@ fs::path commitCheckpoint(const std::string& out_dir, std::int64_t step, int wor
   }
   fs::rename(partial, final_dir);
   fsyncPath(folder);
-  dieHereIfTestAsks("before_latest");
+  dieHereIfTestAsks("before_latest", step);
   writeFileDurably(folder / "latest", stepDirName(step) + "\n");
-  dieHereIfTestAsks("before_prune");
+  dieHereIfTestAsks("before_prune", step);
   removeOldCheckpoints(folder, out_dir, final_dir, keep);
   return final_dir;
 }
 
-void dieHereIfTestAsks(const char* point) {
+void dieHereIfTestAsks(const char* point, std::int64_t step) {
   const char* asked = std::getenv("BEHEMOTH_TEST_KILL_IN_SAVE");
-  if (asked == nullptr || std::strcmp(asked, point) != 0) return;
+  if (asked == nullptr) return;
+  const std::string request = asked;
+  const auto colon = request.find(':');
+  if (request.substr(0, colon) != point) return;
+  if (colon != std::string::npos && request.substr(colon + 1) != std::to_string(step)) return;
   // Only on the first attempt of a run that --max-restarts restarts.
   const char* restart = std::getenv("BEHEMOTH_RESTART");
   if (restart != nullptr && std::strcmp(restart, "0") != 0) return;

@@ -24,9 +24,10 @@ std::filesystem::path beginCheckpoint(const std::string& out_dir, std::int64_t s
 // Rank 0, after every rank's files are in the .partial folder. Returns the final step directory.
 std::filesystem::path commitCheckpoint(const std::string& out_dir, std::int64_t step, int world_size, int keep);
 
-// Test hook (BEHEMOTH_TEST_KILL_IN_SAVE=<point>): the process SIGKILLs itself at that point of a
-// save: "rank_file" (half of a rank file written), "before_index", "before_rename",
-// "before_latest", "before_prune". Unset: nothing happens.
-void dieHereIfTestAsks(const char* point);
+// Test hook (BEHEMOTH_TEST_KILL_IN_SAVE=<point>[:<step>]): the process SIGKILLs itself at that
+// point of a save (of that step; without one, of any): "rank_file" (half of a rank file written),
+// "before_index", "before_rename", "before_latest", "before_prune". Only on a job's first start
+// (BEHEMOTH_RESTART unset or 0). Unset: nothing happens.
+void dieHereIfTestAsks(const char* point, std::int64_t step);
 
 }  // namespace behemoth

@@ -65,7 +65,7 @@ std::int64_t writeRankShard(const fs::path& dir, int rank, int world_size, std::
     writer.write(pieces[i].data, piece_bytes);
     whole.update(pieces[i].data, piece_bytes);
     bytes += static_cast<std::int64_t>(piece_bytes);
-    if (i == pieces.size() / 2) dieHereIfTestAsks("rank_file");
+    if (i == pieces.size() / 2) dieHereIfTestAsks("rank_file", step);
   }
   writer.finish();
   manifest.files.push_back({file_name, rank, bytes, whole.text()});

@@ -49,8 +49,9 @@ TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSi
   const std::int64_t start_step = trainer.startStep();
   if (info.rank == 0) {
     // A resumed run continues the metrics file: the steps up to the checkpoint stay, those a
-    // crashed attempt logged after it go (they are about to be logged again).
-    if (start_step > 0) continueMetricsFile(project.train.out_dir, start_step);
+    // crashed attempt logged after it go (they are about to be logged again). A run that starts
+    // from step 0 keeps none: its file holds its own steps, each once.
+    continueMetricsFile(project.train.out_dir, start_step);
     events.add(makeMetricsFileSink(project.train.out_dir));
     if (sink) events.add(std::shared_ptr<EventSink>(sink, [](EventSink*) {}));  // not owned
     RunStartedInfo started;

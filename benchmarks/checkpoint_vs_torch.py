@@ -1,0 +1,384 @@
+#!/usr/bin/python3
+"""Side by side: the engine's checkpoints against torch.save / torch.load of the same training state,
+and the training step's slowdown while an asynchronous save runs. One run of one script.
+
+1. Save and load. One GPT's full training state (parameters, fp32 masters where the precision has
+   them, AdamW moments) saved by the engine at dp 2 (2 worker processes, each writing its own
+   rank file) and at dp 2 with ZeRO-2 (each rank writes only its partition of the moments), and
+   loaded back into the same layout; against PyTorch doing torch.save (then flush + os.fsync) and
+   torch.load of exactly the same tensors (names, shapes, dtypes and bytes read from the engine's
+   checkpoint) in one process, as PyTorch users save on rank 0 (a gather to rank 0 would come on
+   top; it is not counted). Engine save: write_s of the checkpoint_saved event of a synchronous
+   save (train.checkpoint_async false). Engine load: the Trainer's load time (the slowest rank),
+   which `behemoth run --resume` reports as run_resumed's load_s; measured by
+   build/bin/checkpoint_load_bench. Each measurement --reps times, the sides alternating; the table
+   shows the median (the JSON has every figure).
+2. Step slowdown. The same model at dp 2, train.log_every 1, trained --slowdown-steps steps without
+   saves, with an asynchronous save every --every steps and with a synchronous one: mean step_time_s
+   of the steps during which a save was in flight (after the save's step until its checkpoint_saved
+   event) against steps with none; stall_s (how long training waited) of async and sync saves.
+3. Checks. Bytes on disk (os.stat of every file of the step directory) against the event's bytes;
+   every rank file parsed by an independent safetensors reader (benchmarks/python/safetensors_reader.py):
+   the header parses and the data offsets tile the file; tensors put together from the dp 2 and the
+   ZeRO-2 checkpoints compared; the PyTorch side's loaded state compared bit for bit with the engine's.
+
+    /usr/bin/python3 benchmarks/checkpoint_vs_torch.py --bin build/bin/behemoth --reps 3 --json ckpt.json
+
+Reads may come from the page cache on both sides alike (nothing is dropped from it: that needs root).
+ratio = PyTorch seconds / engine seconds: above 1 means the engine is faster.
+"""
+
+import argparse
+import array
+import json
+import os
+import shutil
+import statistics
+import struct
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import dp_vs_ddp as common  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "python"))
+import safetensors_reader  # noqa: E402
+
+TORCH_WORKER = os.path.join(HERE, "python", "torch_checkpoint.py")
+NPROC = 2
+LAYOUTS = {"dp2": ("engine dp 2", {"parallel.zero": 0}), "zero2": ("engine dp 2 ZeRO-2", {"parallel.zero": 2})}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="the behemoth executable")
+    parser.add_argument("--load-bench", help="checkpoint_load_bench (default: beside --bin)")
+    parser.add_argument("--reps", type=int, default=3, help="save/load measurements per side, alternating")
+    parser.add_argument("--n-layer", type=int, default=8)
+    parser.add_argument("--n-head", type=int, default=8)
+    parser.add_argument("--d-model", type=int, default=512)
+    parser.add_argument("--seq-len", type=int, default=32)
+    parser.add_argument("--global-batch", type=int, default=2)
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                        help="bf16 adds fp32 master weights to the state")
+    parser.add_argument("--slowdown-steps", type=int, default=16, help="steps of each step-slowdown run")
+    parser.add_argument("--every", type=int, default=4, help="train.checkpoint_every of the step-slowdown runs")
+    parser.add_argument("--warmup", type=int, default=2, help="first steps of each step-slowdown run left out")
+    parser.add_argument("--no-slowdown", action="store_true", help="save and load only (part 1 and the checks)")
+    parser.add_argument("--work-dir", help="where checkpoints are written (default: a temporary directory)")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed for one run")
+    args = parser.parse_args(argv)
+    if not os.access(args.bin, os.X_OK):
+        parser.error(f"--bin {args.bin}: not an executable file")
+    args.load_bench = args.load_bench or os.path.join(os.path.dirname(os.path.abspath(args.bin)),
+                                                      "checkpoint_load_bench")
+    if not os.access(args.load_bench, os.X_OK):
+        parser.error(f"--load-bench {args.load_bench}: not an executable file (cmake --build build "
+                     f"--target checkpoint_load_bench)")
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    if args.every < 1 or args.slowdown_steps <= args.every + args.warmup:
+        parser.error(f"--slowdown-steps {args.slowdown_steps} must exceed --every {args.every} + --warmup "
+                     f"{args.warmup}")
+    return args
+
+
+def model_overrides(args):
+    return {"model.n_layer": args.n_layer, "model.n_head": args.n_head, "model.d_model": args.d_model,
+            "model.seq_len": args.seq_len, "model.vocab_size": common.VOCAB,
+            "data.global_batch_size": args.global_batch, "devices.count": NPROC, "precision": args.precision,
+            "train.eval_every": 0, "train.log_every": 1, "train.checkpoint_keep": 10}
+
+
+def run_engine(args, out_dir, overrides, what):
+    """Runs `behemoth run --events` and returns its JSON event lines."""
+    settings = dict(model_overrides(args), **overrides)
+    settings["train.out_dir"] = out_dir
+    command = [os.path.abspath(args.bin), "run", common.PROJECT, "--nproc", str(NPROC), "--no-history", "--events"]
+    for key, value in settings.items():
+        command += ["--set", f"{key}={json.dumps(value) if isinstance(value, bool) else value}"]
+    done = common.run_checked(command, what, args.timeout, env=common.single_thread_env())
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if not any(e.get("event") == "run_finished" for e in events):
+        raise RuntimeError(f"{what}: no run_finished event\n{' '.join(command)}")
+    return events
+
+
+def of_type(events, kind):
+    return [e for e in events if e.get("event", "step") == kind]
+
+
+def check_on_disk(step_dir, event_bytes):
+    """Part 3: the files on disk sum to the event's bytes; every rank file parses and its data
+    offsets tile it; index.json's recorded file sizes agree."""
+    on_disk = sum(os.stat(os.path.join(step_dir, name)).st_size for name in os.listdir(step_dir))
+    if on_disk != event_bytes:
+        raise RuntimeError(f"{step_dir}: files on disk hold {on_disk} bytes, checkpoint_saved says {event_bytes}")
+    index = safetensors_reader.read_index(step_dir)
+    files = []
+    for entry in index["files"]:
+        tiling = safetensors_reader.check_tiling(os.path.join(step_dir, entry["name"]))
+        if tiling["file_bytes"] != entry["bytes"]:
+            raise RuntimeError(f"{step_dir}/{entry['name']}: {tiling['file_bytes']} bytes, index.json says "
+                               f"{entry['bytes']}")
+        files.append(dict(tiling, name=entry["name"]))
+    tensor_bytes = sum(len_of(t) for t in index["tensors"])
+    return {"bytes_on_disk": on_disk, "event_bytes": event_bytes, "files": files, "tensors": len(index["tensors"]),
+            "tensor_bytes": tensor_bytes}
+
+
+def len_of(tensor):
+    count = 1
+    for extent in tensor["shape"]:
+        count *= extent
+    return count * safetensors_reader.ELEMENT_BYTES[tensor["dtype"]]
+
+
+def engine_save(args, layout, root):
+    """One synchronous save of the state after one training step; its checkpoint_saved event."""
+    label, extra = LAYOUTS[layout]
+    out_dir = tempfile.mkdtemp(prefix=f"engine-{layout}-", dir=root)
+    events = run_engine(args, out_dir, dict(extra, **{"train.steps": 1, "train.checkpoint_every": 0,
+                                                      "train.checkpoint_final": True,
+                                                      "train.checkpoint_async": False}), f"{label} save")
+    saved = of_type(events, "checkpoint_saved")
+    if len(saved) != 1 or saved[0]["async"]:
+        raise RuntimeError(f"{label} save: expected one synchronous checkpoint_saved event, got {saved}")
+    event = saved[0]
+    return {"out_dir": out_dir, "path": event["path"], "write_s": event["write_s"], "stall_s": event["stall_s"],
+            "bytes": event["bytes"], "check": check_on_disk(event["path"], event["bytes"])}
+
+
+def engine_load(args, layout, save):
+    """The Trainer's load of that checkpoint into the same layout (the slowest rank's seconds)."""
+    command = [args.load_bench, os.path.join(save["out_dir"], "project.json"), save["path"], str(NPROC)]
+    done = common.run_checked(command, f"{LAYOUTS[layout][0]} load", args.timeout, env=common.single_thread_env())
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if len(lines) != 1:
+        raise RuntimeError(f"checkpoint_load_bench printed {len(lines)} result lines:\n{done.stdout}")
+    return json.loads(lines[0])
+
+
+def torch_save_load(args, step_dir, root):
+    report_path = os.path.join(root, "torch-report.json")
+    command = [sys.executable, TORCH_WORKER, "--checkpoint", step_dir, "--out", os.path.join(root, "state.pt"),
+               "--report", report_path]
+    done = common.run_checked(command, "PyTorch save/load", args.timeout, env=common.single_thread_env())
+    with open(report_path) as f:
+        report = json.load(f)
+    os.remove(report_path)
+    if report["mismatched"]:
+        raise RuntimeError(f"PyTorch side: torch.load gave back different tensors: {report['mismatched'][:5]}\n"
+                           f"{done.stdout}")
+    return report
+
+
+def as_floats(data, dtype):
+    """Raw little-endian bytes of F32, BF16 or F16 elements as Python floats."""
+    if dtype == "F32":
+        return array.array("f", data)
+    if dtype == "BF16":  # the upper half of an fp32: put two zero bytes below each element
+        wide = bytearray(2 * len(data))
+        wide[2::4], wide[3::4] = data[0::2], data[1::2]
+        return array.array("f", bytes(wide))
+    if dtype == "F16":
+        return struct.unpack(f"<{len(data) // 2}e", data)
+    raise RuntimeError(f"cannot compare dtype {dtype}")
+
+
+def compare_layouts(dp_dir, zero_dir):
+    """Part 3: one tensor of each kind (model/, master/, exp_avg/, exp_avg_sq/), the one ZeRO-2 split
+    into the most pieces, put together from the dp 2 and from the ZeRO-2 checkpoint of the same step
+    (same seed, same batch) by the independent reader. Reported: the largest difference relative to
+    the tensor's largest magnitude (the layouts agree to fp32 parity tolerance, not always bit for bit)."""
+    dp_tensors = {t["name"]: t for t in safetensors_reader.read_index(dp_dir)["tensors"]}
+    zero_tensors = {t["name"]: t for t in safetensors_reader.read_index(zero_dir)["tensors"]}
+    if sorted(dp_tensors) != sorted(zero_tensors):
+        raise RuntimeError(f"{dp_dir} and {zero_dir} hold different tensor names")
+    result = {}
+    for kind in sorted({name.split("/")[0] for name in dp_tensors}):
+        names = [n for n in dp_tensors if n.startswith(kind + "/")]
+        name = max(names, key=lambda n: (len(zero_tensors[n]["pieces"]), len_of(zero_tensors[n]), n))
+        a_entry, b_entry = dp_tensors[name], zero_tensors[name]
+        if a_entry["shape"] != b_entry["shape"] or a_entry["dtype"] != b_entry["dtype"]:
+            raise RuntimeError(f"{name}: {a_entry['shape']} {a_entry['dtype']} under dp, {b_entry['shape']} "
+                               f"{b_entry['dtype']} under ZeRO-2")
+        a_bytes = safetensors_reader.assemble(dp_dir, a_entry)
+        b_bytes = safetensors_reader.assemble(zero_dir, b_entry)
+        a, b = as_floats(a_bytes, a_entry["dtype"]), as_floats(b_bytes, b_entry["dtype"])
+        scale = max(max(abs(x) for x in a), 1e-30)
+        diff = max(abs(x - y) for x, y in zip(a, b))
+        result[name] = {"dtype": a_entry["dtype"], "pieces_dp": len(a_entry["pieces"]),
+                        "pieces_zero2": len(b_entry["pieces"]), "max_abs_diff": diff, "max_rel_diff": diff / scale,
+                        "bitwise_equal": a_bytes == b_bytes}
+        # fp32 parity tolerance; a bf16 tensor may differ by one rounding step (2^-8 relative).
+        tolerance = 1e-5 if a_entry["dtype"] == "F32" else 2.0 ** -7
+        if diff / scale > tolerance:
+            raise RuntimeError(f"{name}: dp and ZeRO-2 checkpoints differ by {diff / scale:.2e} (relative)")
+    return result
+
+
+def steps_in_flight(events):
+    """Step numbers run while an asynchronous save was in flight: after the save's step, up to the
+    step whose end saw it complete (its checkpoint_saved event comes right after that step's event)."""
+    in_flight, open_saves = set(), set()
+    saved_steps = {e["step"] for e in of_type(events, "checkpoint_saved") if e["async"]}
+    for event in events:
+        kind = event.get("event", "step")
+        if kind == "step":
+            if open_saves:
+                in_flight.add(event["step"])
+            if event["step"] in saved_steps:
+                open_saves.add(event["step"])  # the snapshot is taken after this step's event
+        elif kind == "checkpoint_saved":
+            open_saves.discard(event["step"])
+    return in_flight
+
+
+def slowdown_run(args, mode, root):
+    overrides = {"train.steps": args.slowdown_steps, "train.checkpoint_final": False,
+                 "train.checkpoint_every": 0 if mode == "none" else args.every,
+                 "train.checkpoint_async": mode == "async"}
+    out_dir = tempfile.mkdtemp(prefix=f"slowdown-{mode}-", dir=root)
+    events = run_engine(args, out_dir, overrides, f"step slowdown ({mode})")
+    steps = [e for e in of_type(events, "step") if "step_time_s" in e]
+    if len(steps) != args.slowdown_steps:
+        raise RuntimeError(f"step slowdown ({mode}): {len(steps)} step events, expected {args.slowdown_steps}")
+    saves = of_type(events, "checkpoint_saved")
+    flying = steps_in_flight(events)
+    timed = [e for e in steps if e["step"] > args.warmup]
+    busy = [e["step_time_s"] for e in timed if e["step"] in flying]
+    idle = [e["step_time_s"] for e in timed if e["step"] not in flying]
+    # Wall time per step from elapsed_s: includes whatever training waited for between steps (a
+    # synchronous save, an async save's snapshot), which step_time_s leaves out.
+    first, last = timed[0], steps[-1]
+    wall = (last["elapsed_s"] - (first["elapsed_s"] - first["step_time_s"])) / len(timed)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return {"mode": mode, "saves": saves, "steps_in_flight": sorted(flying),
+            "step_time_s": {e["step"]: e["step_time_s"] for e in steps},
+            "mean_step_s_no_save": statistics.fmean(idle) if idle else None, "steps_no_save": len(idle),
+            "mean_step_s_in_flight": statistics.fmean(busy) if busy else None, "steps_in_flight_timed": len(busy),
+            "wall_s_per_step": wall,
+            "mean_stall_s": statistics.fmean(s["stall_s"] for s in saves) if saves else None,
+            "mean_write_s": statistics.fmean(s["write_s"] for s in saves) if saves else None}
+
+
+def mb(nbytes):
+    return nbytes / 1e6
+
+
+def print_table(header, rows):
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).rjust(w) for c, w in zip(row, widths)) + " |")
+
+
+def summarize_io(results):
+    state_bytes = results["state_bytes"]
+    torch_save = statistics.median(r["save_s"] for r in results["torch"])
+    torch_load = statistics.median(r["load_s"] for r in results["torch"])
+    rows = []
+    for layout, (label, _) in LAYOUTS.items():
+        save = statistics.median(r["save"]["write_s"] for r in results[layout])
+        load = statistics.median(r["load"]["load_s"] for r in results[layout])
+        disk = results[layout][-1]["save"]["check"]["bytes_on_disk"]
+        read = results[layout][-1]["load"]["bytes_read"]
+        rows.append([label, f"{save:.3f}", f"{mb(state_bytes) / save:.0f}", f"{load:.3f}", f"{mb(state_bytes) / load:.0f}",
+                     f"{mb(disk):.1f}", f"{mb(read):.1f}", f"{torch_save / save:.2f}", f"{torch_load / load:.2f}"])
+    torch_disk = results["torch"][-1]["file_bytes"]
+    rows.append(["PyTorch rank 0", f"{torch_save:.3f}", f"{mb(state_bytes) / torch_save:.0f}", f"{torch_load:.3f}",
+                 f"{mb(state_bytes) / torch_load:.0f}", f"{mb(torch_disk):.1f}", f"{mb(torch_disk):.1f}", "", ""])
+    print_table(["side", "save s", "save MB/s", "load s", "load MB/s", "on disk MB", "read MB", "save ratio",
+                 "load ratio"], rows)
+    print(f"state: {results['tensors']} tensors, {mb(state_bytes):.1f} MB; medians of {len(results['torch'])} "
+          f"measurements; MB/s = state MB / s; ratio = PyTorch s / engine s (> 1: engine faster)")
+
+
+def summarize_slowdown(runs):
+    base = runs["none"]["mean_step_s_no_save"]
+    rows = []
+    for mode, label in [("none", "no saves"), ("async", "async save"), ("sync", "sync save")]:
+        r = runs[mode]
+
+        def fmt(value, digits=3):
+            return "" if value is None else f"{value:.{digits}f}"
+        busy = r["mean_step_s_in_flight"]
+        rows.append([label, len(r["saves"]), f"{fmt(r['mean_step_s_no_save'])} ({r['steps_no_save']})",
+                     f"{fmt(busy)} ({r['steps_in_flight_timed']})" if busy is not None else "",
+                     f"{(busy / base - 1) * 100:+.0f}%" if busy is not None else "",
+                     fmt(r["mean_stall_s"]), fmt(r["mean_write_s"]), fmt(r["wall_s_per_step"]),
+                     f"{(r['wall_s_per_step'] / runs['none']['wall_s_per_step'] - 1) * 100:+.0f}%"])
+    print_table(["run", "saves", "step_time_s, no save (n)", "step_time_s, save in flight (n)",
+                 "in flight vs no saves", "stall_s", "write_s", "wall s/step", "wall vs no saves"], rows)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    load_before = os.getloadavg()
+    if load_before[0] > 0.5:
+        print(f"warning: load average {load_before[0]:.2f} before starting; timings will be noisy", file=sys.stderr)
+    results = {layout: [] for layout in LAYOUTS}
+    results["torch"] = []
+    with tempfile.TemporaryDirectory(prefix="checkpoint_vs_torch-", dir=args.work_dir) as root:
+        for rep in range(args.reps):
+            # The sides alternate: dp 2, PyTorch, ZeRO-2, then ZeRO-2, PyTorch, dp 2. PyTorch saves the
+            # state of the repetition's first engine checkpoint (both layouts hold the same state).
+            order = ["dp2", "torch", "zero2"] if rep % 2 == 0 else ["zero2", "torch", "dp2"]
+            saves = {}
+            for side in order:
+                if side in LAYOUTS:
+                    save = engine_save(args, side, root)
+                    load = engine_load(args, side, save)
+                    saves[side] = save
+                    results[side].append({"save": save, "load": load})
+                    print(f"[rep {rep + 1}/{args.reps}] {LAYOUTS[side][0]}: save {save['write_s']:.3f} s, "
+                          f"load {load['load_s']:.3f} s, {mb(save['bytes']):.1f} MB", file=sys.stderr, flush=True)
+                else:
+                    report = torch_save_load(args, saves[order[0]]["path"], root)
+                    results["torch"].append(report)
+                    print(f"[rep {rep + 1}/{args.reps}] PyTorch: save {report['save_s']:.3f} s, load "
+                          f"{report['load_s']:.3f} s, {mb(report['file_bytes']):.1f} MB", file=sys.stderr, flush=True)
+            layouts_check = compare_layouts(saves["dp2"]["path"], saves["zero2"]["path"])
+            for save in saves.values():
+                shutil.rmtree(save["out_dir"], ignore_errors=True)
+        results["layouts_compared"] = layouts_check
+        results["state_bytes"] = results["torch"][-1]["state_bytes"]
+        results["tensors"] = results["torch"][-1]["tensors"]
+        if results["state_bytes"] != results["dp2"][-1]["save"]["check"]["tensor_bytes"]:
+            raise RuntimeError("the PyTorch state and the engine index disagree on the tensor bytes")
+        slowdown = None
+        if not args.no_slowdown:
+            print("step slowdown runs ...", file=sys.stderr, flush=True)
+            slowdown = {mode: slowdown_run(args, mode, root) for mode in ["none", "async", "sync"]}
+    results["slowdown"] = slowdown
+    print(f"GPT {args.n_layer} layers, d {args.d_model}, {args.n_head} heads, seq {args.seq_len}, vocab "
+          f"{common.VOCAB}, {args.precision}; dp {NPROC}")
+    summarize_io(results)
+    if slowdown:
+        print()
+        summarize_slowdown(slowdown)
+        print(f"steps 1-{args.warmup} left out; in flight: after a save's step until its checkpoint_saved event; "
+              f"n = steps averaged; wall s/step from elapsed_s (stalls included)")
+    print("checks: bytes on disk = checkpoint_saved bytes; every rank file's header parses and its offsets "
+          "tile it; torch.load == engine state bit for bit;")
+    for name, c in results["layouts_compared"].items():
+        print(f"  dp 2 vs ZeRO-2, {name} ({c['dtype']}): pieces {c['pieces_dp']}/{c['pieces_zero2']}, "
+              f"max rel diff {c['max_rel_diff']:.1e}, bit for bit: {'yes' if c['bitwise_equal'] else 'no'}")
+    if args.json:
+        for layout in LAYOUTS:
+            for r in results[layout]:
+                r["save"].pop("out_dir", None)
+        common.write_report(args.json, "checkpoint_vs_torch", load_before,
+                            {"nproc": NPROC, "reps": args.reps, "model": model_overrides(args),
+                             "precision": args.precision,
+                             "slowdown_steps": args.slowdown_steps, "every": args.every, "warmup": args.warmup},
+                            results, common.versions(args))
+    return 0
+
+
+if __name__ == "__main__":
+    common.run_main("checkpoint_vs_torch", main)

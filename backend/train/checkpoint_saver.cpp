@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -38,6 +39,16 @@ std::vector<ShardPiece> piecesToWrite(const std::vector<CheckpointPart>& parts) 
     }
   }
   return pieces;
+}
+
+// Every rank's (busy, failed, stop) flags, maximum over the world. The flags live on the stack:
+// saving allocates no tensor but the staging buffer, which the memory test counts exactly.
+std::array<double, 3> agree(Group& world, std::array<double, 3> flags) {
+  if (world.size() > 1) {
+    at::Tensor view = at::from_blob(flags.data(), {3}, at::kDouble);
+    world.allReduce(view, ReduceOp::Max);
+  }
+  return flags;
 }
 
 std::int64_t bytesOf(const std::vector<ShardPiece>& pieces) {
@@ -138,12 +149,11 @@ std::optional<CheckpointSavedInfo> CheckpointSaver::complete(bool wait) {
   if (wait && job_ && job_->writer.joinable()) job_->writer.join();
   const bool busy = job_ && !job_->done.load();
   const bool failed = job_ && job_->done.load() && !job_->error.empty();
-  at::Tensor flags = at::tensor({busy ? 1.0 : 0.0, failed ? 1.0 : 0.0}, at::kDouble);
-  if (world_.size() > 1) world_.allReduce(flags, ReduceOp::Max);
-  if (flags[0].item<double>() > 0) return std::nullopt;
+  const auto flags = agree(world_, {busy ? 1.0 : 0.0, failed ? 1.0 : 0.0, 0.0});
+  if (flags[0] > 0) return std::nullopt;
   if (job_->writer.joinable()) job_->writer.join();
   const std::unique_ptr<Job> job = std::move(job_);
-  if (flags[1].item<double>() > 0) {
+  if (flags[1] > 0) {
     throw std::runtime_error(job->error.empty() ? "checkpoint of step " + std::to_string(job->step) + " failed on another rank"
                                                 : "checkpoint of step " + std::to_string(job->step) + ": " + job->error);
   }
@@ -167,18 +177,15 @@ CheckpointSaver::StepEnd CheckpointSaver::stepEnd(bool stop_requested) {
     // Carry the stop request in the same all-reduce as the writers' progress.
     const bool busy = !job_->done.load();
     const bool failed = job_->done.load() && !job_->error.empty();
-    at::Tensor flags = at::tensor({busy ? 1.0 : 0.0, failed ? 1.0 : 0.0, stop_requested ? 1.0 : 0.0}, at::kDouble);
-    if (world_.size() > 1) world_.allReduce(flags, ReduceOp::Max);
-    end.stop = flags[2].item<double>() > 0;
-    if (flags[0].item<double>() == 0) {
+    const auto flags = agree(world_, {busy ? 1.0 : 0.0, failed ? 1.0 : 0.0, stop_requested ? 1.0 : 0.0});
+    end.stop = flags[2] > 0;
+    if (flags[0] == 0) {
       // Every writer is done (or one failed): complete() agrees again and commits or throws.
       end.saved = complete(/*wait=*/true);
     }
     return end;
   }
-  at::Tensor flag = at::full({1}, stop_requested ? 1.0 : 0.0, at::kDouble);
-  if (world_.size() > 1) world_.allReduce(flag, ReduceOp::Max);
-  end.stop = flag.item<double>() > 0;
+  end.stop = agree(world_, {0.0, 0.0, stop_requested ? 1.0 : 0.0})[2] > 0;
   return end;
 }
 

@@ -12,7 +12,7 @@ and the training step's slowdown while an asynchronous save runs. One run of one
    save (train.checkpoint_async false). Engine load: the Trainer's load time (the slowest rank),
    which `behemoth run --resume` reports as run_resumed's load_s; measured by
    build/bin/checkpoint_load_bench. Each measurement --reps times, the sides alternating; the table
-   shows the median (the JSON has every figure).
+   shows the best and the median (the JSON has every figure).
 2. Step slowdown. The same model at dp 2, train.log_every 1, trained --slowdown-steps steps without
    saves, with an asynchronous save every --every steps and with a synchronous one: mean step_time_s
    of the steps during which a save was in flight (after the save's step until its checkpoint_saved
@@ -63,6 +63,7 @@ def parse_args(argv=None):
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                         help="bf16 adds fp32 master weights to the state")
     parser.add_argument("--slowdown-steps", type=int, default=16, help="steps of each step-slowdown run")
+    parser.add_argument("--slowdown-reps", type=int, default=1, help="runs per step-slowdown mode, alternating")
     parser.add_argument("--every", type=int, default=4, help="train.checkpoint_every of the step-slowdown runs")
     parser.add_argument("--warmup", type=int, default=2, help="first steps of each step-slowdown run left out")
     parser.add_argument("--no-slowdown", action="store_true", help="save and load only (part 1 and the checks)")
@@ -77,8 +78,8 @@ def parse_args(argv=None):
     if not os.access(args.load_bench, os.X_OK):
         parser.error(f"--load-bench {args.load_bench}: not an executable file (cmake --build build "
                      f"--target checkpoint_load_bench)")
-    if args.reps < 1:
-        parser.error("--reps must be at least 1")
+    if args.reps < 1 or args.slowdown_reps < 1:
+        parser.error("--reps and --slowdown-reps must be at least 1")
     if args.every < 1 or args.slowdown_steps <= args.every + args.warmup:
         parser.error(f"--slowdown-steps {args.slowdown_steps} must exceed --every {args.every} + --warmup "
                      f"{args.warmup}")
@@ -243,26 +244,38 @@ def slowdown_run(args, mode, root):
                  "train.checkpoint_async": mode == "async"}
     out_dir = tempfile.mkdtemp(prefix=f"slowdown-{mode}-", dir=root)
     events = run_engine(args, out_dir, overrides, f"step slowdown ({mode})")
+    shutil.rmtree(out_dir, ignore_errors=True)
     steps = [e for e in of_type(events, "step") if "step_time_s" in e]
     if len(steps) != args.slowdown_steps:
         raise RuntimeError(f"step slowdown ({mode}): {len(steps)} step events, expected {args.slowdown_steps}")
     saves = of_type(events, "checkpoint_saved")
+    expected_saves = 0 if mode == "none" else (args.slowdown_steps - 1) // args.every
+    if len(saves) != expected_saves or any(s["async"] != (mode == "async") for s in saves):
+        raise RuntimeError(f"step slowdown ({mode}): {len(saves)} checkpoint_saved events, expected "
+                           f"{expected_saves} {'async' if mode == 'async' else 'sync'} saves")
     flying = steps_in_flight(events)
     timed = [e for e in steps if e["step"] > args.warmup]
-    busy = [e["step_time_s"] for e in timed if e["step"] in flying]
-    idle = [e["step_time_s"] for e in timed if e["step"] not in flying]
     # Wall time per step from elapsed_s: includes whatever training waited for between steps (a
     # synchronous save, an async save's snapshot), which step_time_s leaves out.
     first, last = timed[0], steps[-1]
-    wall = (last["elapsed_s"] - (first["elapsed_s"] - first["step_time_s"])) / len(timed)
-    shutil.rmtree(out_dir, ignore_errors=True)
     return {"mode": mode, "saves": saves, "steps_in_flight": sorted(flying),
+            "busy_s": [e["step_time_s"] for e in timed if e["step"] in flying],
+            "idle_s": [e["step_time_s"] for e in timed if e["step"] not in flying],
             "step_time_s": {e["step"]: e["step_time_s"] for e in steps},
-            "mean_step_s_no_save": statistics.fmean(idle) if idle else None, "steps_no_save": len(idle),
-            "mean_step_s_in_flight": statistics.fmean(busy) if busy else None, "steps_in_flight_timed": len(busy),
-            "wall_s_per_step": wall,
+            "wall_s_per_step": (last["elapsed_s"] - (first["elapsed_s"] - first["step_time_s"])) / len(timed)}
+
+
+def combine_slowdown(runs):
+    """One row per mode: the step times of every repetition pooled."""
+    busy = [t for r in runs for t in r["busy_s"]]
+    idle = [t for r in runs for t in r["idle_s"]]
+    saves = [s for r in runs for s in r["saves"]]
+    return {"mean_step_s_no_save": statistics.fmean(idle) if idle else None, "steps_no_save": len(idle),
+            "mean_step_s_in_flight": statistics.fmean(busy) if busy else None, "steps_in_flight": len(busy),
+            "saves": len(saves),
             "mean_stall_s": statistics.fmean(s["stall_s"] for s in saves) if saves else None,
-            "mean_write_s": statistics.fmean(s["write_s"] for s in saves) if saves else None}
+            "mean_write_s": statistics.fmean(s["write_s"] for s in saves) if saves else None,
+            "wall_s_per_step": statistics.fmean(r["wall_s_per_step"] for r in runs), "runs": runs}
 
 
 def mb(nbytes):
@@ -277,43 +290,53 @@ def print_table(header, rows):
         print("| " + " | ".join(str(c).rjust(w) for c, w in zip(row, widths)) + " |")
 
 
+def best_and_median(values):
+    return min(values), statistics.median(values)
+
+
 def summarize_io(results):
-    state_bytes = results["state_bytes"]
-    torch_save = statistics.median(r["save_s"] for r in results["torch"])
-    torch_load = statistics.median(r["load_s"] for r in results["torch"])
+    """Best of the repetitions (the one least disturbed by whatever else the shared machine ran) and,
+    in parentheses, the median; MB/s and ratios from the best, ratios of the medians in parentheses."""
+    state_mb = mb(results["state_bytes"])
+    torch_save = best_and_median([r["save_s"] for r in results["torch"]])
+    torch_load = best_and_median([r["load_s"] for r in results["torch"]])
     rows = []
+
+    def row(label, save, load, disk, read, ratios):
+        return [label, f"{save[0]:.3f} ({save[1]:.3f})", f"{state_mb / save[0]:.0f}", f"{load[0]:.3f} ({load[1]:.3f})",
+                f"{state_mb / load[0]:.0f}", f"{mb(disk):.1f}", f"{mb(read):.1f}"] + ratios
     for layout, (label, _) in LAYOUTS.items():
-        save = statistics.median(r["save"]["write_s"] for r in results[layout])
-        load = statistics.median(r["load"]["load_s"] for r in results[layout])
-        disk = results[layout][-1]["save"]["check"]["bytes_on_disk"]
-        read = results[layout][-1]["load"]["bytes_read"]
-        rows.append([label, f"{save:.3f}", f"{mb(state_bytes) / save:.0f}", f"{load:.3f}", f"{mb(state_bytes) / load:.0f}",
-                     f"{mb(disk):.1f}", f"{mb(read):.1f}", f"{torch_save / save:.2f}", f"{torch_load / load:.2f}"])
+        save = best_and_median([r["save"]["write_s"] for r in results[layout]])
+        load = best_and_median([r["load"]["load_s"] for r in results[layout]])
+        ratios = [f"{torch_save[0] / save[0]:.2f} ({torch_save[1] / save[1]:.2f})",
+                  f"{torch_load[0] / load[0]:.2f} ({torch_load[1] / load[1]:.2f})"]
+        rows.append(row(label, save, load, results[layout][-1]["save"]["check"]["bytes_on_disk"],
+                        results[layout][-1]["load"]["bytes_read"], ratios))
     torch_disk = results["torch"][-1]["file_bytes"]
-    rows.append(["PyTorch rank 0", f"{torch_save:.3f}", f"{mb(state_bytes) / torch_save:.0f}", f"{torch_load:.3f}",
-                 f"{mb(state_bytes) / torch_load:.0f}", f"{mb(torch_disk):.1f}", f"{mb(torch_disk):.1f}", "", ""])
+    rows.append(row("PyTorch, rank 0", torch_save, torch_load, torch_disk, torch_disk, ["", ""]))
     print_table(["side", "save s", "save MB/s", "load s", "load MB/s", "on disk MB", "read MB", "save ratio",
                  "load ratio"], rows)
-    print(f"state: {results['tensors']} tensors, {mb(state_bytes):.1f} MB; medians of {len(results['torch'])} "
-          f"measurements; MB/s = state MB / s; ratio = PyTorch s / engine s (> 1: engine faster)")
+    print(f"state: {results['tensors']} tensors, {state_mb:.1f} MB; {len(results['torch'])} measurements per side: "
+          f"best (median); MB/s = state MB / best s;\nratio = PyTorch s / engine s (> 1: engine faster), best "
+          f"(median); read MB: what all ranks read to load")
 
 
-def summarize_slowdown(runs):
-    base = runs["none"]["mean_step_s_no_save"]
+def summarize_slowdown(rows_by_mode):
+    def fmt(value, digits=3):
+        return "" if value is None else f"{value:.{digits}f}"
+    base_wall = rows_by_mode["none"]["wall_s_per_step"]
     rows = []
-    for mode, label in [("none", "no saves"), ("async", "async save"), ("sync", "sync save")]:
-        r = runs[mode]
-
-        def fmt(value, digits=3):
-            return "" if value is None else f"{value:.{digits}f}"
-        busy = r["mean_step_s_in_flight"]
-        rows.append([label, len(r["saves"]), f"{fmt(r['mean_step_s_no_save'])} ({r['steps_no_save']})",
-                     f"{fmt(busy)} ({r['steps_in_flight_timed']})" if busy is not None else "",
-                     f"{(busy / base - 1) * 100:+.0f}%" if busy is not None else "",
+    for mode, label in [("none", "no saves"), ("async", "async saves"), ("sync", "sync saves")]:
+        r = rows_by_mode[mode]
+        busy, idle = r["mean_step_s_in_flight"], r["mean_step_s_no_save"]
+        rows.append([label, r["saves"], f"{fmt(idle)} ({r['steps_no_save']})",
+                     f"{fmt(busy)} ({r['steps_in_flight']})" if busy is not None else "",
+                     f"{(busy / idle - 1) * 100:+.0f}%" if busy is not None and idle else "",
                      fmt(r["mean_stall_s"]), fmt(r["mean_write_s"]), fmt(r["wall_s_per_step"]),
-                     f"{(r['wall_s_per_step'] / runs['none']['wall_s_per_step'] - 1) * 100:+.0f}%"])
+                     f"{(r['wall_s_per_step'] / base_wall - 1) * 100:+.0f}%"])
     print_table(["run", "saves", "step_time_s, no save (n)", "step_time_s, save in flight (n)",
-                 "in flight vs no saves", "stall_s", "write_s", "wall s/step", "wall vs no saves"], rows)
+                 "in flight vs no save, same runs", "stall_s", "write_s", "wall s/step", "wall vs no-save runs"],
+                rows)
 
 
 def main(argv=None):
@@ -353,7 +376,13 @@ def main(argv=None):
         slowdown = None
         if not args.no_slowdown:
             print("step slowdown runs ...", file=sys.stderr, flush=True)
-            slowdown = {mode: slowdown_run(args, mode, root) for mode in ["none", "async", "sync"]}
+            runs = {mode: [] for mode in ["none", "async", "sync"]}
+            for rep in range(args.slowdown_reps):
+                for mode in (["none", "async", "sync"] if rep % 2 == 0 else ["sync", "async", "none"]):
+                    runs[mode].append(slowdown_run(args, mode, root))
+                    print(f"[slowdown rep {rep + 1}/{args.slowdown_reps}] {mode}: wall "
+                          f"{runs[mode][-1]['wall_s_per_step']:.3f} s/step", file=sys.stderr, flush=True)
+            slowdown = {mode: combine_slowdown(r) for mode, r in runs.items()}
     results["slowdown"] = slowdown
     print(f"GPT {args.n_layer} layers, d {args.d_model}, {args.n_head} heads, seq {args.seq_len}, vocab "
           f"{common.VOCAB}, {args.precision}; dp {NPROC}")
@@ -361,8 +390,9 @@ def main(argv=None):
     if slowdown:
         print()
         summarize_slowdown(slowdown)
-        print(f"steps 1-{args.warmup} left out; in flight: after a save's step until its checkpoint_saved event; "
-              f"n = steps averaged; wall s/step from elapsed_s (stalls included)")
+        print(f"steps 1-{args.warmup} of each run left out; in flight: after a save's step until its "
+              f"checkpoint_saved event; n = steps averaged over {args.slowdown_reps} run(s) per mode;\n"
+              f"wall s/step from elapsed_s (stalls included); the last column compares separate runs (load drifts)")
     print("checks: bytes on disk = checkpoint_saved bytes; every rank file's header parses and its offsets "
           "tile it; torch.load == engine state bit for bit;")
     for name, c in results["layouts_compared"].items():
@@ -375,7 +405,8 @@ def main(argv=None):
         common.write_report(args.json, "checkpoint_vs_torch", load_before,
                             {"nproc": NPROC, "reps": args.reps, "model": model_overrides(args),
                              "precision": args.precision,
-                             "slowdown_steps": args.slowdown_steps, "every": args.every, "warmup": args.warmup},
+                             "slowdown_steps": args.slowdown_steps, "slowdown_reps": args.slowdown_reps,
+                             "every": args.every, "warmup": args.warmup},
                             results, common.versions(args))
     return 0
 

@@ -193,11 +193,17 @@ def compare_layouts(dp_dir, zero_dir):
     """Part 3: one tensor of each kind (model/, master/, exp_avg/, exp_avg_sq/), the one ZeRO-2 split
     into the most pieces, put together from the dp 2 and from the ZeRO-2 checkpoint of the same step
     (same seed, same batch) by the independent reader. Reported: the largest difference relative to
-    the tensor's largest magnitude (the layouts agree to fp32 parity tolerance, not always bit for bit)."""
+    the tensor's largest magnitude. Limits: the moments are linear in the gradients, which the two
+    layouts reduce in different orders, so 1e-5 relative (fp32 parity). A weight after AdamW steps
+    may differ by up to 2 lr per step where a gradient near zero changed sign between the layouts,
+    far below a misplaced element's error (the weights' own size); bf16 adds one rounding step."""
     dp_tensors = {t["name"]: t for t in safetensors_reader.read_index(dp_dir)["tensors"]}
     zero_tensors = {t["name"]: t for t in safetensors_reader.read_index(zero_dir)["tensors"]}
     if sorted(dp_tensors) != sorted(zero_tensors):
         raise RuntimeError(f"{dp_dir} and {zero_dir} hold different tensor names")
+    with open(os.path.join(dp_dir, "state.json")) as f:
+        state = json.load(f)
+    weight_limit = 2.0 * state["project"]["optimizer"]["lr"] * state["step"]
     result = {}
     for kind in sorted({name.split("/")[0] for name in dp_tensors}):
         names = [n for n in dp_tensors if n.startswith(kind + "/")]
@@ -211,13 +217,14 @@ def compare_layouts(dp_dir, zero_dir):
         a, b = as_floats(a_bytes, a_entry["dtype"]), as_floats(b_bytes, b_entry["dtype"])
         scale = max(max(abs(x) for x in a), 1e-30)
         diff = max(abs(x - y) for x, y in zip(a, b))
+        rounding = 0.0 if a_entry["dtype"] == "F32" else 2.0 ** -7 * scale
+        limit = (1e-5 * scale if kind.startswith("exp_avg") else max(1e-5 * scale, weight_limit)) + rounding
         result[name] = {"dtype": a_entry["dtype"], "pieces_dp": len(a_entry["pieces"]),
                         "pieces_zero2": len(b_entry["pieces"]), "max_abs_diff": diff, "max_rel_diff": diff / scale,
-                        "bitwise_equal": a_bytes == b_bytes}
-        # fp32 parity tolerance; a bf16 tensor may differ by one rounding step (2^-8 relative).
-        tolerance = 1e-5 if a_entry["dtype"] == "F32" else 2.0 ** -7
-        if diff / scale > tolerance:
-            raise RuntimeError(f"{name}: dp and ZeRO-2 checkpoints differ by {diff / scale:.2e} (relative)")
+                        "limit_abs": limit, "bitwise_equal": a_bytes == b_bytes}
+        if diff > limit:
+            raise RuntimeError(f"{name}: dp and ZeRO-2 checkpoints differ by {diff:.2e} (largest magnitude "
+                               f"{scale:.2e}, limit {limit:.2e})")
     return result
 
 

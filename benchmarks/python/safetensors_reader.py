@@ -102,7 +102,7 @@ def assemble(step_dir, tensor):
     shape = tensor["shape"]
     total = math.prod(shape)
     out = bytearray(total * esize)
-    covered = 0
+    runs = []  # (global element offset, count) of every run copied
     global_strides = _row_major_strides(shape)
     for piece in tensor["pieces"]:
         data, dtype, piece_shape = read_tensor_bytes(os.path.join(step_dir, piece["file"]), piece["key"])
@@ -113,7 +113,7 @@ def assemble(step_dir, tensor):
         box, begin, flat_begin, numel = s["size"], s["begin"], s["flat_begin"], s["numel"]
         if not box:  # a scalar
             out[:] = data
-            covered += numel
+            runs.append((0, numel))
             continue
         row = box[-1]
         box_strides = _row_major_strides(box)
@@ -131,7 +131,13 @@ def assemble(step_dir, tensor):
             offset += lo - r * row
             src = (lo - flat_begin) * esize
             out[offset * esize:(offset + hi - lo) * esize] = data[src:src + (hi - lo) * esize]
-            covered += hi - lo
-    if covered != total:
-        raise FormatError(f"{step_dir}: {tensor['name']}: pieces cover {covered} of {total} elements")
+            runs.append((offset, hi - lo))
+    position = 0
+    for offset, count in sorted(runs):
+        if offset != position:
+            raise FormatError(f"{step_dir}: {tensor['name']}: element {min(offset, position)} is "
+                              f"{'covered twice' if offset < position else 'in no piece'}")
+        position += count
+    if position != total:
+        raise FormatError(f"{step_dir}: {tensor['name']}: pieces cover {position} of {total} elements")
     return bytes(out)

@@ -17,6 +17,7 @@
 
 #include "backend/history/history_format.h"
 #include "ui/chart_style.h"
+#include "ui/checkpoint_panel.h"
 #include "ui/history_table_model.h"
 #include "ui/model_zoo.h"
 #include "ui/run_series.h"
@@ -91,8 +92,14 @@ HistoryView::HistoryView(HistoryService* service, QWidget* parent)
   preview_text_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   preview_text_->setMinimumWidth(360);
   preview_text_->setMaximumWidth(460);
+  checkpoints_ = new CheckpointPanel(preview_box);
+  checkpoints_->setMinimumWidth(360);
+  checkpoints_->setMaximumWidth(460);
+  auto* side = new QVBoxLayout;
+  side->addWidget(preview_text_);
+  side->addWidget(checkpoints_, 1);
   preview_layout->addWidget(preview_, 1);
-  preview_layout->addWidget(preview_text_);
+  preview_layout->addLayout(side);
   split->addWidget(preview_box);
   split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 1);
@@ -117,6 +124,8 @@ HistoryView::HistoryView(HistoryService* service, QWidget* parent)
   connect(delete_, &QPushButton::clicked, this, &HistoryView::deleteSelected);
   connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &HistoryView::updateButtons);
   connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &HistoryView::requestPreview);
+  connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &HistoryView::updateCheckpoints);
+  connect(checkpoints_, &CheckpointPanel::resumeRequested, this, &HistoryView::resumeRequested);
   connect(service_, &HistoryService::fetched, this, [this](const HistoryDetails& details, int purpose) {
     if (purpose == kPreviewPurpose) showPreview(details);
   });
@@ -184,6 +193,31 @@ void HistoryView::updateButtons() {
   delete_->setEnabled(selected >= 1);
 }
 
+void HistoryView::updateCheckpoints() {
+  checkpoints_run_ = -1;
+  const auto rows = table_->selectionModel()->selectedRows();
+  if (rows.size() != 1) {
+    checkpoints_->clearRun(rows.isEmpty() ? tr("Select a run to see its checkpoints.")
+                                          : tr("Select one run to see its checkpoints."));
+    return;
+  }
+  const RunRecord& run = model_->run(proxy_->mapToSource(rows.front()).row());
+  // The launcher records the absolute out_dir; older rows only have it in their project.
+  std::string out_dir = run.out_dir;
+  if (out_dir.empty() && run.project.contains("train") && run.project["train"].contains("out_dir") &&
+      run.project["train"]["out_dir"].is_string()) {
+    out_dir = run.project["train"]["out_dir"].get<std::string>();
+  }
+  if (out_dir.empty()) {
+    checkpoints_->clearRun(tr("Run #%1 recorded no output folder.").arg(run.id));
+    return;
+  }
+  checkpoints_->showRun(QString::fromStdString(out_dir), tr("run #%1").arg(run.id));
+  checkpoints_run_ = run.id;
+}
+
+std::int64_t HistoryView::shownCheckpointsRun() const { return checkpoints_->checkpoints().empty() ? -1 : checkpoints_run_; }
+
 void HistoryView::tagSelected() {
   const auto ids = selectedIds();
   if (ids.empty()) return;
@@ -229,6 +263,7 @@ void HistoryView::requestPreview() {
 
 void HistoryView::showPreview(const HistoryDetails& details) {
   preview_->clearGraphs();
+  preview_->clearItems();
   QStringList text;
   if (!details.error.isEmpty()) text << tr("<span style='color:#EF4444'>%1</span>").arg(details.error.toHtmlEscaped());
   double lowest = 1e300, highest = -1e300, last_step = 0;
@@ -259,6 +294,19 @@ void HistoryView::showPreview(const HistoryDetails& details) {
       line += tr("<br>tags: %1").arg(tags.join(", "));
     }
     text << line;
+  }
+  // One run: its checkpoints (listed beside) as dashed lines on its loss.
+  const bool one_run = details.runs.size() == 1 && details.runs.front().run.id == shownCheckpointsRun();
+  if (one_run) {
+    for (const CheckpointInfo& checkpoint : checkpoints_->checkpoints()) {
+      auto* line = new QCPItemStraightLine(preview_);
+      QPen pen(QColor(0x64, 0x74, 0x8B), 1, Qt::DashLine);
+      pen.setCosmetic(true);
+      line->setPen(pen);
+      line->point1->setCoords(double(checkpoint.step), 0);
+      line->point2->setCoords(double(checkpoint.step), 1);
+      last_step = std::max(last_step, double(checkpoint.step));
+    }
   }
   preview_->legend->setVisible(details.runs.size() > 1);
   if (lowest <= highest) {

@@ -1,5 +1,6 @@
 // History: the recorded runs in a searchable, sortable table; open one run's charts, compare two
-// or more, tag or delete runs. Database errors (locked, corrupt) appear in a banner.
+// or more, tag or delete runs; one run's checkpoints, to resume from. Database errors (locked,
+// corrupt) appear in a banner.
 #pragma once
 
 #include <QWidget>
@@ -19,6 +20,7 @@ class QTableView;
 
 namespace behemoth::ui {
 
+class CheckpointPanel;
 class HistoryTableModel;
 
 class HistoryView : public QWidget {
@@ -37,6 +39,7 @@ class HistoryView : public QWidget {
   QSortFilterProxyModel* proxy() const { return proxy_; }
   QLabel* banner() const { return banner_; }
   HistoryTableModel* model() const { return model_; }
+  CheckpointPanel* checkpoints() const { return checkpoints_; }
   bool loaded() const { return loaded_; }
   void applyTheme(const QPalette& palette);
 
@@ -44,6 +47,8 @@ class HistoryView : public QWidget {
   void openRequested(std::int64_t id);
   void compareRequested(const std::vector<std::int64_t>& ids);
   void loadedRuns(int count);
+  // Resume from this checkpoint (a step directory) with the current project.
+  void resumeRequested(const QString& step_dir);
 
  private:
   void onListed(const HistoryListing& listing);
@@ -51,6 +56,8 @@ class HistoryView : public QWidget {
   void showPreview(const HistoryDetails& details);
   void showError(const QString& message);
   void updateButtons();
+  void updateCheckpoints();
+  std::int64_t shownCheckpointsRun() const;  // the run whose checkpoints the panel lists, or -1
   void tagSelected();
   void deleteSelected();
 
@@ -63,6 +70,8 @@ class HistoryView : public QWidget {
   QLabel* count_;
   QCustomPlot* preview_;
   QLabel* preview_text_;
+  CheckpointPanel* checkpoints_;
+  std::int64_t checkpoints_run_ = -1;
   QPushButton* open_;
   QPushButton* compare_;
   QPushButton* tag_;

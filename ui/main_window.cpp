@@ -23,6 +23,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "backend/checkpoint/checkpoint_catalog.h"
 #include "ui/auto_plan_dialog.h"
 #include "ui/compare_view.h"
 #include "ui/history_view.h"
@@ -171,6 +172,7 @@ void MainWindow::buildPages() {
   connect(run_, &RunView::runEnded, this, [this](bool) { history_view_->refresh(); });
   connect(history_view_, &HistoryView::openRequested, this, &MainWindow::openHistoryRun);
   connect(history_view_, &HistoryView::compareRequested, this, &MainWindow::compareRuns);
+  connect(history_view_, &HistoryView::resumeRequested, this, &MainWindow::resumeRun);
 
   fit_status_ = new QLabel(this);
   timing_status_ = new QLabel(this);
@@ -446,7 +448,21 @@ void MainWindow::updateTitle() {
   setWindowModified(document_.isModified());
 }
 
-void MainWindow::startRun() {
+void MainWindow::resumeRun(const QString& step_dir) {
+  if (run_->controller()->isRunning()) {
+    showNotice(tr("A run is in progress: stop it before resuming from %1.").arg(QFileInfo(step_dir).fileName()), true);
+    return;
+  }
+  if (document_.path().isEmpty() && !document_.isModified()) {
+    showNotice(tr("Open the project to resume (its current plan is used; it may differ from the one that saved %1).")
+                   .arg(QFileInfo(step_dir).fileName()),
+               true);
+    return;
+  }
+  launchRun(step_dir);
+}
+
+void MainWindow::launchRun(const QString& resume) {
   const AnalysisPtr analysis = estimates_.latest();
   if (analysis && (analysis->error || analysis->run_blocker)) {
     const auto& issue = analysis->error ? *analysis->error : *analysis->run_blocker;
@@ -460,7 +476,7 @@ void MainWindow::startRun() {
   }
   const int nproc = analysis && analysis->project ? analysis->project->devices.count : 1;
   showPage(Page::run);
-  if (!run_->startRun(document_.path(), nproc, analysis ? analysis->flops.model() : 0)) {
+  if (!run_->startRun(document_.path(), nproc, analysis ? analysis->flops.model() : 0, resume)) {
     showNotice(tr("Could not start the engine (%1). Build the `behemoth` target next to behemoth-studio.").arg(run_->engine()), true);
   }
 }
@@ -496,7 +512,14 @@ void MainWindow::onFetched(const HistoryDetails& details, int purpose) {
   }
   if (purpose == kFetchOpen && !details.runs.empty()) {
     const RunDetails& run = details.runs.front();
-    run_->showRecorded(seriesFromHistory(run), tr("Run #%1 %2 (%3)")
+    RunSeries series = seriesFromHistory(run);
+    // The history keeps no checkpoint events: mark the checkpoints still on disk (none when the
+    // folder cannot be read; the curves matter more).
+    try {
+      for (const CheckpointInfo& checkpoint : listCheckpoints(run.run.out_dir)) series.addCheckpoint(double(checkpoint.step));
+    } catch (const std::exception&) {
+    }
+    run_->showRecorded(std::move(series), tr("Run #%1 %2 (%3)")
                                                    .arg(run.run.id)
                                                    .arg(QString::fromStdString(run.run.name), QString::fromStdString(outcomeName(run.run.outcome))));
     showPage(Page::run);

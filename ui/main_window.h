@@ -65,6 +65,9 @@ class MainWindow : public QMainWindow {
   // Fetches runs from the history and shows them on the Compare page (or the Run page for one).
   void compareRuns(std::vector<std::int64_t> ids);
   void openHistoryRun(std::int64_t id);
+  // Runs the open project from checkpoint STEP_DIR (`behemoth run ... --resume STEP_DIR`): the
+  // current project and plan, whatever layout saved the checkpoint.
+  void resumeRun(const QString& step_dir);
   void setTheme(Theme theme);
   Theme theme() const { return theme_; }
   // Shows a message in the window's notice bar (error: red).
@@ -81,7 +84,8 @@ class MainWindow : public QMainWindow {
   void requestAnalysis();
   void onAnalysis(const AnalysisPtr& analysis);
   void onFetched(const HistoryDetails& details, int purpose);
-  void startRun();
+  void startRun() { launchRun({}); }
+  void launchRun(const QString& resume);
   void openMetricsFile();
   bool maybeSave();
   void addRecent(const QString& path);

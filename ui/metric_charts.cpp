@@ -13,6 +13,7 @@ namespace behemoth::ui {
 namespace {
 
 constexpr int kReplotIntervalMs = 100;  // at most 10 replots per second
+const QColor kCheckpointColor(0x64, 0x74, 0x8B);  // slate: reads on both themes
 
 struct ChartText {
   const char* title;
@@ -108,6 +109,12 @@ void MetricCharts::syncLive() {
   scheduleReplot();
 }
 
+void MetricCharts::rebuildLive() {
+  buildGraphs();
+  syncLines();
+  replotNow();
+}
+
 void MetricCharts::addLine(Chart chart, int run, const QString& name, const QVector<double>& x, const QVector<double>& y,
                            const QColor& color, Qt::PenStyle style, bool markers, bool right_axis) {
   QCustomPlot* plot = plots_[chart];
@@ -123,9 +130,12 @@ void MetricCharts::addLine(Chart chart, int run, const QString& name, const QVec
 
 void MetricCharts::buildGraphs() {
   lines_.clear();
+  markers_drawn_.assign(runs_.size(), 0);
+  checkpoint_legend_.fill(nullptr);  // clearGraphs below deletes them
   tflops_per_token_ = 0;
   for (QCustomPlot* plot : plots_) {
     plot->clearGraphs();
+    plot->clearItems();  // the checkpoint markers
     plot->yAxis2->setVisible(false);
   }
   const bool single = runs_.size() == 1;
@@ -183,6 +193,53 @@ void MetricCharts::syncLines() {
     added = true;
   }
   if (added) dirty_ = true;
+  syncCheckpointMarkers();
+}
+
+// A checkpoint save is a dashed vertical line at its step on the loss and throughput charts (one
+// run: slate grey; several: the run's colour). Text labels crowd and hide the curves at close
+// saves; one legend entry says what the lines are.
+void MetricCharts::syncCheckpointMarkers() {
+  const bool single = runs_.size() == 1;
+  for (std::size_t r = 0; r < runs_.size() && r < markers_drawn_.size(); ++r) {
+    const QVector<double>& steps = runs_[r].checkpoint_steps;
+    const QColor color = single ? kCheckpointColor : seriesColor(static_cast<int>(r));
+    for (int k = markers_drawn_[r]; k < steps.size(); ++k) {
+      for (Chart chart : {loss, throughput}) addCheckpointMarker(chart, steps[k], color);
+      dirty_ = true;
+    }
+    markers_drawn_[r] = steps.size();
+  }
+}
+
+void MetricCharts::addCheckpointMarker(Chart chart, double step, const QColor& color) {
+  QCustomPlot* plot = plots_[chart];
+  auto* line = new QCPItemStraightLine(plot);
+  QPen pen(color, 1, Qt::DashLine);
+  pen.setCosmetic(true);
+  line->setPen(pen);
+  line->point1->setCoords(step, 0);
+  line->point2->setCoords(step, 1);
+  line->setSelectable(false);
+  if (!checkpoint_legend_[chart]) {
+    // A graph without points: only its legend entry shows.
+    QCPGraph* entry = plot->addGraph();
+    entry->setName(QStringLiteral("checkpoint saved"));
+    QPen legend_pen(runs_.size() == 1 ? color : kCheckpointColor, 1, Qt::DashLine);
+    legend_pen.setCosmetic(true);
+    entry->setPen(legend_pen);
+    checkpoint_legend_[chart] = entry;
+    plot->legend->setVisible(runs_.size() == 1 || chart == loss);
+  }
+}
+
+std::vector<double> MetricCharts::checkpointMarkers(Chart chart) const {
+  std::vector<double> steps;
+  QCustomPlot* plot = plots_[chart];
+  for (int i = 0; i < plot->itemCount(); ++i) {
+    if (auto* line = qobject_cast<QCPItemStraightLine*>(plot->item(i))) steps.push_back(line->point1->coords().x());
+  }
+  return steps;
 }
 
 void MetricCharts::scheduleReplot() {
@@ -190,6 +247,10 @@ void MetricCharts::scheduleReplot() {
 }
 
 void MetricCharts::rescale() {
+  double last_checkpoint = -1;
+  for (const RunSeries& run : runs_) {
+    for (double step : run.checkpoint_steps) last_checkpoint = std::max(last_checkpoint, step);
+  }
   for (int c = 0; c < chart_count; ++c) {
     QCustomPlot* plot = plots_[c];
     bool any = false;
@@ -200,6 +261,13 @@ void MetricCharts::rescale() {
       continue;
     }
     plot->rescaleAxes(true);
+    // A save at the last step would sit on the plot's edge: every chart keeps the same step axis
+    // with a little room on the right.
+    if (last_checkpoint >= 0) {
+      const QCPRange x = plot->xAxis->range();
+      const double upper = std::max(x.upper, last_checkpoint);
+      plot->xAxis->setRange(x.lower, upper + 0.02 * std::max(upper - x.lower, 1.0));
+    }
     // Rates, times, sizes start at zero; a loss axis shows the range the curve moves in.
     for (QCPAxis* axis : {plot->yAxis}) {
       QCPRange range = axis->range();

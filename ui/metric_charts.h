@@ -33,12 +33,16 @@ class MetricCharts : public QWidget {
   RunSeries& liveSeries();
   // Copies the live series' points the graphs do not have yet, and schedules a replot.
   void syncLive();
+  // The live series lost points (a restart rewound it): rebuilds its graphs from it.
+  void rebuildLive();
   void clear();
 
   QCustomPlot* plot(Chart chart) const { return plots_[chart]; }
   int graphCount(Chart chart) const;
   // Points of graph `index` of a chart (tests and the screenshot check read these).
   int pointCount(Chart chart, int index) const;
+  // The steps the checkpoint markers of a chart stand at (the loss and throughput charts have them).
+  std::vector<double> checkpointMarkers(Chart chart) const;
   // The TFLOP/s scale of the throughput chart (right axis), or an empty range without one.
   QCPRange tflopsRange() const;
   const std::vector<RunSeries>& runs() const { return runs_; }
@@ -59,12 +63,16 @@ class MetricCharts : public QWidget {
   void addLine(Chart chart, int run, const QString& name, const QVector<double>& x, const QVector<double>& y,
                const QColor& color, Qt::PenStyle style, bool markers, bool right_axis = false);
   void syncLines();
+  void syncCheckpointMarkers();
+  void addCheckpointMarker(Chart chart, double step, const QColor& color);
   void scheduleReplot();
   void rescale();
 
   std::array<QCustomPlot*, chart_count> plots_{};
   std::vector<RunSeries> runs_;
   std::vector<Line> lines_;
+  std::vector<int> markers_drawn_;  // per run: checkpoint markers already on the charts
+  std::array<QCPGraph*, chart_count> checkpoint_legend_{};  // the "checkpoint saved" legend entry
   QTimer replot_timer_;
   bool dirty_ = false;
   double tflops_per_token_ = 0;  // right throughput axis = tokens/s x this (0: no TFLOP/s scale)

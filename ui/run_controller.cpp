@@ -43,6 +43,8 @@ QString RunController::defaultEngine() {
 
 bool RunController::start(const QString& program, const QStringList& arguments, const QString& working_dir) {
   if (isRunning()) return false;
+  program_ = program;
+  arguments_ = arguments;
   stdout_buffer_.clear();
   stderr_buffer_.clear();
   failure_.clear();

@@ -32,6 +32,9 @@ class RunController : public QObject {
   State state() const { return state_; }
   bool isRunning() const { return state_ != State::idle; }
   int lastStep() const { return last_step_; }
+  // The program and arguments of the latest start() (what the Studio asked the engine to do).
+  const QString& program() const { return program_; }
+  const QStringList& arguments() const { return arguments_; }
 
  signals:
   void started();
@@ -46,6 +49,8 @@ class RunController : public QObject {
   void handleLine(const QByteArray& line);
 
   QProcess process_;
+  QString program_;
+  QStringList arguments_;
   QTimer kill_timer_;
   State state_ = State::idle;
   QByteArray stdout_buffer_;

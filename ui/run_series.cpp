@@ -5,6 +5,7 @@
 #include <QFileInfo>
 
 #include <algorithm>
+#include <initializer_list>
 #include <stdexcept>
 
 #include "backend/metrics/events.h"
@@ -39,6 +40,34 @@ void RunSeries::addEval(double step, double value) {
   eval_loss.append(value);
 }
 
+void RunSeries::addCheckpoint(double step) {
+  if (!checkpoint_steps.isEmpty() && checkpoint_steps.last() == step) return;  // one marker per step
+  checkpoint_steps.append(step);
+}
+
+namespace {
+
+// Keeps the leading points of `values` whose x (in `xs`) is at most `step`.
+void keepUpTo(const QVector<double>& xs, double step, std::initializer_list<QVector<double>*> values) {
+  int keep = 0;
+  while (keep < xs.size() && xs[keep] <= step) ++keep;
+  for (QVector<double>* v : values) {
+    if (v->size() > keep) v->resize(keep);
+  }
+}
+
+}  // namespace
+
+void RunSeries::rewindTo(double step) {
+  // Truncate the x vectors last: keepUpTo reads them.
+  keepUpTo(steps, step, {&loss, &tokens_per_s, &tflops, &step_time_ms, &model_state_gb, &peak_rss_gb,
+                         &peak_rss_lowest_gb, &comm_mb, &grad_norm});
+  keepUpTo(steps, step, {&steps});
+  keepUpTo(eval_steps, step, {&eval_loss});
+  keepUpTo(eval_steps, step, {&eval_steps});
+  keepUpTo(checkpoint_steps, step, {&checkpoint_steps});
+}
+
 RunSeries::Added RunSeries::addEvent(const nlohmann::json& event) {
   const std::string type = eventType(event);
   if (type == event_type::kStep) {
@@ -49,6 +78,14 @@ RunSeries::Added RunSeries::addEvent(const nlohmann::json& event) {
       event.at("eval_loss").is_number()) {
     addEval(event.at("step").get<double>(), event.at("eval_loss").get<double>());
     return Added::eval;
+  }
+  if (type == event_type::kCheckpointSaved && event.contains("step") && event.at("step").is_number()) {
+    addCheckpoint(event.at("step").get<double>());
+    return Added::checkpoint;
+  }
+  if (type == event_type::kRunRestarted && event.contains("step") && event.at("step").is_number()) {
+    rewindTo(event.at("step").get<double>());
+    return Added::rewound;
   }
   return Added::nothing;
 }

@@ -28,12 +28,17 @@ struct RunSeries {
   QVector<double> grad_norm;
   QVector<double> eval_steps;
   QVector<double> eval_loss;
+  QVector<double> checkpoint_steps;  // the steps a checkpoint was saved at (checkpoint_saved)
 
-  // Adds a `step` or `eval` event (others are ignored). Returns what it added.
-  enum class Added { nothing, step, eval };
+  // Adds a `step`, `eval` or `checkpoint_saved` event; a `run_restarted` event drops the points
+  // after the step the workers resume from (they run those steps again). Others are ignored.
+  enum class Added { nothing, step, eval, checkpoint, rewound };
   Added addEvent(const nlohmann::json& event);
   void addStep(const StepMetrics& metrics);
   void addEval(double step, double loss);
+  void addCheckpoint(double step);
+  // Drops every point after `step`.
+  void rewindTo(double step);
   bool empty() const { return steps.isEmpty() && eval_steps.isEmpty(); }
 };
 

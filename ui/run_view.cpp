@@ -90,15 +90,23 @@ void RunView::updateButtons() {
   open_->setEnabled(!running);
 }
 
-bool RunView::startRun(const QString& project_path, int nproc, double flops_per_token) {
+QStringList RunView::runArguments(const QString& project_path, int nproc, const QString& history_path,
+                                  const QString& resume) {
+  QStringList arguments = {QStringLiteral("run"), project_path, QStringLiteral("--events"), QStringLiteral("--nproc"),
+                           QString::number(nproc)};
+  if (!history_path.isEmpty()) arguments << QStringLiteral("--history") << history_path;
+  if (!resume.isEmpty()) arguments << QStringLiteral("--resume") << resume;
+  return arguments;
+}
+
+bool RunView::startRun(const QString& project_path, int nproc, double flops_per_token, const QString& resume) {
   banner_->setVisible(false);
   log_->clear();
   total_steps_ = 0;
   charts_->beginLive(QFileInfo(project_path).completeBaseName(), flops_per_token);
-  title_->setText(tr("Starting %1…").arg(QFileInfo(project_path).fileName()));
-  QStringList arguments = {QStringLiteral("run"), project_path, QStringLiteral("--events"), QStringLiteral("--nproc"),
-                           QString::number(nproc)};
-  if (!history_path_.isEmpty()) arguments << QStringLiteral("--history") << history_path_;
+  title_->setText(resume.isEmpty() ? tr("Starting %1…").arg(QFileInfo(project_path).fileName())
+                                   : tr("Resuming %1 from %2…").arg(QFileInfo(project_path).fileName(), QFileInfo(resume).fileName()));
+  const QStringList arguments = runArguments(project_path, nproc, history_path_, resume);
   log_->appendPlainText(QStringLiteral("$ %1 %2").arg(engine_, arguments.join(' ')));
   elapsed_.start();
   const bool started = controller_->start(engine_, arguments, QFileInfo(project_path).absolutePath());
@@ -138,9 +146,29 @@ void RunView::onEvent(const nlohmann::json& event) {
                         .arg(humanCount(double(event.value("parameter_count", std::int64_t{0})))));
     return;
   }
+  if (type == event_type::kRunResumed) {
+    const QString resumed = tr("resumed from step %1 (saved as %2)")
+                        .arg(event.value("step", std::int64_t{0}))
+                        .arg(QString::fromStdString(event.value("saved_layout", std::string("?"))));
+    title_->setText(title_->text() + QStringLiteral(" — ") + resumed);
+    log_->appendPlainText(tr("Resumed from %1").arg(QString::fromStdString(event.value("checkpoint", std::string()))));
+  }
+  if (type == event_type::kRunRestarted) {
+    const std::string checkpoint = event.value("checkpoint", std::string());
+    log_->appendPlainText(tr("Restart %1 of %2 after: %3 — %4")
+                              .arg(event.value("restart", 0))
+                              .arg(event.value("max_restarts", 0))
+                              .arg(QString::fromStdString(event.value("reason", std::string())),
+                                   checkpoint.empty() ? tr("no checkpoint yet, starting over")
+                                                      : tr("from %1").arg(QString::fromStdString(checkpoint))));
+  }
   RunSeries& series = charts_->liveSeries();
   const RunSeries::Added added = series.addEvent(event);
   if (added == RunSeries::Added::nothing) return;
+  if (added == RunSeries::Added::rewound) {
+    charts_->rebuildLive();  // the workers run the dropped steps again
+    return;
+  }
   charts_->syncLive();
   if (added == RunSeries::Added::step && !series.steps.isEmpty()) {
     progress_->setValue(int(series.steps.last()));

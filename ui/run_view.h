@@ -28,8 +28,12 @@ class RunView : public QWidget {
   const QString& engine() const { return engine_; }
   void setHistoryPath(const QString& path) { history_path_ = path; }
 
-  // Starts `engine run PROJECT_PATH --events --nproc N [--history H]` in the project's folder.
-  bool startRun(const QString& project_path, int nproc, double flops_per_token);
+  // Starts `engine run PROJECT_PATH --events --nproc N [--history H] [--resume CHECKPOINT]` in the
+  // project's folder. CHECKPOINT: a step directory (or `latest`); the run continues from it with
+  // this project, whose plan may differ from the one that saved it.
+  bool startRun(const QString& project_path, int nproc, double flops_per_token, const QString& resume = {});
+  static QStringList runArguments(const QString& project_path, int nproc, const QString& history_path,
+                                  const QString& resume);
   void stopRun();
   // Shows a finished run's curves (not live).
   void showRecorded(RunSeries series, const QString& title);

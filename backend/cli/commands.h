@@ -16,5 +16,6 @@ void addWorkerCommand(CLI::App& app, std::function<int()>& action);
 void addHistoryCommand(CLI::App& app, std::function<int()>& action);
 void addEnvCommand(CLI::App& app, std::function<int()>& action);
 void addPlanCommand(CLI::App& app, std::function<int()>& action);
+void addCheckpointCommand(CLI::App& app, std::function<int()>& action);
 
 }  // namespace behemoth

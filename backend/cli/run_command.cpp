@@ -1,20 +1,26 @@
-// `behemoth run PROJECT [--nproc N] [--set key=value ...]`: validates the project for the whole
-// world before anything starts, then trains it in this process (one rank), as a worker of mpirun /
-// srun, or by launching N local worker processes (and joining other nodes with --nnodes).
+// `behemoth run PROJECT [--nproc N] [--set key=value ...] [--resume [latest|PATH]] [--max-restarts K]`:
+// validates the project (and the checkpoint to resume) for the whole world before anything
+// starts, then trains it in this process (one rank), as a worker of mpirun / srun, or by launching
+// N local worker processes (and joining other nodes with --nnodes), restarting them from the
+// newest checkpoint when one fails, up to K times.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 
+#include "backend/checkpoint/checkpoint_catalog.h"
 #include "backend/cli/commands.h"
 #include "backend/cli/error_text.h"
 #include "backend/cli/project_input.h"
+#include "backend/cli/restart_checkpoint.h"
 #include "backend/cli/worker_environment.h"
 #include "backend/history/history_recorder.h"
 #include "backend/history/history_store.h"
+#include "backend/launch/environment_names.h"
 #include "backend/launch/launcher.h"
 #include "backend/launch/self_executable.h"
 #include "backend/launch/signal_name.h"
@@ -22,8 +28,10 @@
 #include "backend/metrics/progress_printer.h"
 #include "backend/metrics/event_sink.h"
 #include "backend/metrics/json_lines_sink.h"
+#include "backend/metrics/metrics_continuation.h"
 #include "backend/planning/memory_fit.h"
 #include "backend/train/run_rank.h"
+#include "backend/train/stop_request.h"
 
 namespace behemoth {
 
@@ -41,7 +49,25 @@ struct RunOptions {
   bool no_history = false;
   bool force = false;         // run even when the memory model says the machine is too small
   int timeout_s = 300;
+  std::optional<std::string> resume;  // --resume: "latest" or a checkpoint path
+  std::string resume_text;            // what CLI11 parsed into (--resume alone: "latest")
+  int max_restarts = 0;
 };
+
+namespace fs = std::filesystem;
+
+// The step directory --resume names, checked before anything starts (a one-line error naming the
+// path otherwise); absolute, so that workers started elsewhere read the same one.
+std::optional<fs::path> checkpointToResume(const Project& project, const RunOptions& options) {
+  if (!options.resume) return std::nullopt;
+  return fs::absolute(resolveCheckpoint(project.train.out_dir, *options.resume));
+}
+
+TrainerOptions trainerOptions(const std::optional<fs::path>& resume_from) {
+  TrainerOptions trainer;
+  trainer.resume_from = resume_from;
+  return trainer;
+}
 
 // Refuses a CPU run whose estimated memory exceeds what this machine has available.
 void checkMachineMemory(const Project& project, const RunOptions& options, int local_ranks) {
@@ -79,11 +105,20 @@ bool startedByMpiOrSlurm() {
   return rank && rank->world_size > 1;
 }
 
-int runInThisProcess(const Project& project, const RunOptions& options, const LaunchedRank& rank) {
+int runInThisProcess(const Project& project, const RunOptions& options, const LaunchedRank& rank,
+                     const std::optional<fs::path>& resume_from) {
   HostSinks host(options, /*record_history=*/rank.rank == 0, project.train.steps);
   const WorldInfo info = worldInfoFor(rank, project.devices.kind, std::chrono::seconds(options.timeout_s));
+  // Ctrl-C (or the scheduler's SIGTERM) stops at the next step with a final checkpoint.
+  installStopRequestHandlers();
   try {
-    runRank(project, info, rank.rank == 0 ? &host.sink() : nullptr);
+    const TrainOutcome outcome =
+        runRank(project, info, rank.rank == 0 ? &host.sink() : nullptr, {}, trainerOptions(resume_from));
+    if (outcome.stopped) {
+      const std::int64_t last_step = outcome.first_step + static_cast<std::int64_t>(outcome.losses.size());
+      if (rank.rank == 0) std::cerr << "behemoth: run stopped after step " << last_step << "\n";
+      return 130;
+    }
   } catch (const std::exception& error) {
     // One line for the user; the whole text (LibTorch's backtrace) in the rank's log file.
     const std::string message = reportedError(error, workerLogPath(project.train.out_dir, rank.rank));
@@ -94,14 +129,21 @@ int runInThisProcess(const Project& project, const RunOptions& options, const La
   return 0;
 }
 
-int launchLocalWorkers(const Project& project, const RunOptions& options) {
+// The one-line reason a restart gives: the root cause's first line, naming its rank.
+std::string restartReason(const RankError& cause) {
+  std::string line = cause.message.substr(0, cause.message.find('\n'));
+  const std::string rank = "rank " + std::to_string(cause.rank);
+  if (line.compare(0, rank.size(), rank) != 0) line = rank + ": " + line;
+  return line;
+}
+
+int launchLocalWorkers(const Project& project, const RunOptions& options, const std::optional<fs::path>& resume_from) {
   // Workers read the project exactly as validated here (overrides applied, paths resolved).
   const std::string resolved = project.train.out_dir + "/project.json";
   writeFileAtomically(resolved, projectToJson(project).dump(2) + "\n");
 
   WorkerSpec spec;
   spec.executable = selfExecutablePath();
-  spec.args = {"worker", resolved};
   spec.nproc = options.nproc;
   spec.nnodes = options.nnodes;
   spec.node_rank = options.node_rank;
@@ -126,22 +168,49 @@ int launchLocalWorkers(const Project& project, const RunOptions& options) {
     }
   };
   const auto on_stderr = [](int rank, const std::string& line) { std::cerr << "[rank " << rank << "] " << line << "\n"; };
-  const LaunchResult result = launchWorkers(spec, on_stdout, on_stderr);
-  if (result.interrupted_by != 0) {
-    // The user stopped the run (Ctrl-C or SIGTERM): recorded as stopped, not failed.
-    if (host_of_run && !finished) host.sink().emit(runFinishedEvent(0.0, std::nullopt, 0.0, "stopped"));
-    std::cerr << "behemoth: run stopped by " << signalName(result.interrupted_by) << "\n";
-    return 130;
-  }
-  if (!result.ok) {
+
+  const RestartCheckpoints restart_points(project.train.out_dir, resume_from);
+  std::optional<fs::path> resume = resume_from;
+  for (int restart = 0;; ++restart) {
+    spec.args = {"worker", resolved};
+    if (resume) spec.args.insert(spec.args.end(), {"--resume", resume->string()});
+    spec.extra_environment = {std::string(launch_env::kRestart) + "=" + std::to_string(restart)};
+    if (options.master.empty()) spec.master_port = 0;  // a fresh rendezvous port for every start
+    finished = false;
+    reported_errors.clear();
+    const LaunchResult result = launchWorkers(spec, on_stdout, on_stderr);
+    if (result.interrupted_by != 0) {
+      // The user stopped the run (Ctrl-C or SIGTERM): recorded as stopped, not failed.
+      if (host_of_run && !finished) host.sink().emit(runFinishedEvent(0.0, std::nullopt, 0.0, "stopped"));
+      std::cerr << "behemoth: run stopped by " << signalName(result.interrupted_by) << "\n";
+      return 130;
+    }
+    if (result.ok) return 0;
     // The root cause's own one-line error when a rank reported one (not the peers that failed
     // because it left), else what the launcher saw (a signal, an exit status, the last stderr lines).
     const RankError cause = rootCause(reported_errors, {result.failed_rank, result.error});
-    if (host_of_run) host.sink().emit(runFailedEvent(cause.message, cause.rank));
-    std::cerr << "behemoth: run failed: rank " << cause.rank << ": " << cause.message << "\n";
-    return 1;
+    if (restart >= options.max_restarts) {
+      if (host_of_run) host.sink().emit(runFailedEvent(cause.message, cause.rank));
+      std::cerr << "behemoth: run failed: rank " << cause.rank << ": " << cause.message;
+      if (options.max_restarts > 0) std::cerr << " (after " << restart << " of " << options.max_restarts << " restarts)";
+      std::cerr << "\n";
+      return 1;
+    }
+    // Every worker is gone (the launcher stopped the survivors): start them all again from the
+    // newest complete checkpoint, or from the beginning when none was written yet.
+    const std::string reason = restartReason(rootCause(reported_errors, {result.failed_rank, result.headline}));
+    const std::optional<RestartPoint> point = restart_points.newest();
+    resume = point ? std::optional<fs::path>(point->dir) : std::nullopt;
+    if (!point) continueMetricsFile(project.train.out_dir, 0);  // the steps are about to be logged again
+    const std::string from =
+        point ? checkpointForPeople(point->dir, project.train.out_dir) : "the beginning (no checkpoint yet)";
+    std::cerr << "behemoth: " << reason << "; restarting from " << from << " (restart " << restart + 1 << " of "
+              << options.max_restarts << ")\n";
+    if (host_of_run) {
+      host.sink().emit(runRestartedEvent(restart + 1, options.max_restarts, reason, point ? point->dir.string() : "",
+                                         point ? point->step : 0));
+    }
   }
-  return 0;
 }
 
 int runProject(const RunOptions& options) {
@@ -153,17 +222,33 @@ int runProject(const RunOptions& options) {
   if (options.nnodes > 1 && options.master.empty()) {
     throw std::invalid_argument("--nnodes > 1 needs --master HOST:PORT (the address of node 0)");
   }
+  if (options.max_restarts < 0) throw std::invalid_argument("--max-restarts must be at least 0");
+  if (options.max_restarts > 0 && options.nnodes > 1) {
+    // Each node's launcher sees only its own workers: nodes restarting on their own could not agree
+    // on when, from which checkpoint, or how many times.
+    throw std::invalid_argument(
+        "--max-restarts works on one node only (--nnodes 1); restart a multi-node job with --resume latest");
+  }
   if (startedByMpiOrSlurm()) {
+    if (options.max_restarts > 0) {
+      throw std::invalid_argument(
+          "--max-restarts needs behemoth's own launcher; under mpirun or srun, restart the job with --resume latest");
+    }
     const LaunchedRank rank = *rankFromEnvironment();
     const Project project = readProject(options.project_path, options.overrides, rank.world_size);
     checkMachineMemory(project, options, rank.local_world_size);
-    return runInThisProcess(project, options, rank);
+    const std::optional<fs::path> resume_from = checkpointToResume(project, options);
+    return runInThisProcess(project, options, rank, resume_from);
   }
   const int world_size = options.nproc * options.nnodes;
   const Project project = readProject(options.project_path, options.overrides, world_size);
   checkMachineMemory(project, options, options.nproc);
-  if (world_size == 1) return runInThisProcess(project, options, LaunchedRank{0, 1, 0, 1, "127.0.0.1", 0});
-  return launchLocalWorkers(project, options);
+  const std::optional<fs::path> resume_from = checkpointToResume(project, options);
+  // One rank trains in this process, unless it is to be restarted: a crash would take us along.
+  if (world_size == 1 && options.max_restarts == 0) {
+    return runInThisProcess(project, options, LaunchedRank{0, 1, 0, 1, "127.0.0.1", 0}, resume_from);
+  }
+  return launchLocalWorkers(project, options, resume_from);
 }
 
 }  // namespace
@@ -182,7 +267,16 @@ void addRunCommand(CLI::App& app, std::function<int()>& action) {
   command->add_flag("--no-history", options->no_history, "Do not record the run in the history");
   command->add_flag("--force", options->force, "Run even when the memory estimate exceeds this machine's available memory");
   command->add_option("--timeout", options->timeout_s, "Seconds a collective may wait before the run fails");
-  command->callback([&action, options] { action = [options] { return runProject(*options); }; });
+  CLI::Option* resume =
+      command->add_option("--resume", options->resume_text, "Continue from a checkpoint: latest (the default) or a path")
+          ->expected(0, 1)
+          ->default_str("latest");
+  command->add_option("--max-restarts", options->max_restarts,
+                      "Restart every worker from the newest checkpoint when one fails, up to K times");
+  command->callback([&action, options, resume] {
+    if (resume->count() > 0) options->resume = options->resume_text;
+    action = [options] { return runProject(*options); };
+  });
 }
 
 }  // namespace behemoth

@@ -1,8 +1,11 @@
-// `behemoth worker PROJECT`: one rank started by `behemoth run` (hidden from help). The launcher
-// passes the rank through BEHEMOTH_* variables; rank 0 hands events back as marker lines on stdout,
+// `behemoth worker PROJECT [--resume DIR]`: one rank started by `behemoth run` (hidden from help).
+// The launcher passes the rank through BEHEMOTH_* variables and, to resume, the checkpoint's step
+// directory it already resolved and checked; rank 0 hands events back as marker lines on stdout,
 // and any rank that fails reports its one-line error the same way (the details go to its log file).
+// SIGTERM (the launcher stopping the run) is a stop request: the trainer saves a final checkpoint.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -13,6 +16,7 @@
 #include "backend/metrics/event_sink.h"
 #include "backend/metrics/events.h"
 #include "backend/train/run_rank.h"
+#include "backend/train/stop_request.h"
 
 namespace behemoth {
 
@@ -20,6 +24,7 @@ namespace {
 
 struct WorkerOptions {
   std::string project_path;
+  std::string resume_dir;  // empty: start fresh
 };
 
 int runWorker(const WorkerOptions& options) {
@@ -37,8 +42,11 @@ int runWorker(const WorkerOptions& options) {
     to_launcher.emit(runFailedEvent(reportedError(error, workerLogPath(project.train.out_dir, rank->rank)), rank->rank));
     appendWorkerLog(project.train.out_dir, rank->rank, fullErrorText(error));
   };
+  TrainerOptions trainer_options;
+  if (!options.resume_dir.empty()) trainer_options.resume_from = std::filesystem::path(options.resume_dir);
+  installStopRequestHandlers();
   try {
-    runRank(project, info, rank->rank == 0 ? &to_launcher : nullptr, report);
+    runRank(project, info, rank->rank == 0 ? &to_launcher : nullptr, report, trainer_options);
   } catch (const std::exception&) {
     return 1;  // already reported
   }
@@ -52,6 +60,7 @@ void addWorkerCommand(CLI::App& app, std::function<int()>& action) {
   CLI::App* command = app.add_subcommand("worker", "");  // empty description: hidden from --help
   command->group("");
   command->add_option("project", options->project_path)->required();
+  command->add_option("--resume", options->resume_dir);  // a step directory, resolved by the launcher
   command->callback([&action, options] { action = [options] { return runWorker(*options); }; });
 }
 

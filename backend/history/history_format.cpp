@@ -84,6 +84,34 @@ std::string launcherOrDash(const RunRecord& run) {
   return "pid " + std::to_string(run.launcher->pid) + " on " + run.launcher->host;
 }
 
+// Checkpoints, resumes and restarts, one row each.
+std::vector<std::vector<std::string>> eventRows(const std::vector<json>& events) {
+  std::vector<std::vector<std::string>> rows = {{"STEP", "EVENT", "DETAILS"}};
+  for (const json& event : events) {
+    const std::string type = event.value("event", std::string());
+    const std::string step = event.contains("step") && event["step"].is_number_integer()
+                                 ? std::to_string(event["step"].get<std::int64_t>())
+                                 : "-";
+    std::string detail;
+    if (type == "checkpoint_saved") {
+      detail = event.value("path", std::string()) + " (" +
+               formatBytes(static_cast<double>(event.value("bytes", std::int64_t{0}))) + ", " +
+               event.value("reason", std::string()) + ")";
+    } else if (type == "run_resumed") {
+      detail = "from " + event.value("checkpoint", std::string());
+      const std::string layout = event.value("saved_layout", std::string());
+      if (!layout.empty()) detail += " (saved by " + layout + ")";
+    } else if (type == "run_restarted") {
+      const std::string checkpoint = event.value("checkpoint", std::string());
+      detail = "restart " + std::to_string(event.value("restart", 0)) + " of " + std::to_string(event.value("max_restarts", 0)) +
+               " from " + (checkpoint.empty() ? std::string("the beginning") : checkpoint) + ": " +
+               event.value("reason", std::string());
+    }
+    rows.push_back({step, type, detail});
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::string planSummary(const json& plan) {
@@ -125,6 +153,7 @@ std::string formatRunDetails(const RunDetails& details) {
       {"duration", durationOrDash(run.summary.duration_s)},
       {"last step", lastStepOrDash(run)},
       {"launcher", launcherOrDash(run)},
+      {"restarts", std::to_string(run.restarts)},
       {"world size", std::to_string(run.world_size)},
       {"plan", planSummary(run.plan)},
       {"parameters", formatCount(static_cast<double>(run.parameter_count))},
@@ -138,6 +167,7 @@ std::string formatRunDetails(const RunDetails& details) {
   };
   if (!run.error.empty()) fields.push_back({"error", run.error});
   std::string out = renderTable(fields);
+  if (!details.events.empty()) out += "\n" + renderTable(eventRows(details.events));
   if (details.steps.empty()) return out + "\nno steps logged\n";
 
   std::vector<std::vector<std::string>> rows = {{"STEP", "LOSS", "EVAL", "GRAD NORM", "LR", "TOK/S", "RSS", "COMM/STEP"}};
@@ -206,6 +236,7 @@ std::string formatRunComparison(const RunDetails& a, const RunDetails& b) {
                   relativeChange(sa.duration_s, sb.duration_s)});
   rows.push_back({"logged steps", std::to_string(ra.logged_steps), std::to_string(rb.logged_steps), ""});
   rows.push_back({"last step", lastStepOrDash(ra), lastStepOrDash(rb), ""});
+  rows.push_back({"restarts", std::to_string(ra.restarts), std::to_string(rb.restarts), ""});
   return renderTable(rows);
 }
 

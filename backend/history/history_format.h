@@ -14,7 +14,8 @@ std::string planSummary(const nlohmann::json& plan);
 // One row per run: id, name, outcome, start time, plan, logged steps, last step, final loss, eval
 // loss, tok/s, tags.
 std::string formatRunList(const std::vector<RunRecord>& runs);
-// A run's fields (with its last step and launcher), summary and its logged steps (long runs are sampled, always showing the last step).
+// A run's fields (with its last step, launcher and restarts), summary, its checkpoints, resumes and
+// restarts, and its logged steps (long runs are sampled, always showing the last step).
 std::string formatRunDetails(const RunDetails& details);
 // Two runs side by side: the project and plan fields that differ, then the results (final loss,
 // eval loss, tokens/s, peak memory, model state, duration) with b relative to a.

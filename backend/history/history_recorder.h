@@ -1,8 +1,11 @@
 // Records a run in the history from its event stream alone: run_started -> beginRun,
-// step/eval -> appendEvent, run_finished/run_failed -> finishRun.
+// step/eval -> appendEvent, checkpoint_saved/run_resumed -> appendRunEvent, run_restarted ->
+// recordRestart, run_finished/run_failed -> finishRun. The run_started that follows a
+// run_restarted (the restarted workers announcing themselves) continues the same run.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -28,11 +31,11 @@ class HistoryRecorder : public EventSink {
   std::shared_ptr<HistoryStore> store_;
   std::optional<std::int64_t> run_id_;
   bool finished_ = false;
+  bool restarting_ = false;  // a run_restarted arrived; its workers' run_started is not a new run
   // Summary figures gathered from step events, for the runs table.
   std::optional<double> last_loss_;
   std::optional<double> last_eval_loss_;
-  double tokens_per_s_sum_ = 0.0;
-  std::int64_t tokens_per_s_count_ = 0;
+  std::map<std::int64_t, double> tokens_per_s_;  // by step: a step logged again after a restart counts once
   std::optional<std::int64_t> peak_rss_bytes_;
   std::optional<std::int64_t> model_state_bytes_;
   std::optional<double> last_elapsed_s_;

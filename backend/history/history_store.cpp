@@ -56,6 +56,19 @@ CREATE TABLE run_metrics (
 
 constexpr const char* kRunsIndexSql = "CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at)";
 
+// Version 3: the restart count, and the run's events that are neither steps nor evaluations.
+constexpr const char* kVersion3Sql = R"sql(
+ALTER TABLE runs ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE run_events (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq    INTEGER NOT NULL,  -- arrival order within the run
+  type   TEXT    NOT NULL,
+  step   INTEGER,
+  json   TEXT    NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+)sql";
+
 // The columns both versions have, in the order version 1 declared them.
 constexpr const char* kVersion1RunColumns =
     "id, name, project_json, plan_json, world_size, out_dir, started_at, finished_at, outcome, error, final_loss, "
@@ -66,7 +79,7 @@ constexpr const char* kRunColumns =
     "final_eval_loss, tokens_per_s, peak_rss_bytes, model_state_bytes, duration_s, parameter_count, tags, "
     "(SELECT count(*) FROM run_metrics m WHERE m.run_id = runs.id AND m.json IS NOT NULL), "
     "(SELECT max(step) FROM run_metrics m WHERE m.run_id = runs.id AND m.json IS NOT NULL), "
-    "launcher_host, launcher_pid, launcher_start_ticks, launcher_boot_id";
+    "launcher_host, launcher_pid, launcher_start_ticks, launcher_boot_id, restarts";
 
 // Version 1 -> 2. SQLite cannot widen a CHECK constraint in place, so `runs` is rebuilt (SQLite's
 // documented table-rebuild procedure): new table, copy, drop, rename. Foreign keys must be off:
@@ -147,6 +160,7 @@ RunRecord readRun(const sqlite::Statement& row) {
     launcher.boot_id = row.getText(23);
     run.launcher = std::move(launcher);
   }
+  run.restarts = static_cast<int>(row.getInt(24));
   return run;
 }
 
@@ -266,6 +280,7 @@ void HistoryStore::prepareSchema() {
     throw std::runtime_error("history database " + path() + ": schema version " + std::to_string(version) +
                              " is newer than this build understands (" + std::to_string(kSchemaVersion) + ")");
   }
+  // A new database is created as version 2 and then takes the same steps as an old one.
   if (version < 1) {
     db_.exec(runsTableSql("runs"));
     db_.exec(kRunMetricsSql);
@@ -273,6 +288,7 @@ void HistoryStore::prepareSchema() {
   } else if (version < 2) {
     migrateVersion1To2(db_);
   }
+  if (version < 3) db_.exec(kVersion3Sql);
   if (version < kSchemaVersion) db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   transaction.commit();
   db_.exec("PRAGMA foreign_keys=ON");
@@ -370,6 +386,49 @@ void HistoryStore::finishRun(std::int64_t run_id, RunOutcome outcome, const std:
   transaction.commit();
 }
 
+void HistoryStore::appendRunEvent(std::int64_t run_id, const json& event) {
+  sqlite::Transaction transaction(db_);
+  insertRunEvent(run_id, event);
+  transaction.commit();
+}
+
+void HistoryStore::insertRunEvent(std::int64_t run_id, const json& event) {
+  const std::string type = eventType(event);
+  if (type != event_type::kCheckpointSaved && type != event_type::kRunResumed && type != event_type::kRunRestarted) {
+    throw std::invalid_argument("history appendRunEvent: expected a checkpoint_saved, run_resumed or run_restarted event, got '" +
+                                type + "'");
+  }
+  requireRun(run_id, "appendRunEvent");
+  sqlite::Statement insert(db_,
+                           "INSERT INTO run_events (run_id, seq, type, step, json) VALUES (?1, "
+                           "(SELECT coalesce(max(seq), 0) + 1 FROM run_events WHERE run_id = ?1), ?2, ?3, ?4)");
+  const auto step = event.find("step");
+  insert.bind(1, run_id).bind(2, type);
+  if (step != event.end() && step->is_number_integer()) {
+    insert.bind(3, step->get<std::int64_t>());
+  } else {
+    insert.bindNull(3);
+  }
+  insert.bind(4, event.dump());
+  insert.run();
+}
+
+void HistoryStore::recordRestart(std::int64_t run_id, const json& event) {
+  if (eventType(event) != event_type::kRunRestarted) {
+    throw std::invalid_argument("history recordRestart: expected a run_restarted event, got '" + eventType(event) + "'");
+  }
+  const auto step = event.find("step");
+  const std::int64_t resumed_at = step != event.end() && step->is_number_integer() ? step->get<std::int64_t>() : 0;
+  sqlite::SynchronousFull durable(db_);
+  sqlite::Transaction transaction(db_);
+  insertRunEvent(run_id, event);
+  sqlite::Statement count(db_, "UPDATE runs SET restarts = restarts + 1 WHERE id = ?1");
+  count.bind(1, run_id).run();
+  sqlite::Statement forget(db_, "DELETE FROM run_metrics WHERE run_id = ?1 AND step > ?2");
+  forget.bind(1, run_id).bind(2, resumed_at).run();
+  transaction.commit();
+}
+
 std::vector<std::int64_t> HistoryStore::markLostRuns() {
   std::vector<std::pair<std::int64_t, ProcessIdentity>> running;
   {
@@ -457,6 +516,12 @@ std::optional<RunDetails> HistoryStore::getRun(std::int64_t id) {
       row.eval_loss = eval_loss;
       details.steps.push_back(std::move(row));
     }
+  }
+  sqlite::Statement events(db_, "SELECT json FROM run_events WHERE run_id = ?1 ORDER BY seq");
+  events.bind(1, id);
+  while (events.step()) {
+    json event = parseStoredJson(events.getText(0));
+    if (event.is_object()) details.events.push_back(std::move(event));
   }
   return details;
 }

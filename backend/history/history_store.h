@@ -61,12 +61,15 @@ struct RunRecord {
   std::int64_t logged_steps = 0;  // rows in the run's metrics
   std::optional<std::int64_t> last_step;       // the highest logged step (nullopt: none reached the history)
   std::optional<ProcessIdentity> launcher;     // nullopt for runs recorded before schema version 2
+  int restarts = 0;  // times `behemoth run --max-restarts` restarted its workers (0 before schema version 3)
 };
 
 struct RunDetails {
   RunRecord run;
   std::vector<StepMetrics> steps;                       // logged steps, in step order
   std::vector<std::pair<std::int64_t, double>> evals;   // (step, eval loss), in step order
+  // The run's checkpoint_saved, run_resumed and run_restarted events, in arrival order.
+  std::vector<nlohmann::json> events;
 };
 
 enum class RunOrder { newest_first, oldest_first, best_loss_first };
@@ -88,6 +91,12 @@ class HistoryStore {
   // A "step" or "eval" event; an eval updates the row of its step (creating it when needed).
   void appendEvent(std::int64_t run_id, const nlohmann::json& event);
   void finishRun(std::int64_t run_id, RunOutcome outcome, const std::string& error, const RunSummary& summary);
+  // Keeps a checkpoint_saved, run_resumed or run_restarted event with the run (other types are refused).
+  void appendRunEvent(std::int64_t run_id, const nlohmann::json& event);
+  // A run_restarted event: counts the restart, keeps the event, and forgets the logged steps after
+  // the event's "step" (the checkpoint the workers continue from; 0 when they start over), which
+  // the restarted workers log again.
+  void recordRestart(std::int64_t run_id, const nlohmann::json& event);
   // Marks `lost` every running run whose launcher ran on this host and is gone (exited, a zombie,
   // or its PID now names another process), with the summary of the steps that reached the
   // history. Runs launched on another host, or recorded without a launcher, are left alone.
@@ -103,12 +112,13 @@ class HistoryStore {
   void setTags(std::int64_t id, const std::vector<std::string>& tags);
 
   const std::string& path() const { return db_.path(); }
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   void prepareSchema();
   void markLost(std::int64_t run_id, const ProcessIdentity& launcher);
   void requireRun(std::int64_t run_id, const char* operation);
+  void insertRunEvent(std::int64_t run_id, const nlohmann::json& event);  // inside the caller's transaction
   sqlite::Database db_;
 };
 

@@ -52,13 +52,13 @@ void validate(const WorkerSpec& spec) {
   if (spec.master_addr.empty()) {
     throw std::invalid_argument("launch: master_addr is empty");
   }
-  if (spec.shutdown_grace.count() < 0 || spec.timeout.count() < 0) {
-    throw std::invalid_argument("launch: shutdown_grace and timeout must not be negative");
+  if (spec.shutdown_grace.count() < 0 || spec.stop_grace.count() < 0 || spec.timeout.count() < 0) {
+    throw std::invalid_argument("launch: shutdown_grace, stop_grace and timeout must not be negative");
   }
 }
 
 std::vector<std::string> workerEnvironment(const WorkerSpec& spec, int local_rank, int master_port) {
-  return {
+  std::vector<std::string> environment = {
       std::string(launch_env::kRank) + "=" + std::to_string(spec.node_rank * spec.nproc + local_rank),
       std::string(launch_env::kWorldSize) + "=" + std::to_string(spec.nnodes * spec.nproc),
       std::string(launch_env::kLocalRank) + "=" + std::to_string(local_rank),
@@ -66,6 +66,8 @@ std::vector<std::string> workerEnvironment(const WorkerSpec& spec, int local_ran
       std::string(launch_env::kMasterAddr) + "=" + spec.master_addr,
       std::string(launch_env::kMasterPort) + "=" + std::to_string(master_port),
   };
+  environment.insert(environment.end(), spec.extra_environment.begin(), spec.extra_environment.end());
+  return environment;
 }
 
 std::chrono::milliseconds untilOrZero(Clock::time_point deadline, Clock::time_point now) {
@@ -89,10 +91,10 @@ LaunchResult launchWorkers(const WorkerSpec& spec, const WorkerLineHandler& on_s
   // Stopping: the first stop signal goes to every worker group, SIGKILL follows after the grace.
   std::optional<Clock::time_point> kill_deadline;
   bool killed = false;
-  const auto beginStop = [&](int signal_number) {
+  const auto beginStop = [&](int signal_number, std::chrono::seconds grace) {
     if (!kill_deadline) {
       group.signalAll(signal_number);
-      kill_deadline = Clock::now() + spec.shutdown_grace;
+      kill_deadline = Clock::now() + grace;
     }
   };
 
@@ -102,7 +104,7 @@ LaunchResult launchWorkers(const WorkerSpec& spec, const WorkerLineHandler& on_s
       group.add(rank, startProcess(spec.executable, spec.args, workerEnvironment(spec, local_rank, master_port)));
     } catch (const std::runtime_error& error) {
       group.recordStartFailure(rank, error.what());
-      beginStop(SIGTERM);
+      beginStop(SIGTERM, spec.shutdown_grace);
       break;
     }
   }
@@ -123,18 +125,19 @@ LaunchResult launchWorkers(const WorkerSpec& spec, const WorkerLineHandler& on_s
           group.signalAll(SIGKILL);  // asked twice: stop waiting for a clean exit
           killed = true;
         } else {
+          // The user stopped the run: time for every worker's final checkpoint.
           result.interrupted_by = signal_number;
-          beginStop(signal_number);
+          beginStop(signal_number, spec.stop_grace);
         }
       }
     }
     group.reapExited(/*failures_expected=*/kill_deadline.has_value() && !group.failure());
     if (group.failure()) {
-      beginStop(SIGTERM);
+      beginStop(SIGTERM, spec.shutdown_grace);
     }
     if (!kill_deadline && Clock::now() >= overall_deadline) {
       result.timed_out = true;
-      beginStop(SIGTERM);
+      beginStop(SIGTERM, spec.shutdown_grace);
     }
     if (kill_deadline && !killed && Clock::now() >= *kill_deadline) {
       group.signalAll(SIGKILL);
@@ -153,6 +156,7 @@ LaunchResult launchWorkers(const WorkerSpec& spec, const WorkerLineHandler& on_s
     result.exit_code = failure->exit_code;
     result.signal = failure->signal;
     result.error = group.describeFailure();
+    result.headline = failure->headline;
   } else if (result.interrupted_by != 0) {
     result.error = "launcher received " + signalName(result.interrupted_by) + "; stopped all workers";
   } else if (result.timed_out) {

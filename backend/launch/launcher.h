@@ -13,7 +13,8 @@ namespace behemoth {
 //
 // When a worker exits non-zero or dies by a signal, the others get SIGTERM, then SIGKILL after
 // spec.shutdown_grace; their output is drained and the result names the first failing rank.
-// SIGINT/SIGTERM sent to this process are forwarded the same way (a second one kills at once).
+// SIGINT/SIGTERM sent to this process are forwarded to every worker, which then has
+// spec.stop_grace to finish (a final checkpoint) before SIGKILL; a second one kills at once.
 // Every worker is reaped before returning, together with anything it left running in its process
 // group, also when a handler throws (the exception then propagates).
 //

@@ -19,8 +19,14 @@ struct WorkerSpec {
   int node_rank = 0;              // world size = nnodes * nproc
   std::string master_addr = "127.0.0.1";
   int master_port = 0;            // 0: pick a free port (single node only)
-  // Stopping: SIGTERM first, SIGKILL for whatever is still alive after this grace.
+  // Stopping: SIGTERM first, SIGKILL for whatever is still alive after a grace. After a worker
+  // failed, its peers get `shutdown_grace` (they may be stuck in a collective with it); when the
+  // user stops the run (SIGINT/SIGTERM to the launcher) every worker gets `stop_grace` to write
+  // its final checkpoint. A second signal kills at once either way.
   std::chrono::seconds shutdown_grace{5};
+  std::chrono::seconds stop_grace{120};
+  // Added to every worker's environment ("NAME=value"), after the rank variables.
+  std::vector<std::string> extra_environment;
   // Hard limit on the whole launch; 0 means none. When it expires every worker is stopped and
   // the result says timed_out (tests and CI use it so that a hung collective cannot hang them).
   std::chrono::seconds timeout{0};
@@ -38,6 +44,7 @@ struct LaunchResult {
   // What went wrong, for a person: "rank 1 exited with code 3" or "rank 1 was killed by signal 9
   // (SIGKILL)", followed by that worker's last stderr lines.
   std::string error;
+  std::string headline;  // the first worker failure alone, on one line ("rank 1 exited with code 3")
 };
 
 }  // namespace behemoth

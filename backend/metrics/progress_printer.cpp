@@ -62,7 +62,8 @@ std::string formatDuration(double seconds) {
   return text;
 }
 
-std::string formatProgressLine(const StepMetrics& m, int total_steps, std::optional<double> latest_eval_loss) {
+std::string formatProgressLine(const StepMetrics& m, int total_steps, std::optional<double> latest_eval_loss,
+                               std::int64_t first_step) {
   std::string line = "step " + std::to_string(m.step);
   if (total_steps > 0) line += "/" + std::to_string(total_steps);
   line += "  loss " + printf1("%.3f", m.loss);
@@ -71,9 +72,9 @@ std::string formatProgressLine(const StepMetrics& m, int total_steps, std::optio
   line += "  " + formatCount(m.tokens_per_s) + " tok/s";
   line += "  rss " + formatBytes(static_cast<double>(m.peak_rss_bytes));
   line += "  comm " + formatBytes(static_cast<double>(m.comm_bytes)) + "/step";
-  if (total_steps > 0 && m.step > 0) {
+  if (total_steps > 0 && m.step > first_step) {
     // Mean time per step so far; falls back to this step's time when the elapsed total is unknown.
-    const double per_step = m.elapsed_s > 0 ? m.elapsed_s / static_cast<double>(m.step) : m.step_time_s;
+    const double per_step = m.elapsed_s > 0 ? m.elapsed_s / static_cast<double>(m.step - first_step) : m.step_time_s;
     const double remaining = std::max<double>(0.0, static_cast<double>(total_steps - m.step));
     line += "  ETA " + formatDuration(per_step * remaining);
   }
@@ -84,13 +85,14 @@ void ProgressPrinter::emit(const nlohmann::json& event) {
   const std::string type = eventType(event);
   if (type == event_type::kRunStarted) {
     if (total_steps_ <= 0) total_steps_ = event.value("total_steps", 0);
+    first_step_ = 0;
     out_ << "run " << event.value("name", std::string("?")) << " started on " << event.value("world_size", 1)
          << " ranks, " << formatCount(static_cast<double>(event.value("parameter_count", std::int64_t{0})))
          << " parameters, output in " << event.value("out_dir", std::string("?")) << "\n";
   } else if (type == event_type::kStep) {
     const StepMetrics metrics = StepMetrics::fromJson(event);
     if (metrics.eval_loss) latest_eval_loss_ = metrics.eval_loss;
-    out_ << formatProgressLine(metrics, total_steps_, latest_eval_loss_) << "\n";
+    out_ << formatProgressLine(metrics, total_steps_, latest_eval_loss_, first_step_) << "\n";
   } else if (type == event_type::kEval) {
     latest_eval_loss_ = numberField(event, "eval_loss");
     out_ << "eval at step " << event.value("step", std::int64_t{0}) << ": loss " << printf1("%.4f", *latest_eval_loss_) << "\n";
@@ -99,6 +101,20 @@ void ProgressPrinter::emit(const nlohmann::json& event) {
   } else if (type == event_type::kRunFinished) {
     out_ << "run " << event.value("outcome", std::string("completed")) << ": final loss "
          << printf1("%.4f", numberField(event, "final_loss")) << " in " << formatDuration(numberField(event, "duration_s")) << "\n";
+  } else if (type == event_type::kRunResumed) {
+    first_step_ = event.value("step", std::int64_t{0});
+    out_ << "resumed from " << event.value("checkpoint", std::string("?")) << " at step " << event.value("step", std::int64_t{0});
+    const std::string layout = event.value("saved_layout", std::string());
+    if (!layout.empty()) out_ << " (saved by " << layout << ")";
+    if (event.contains("bytes_read")) {
+      out_ << ", " << formatBytes(static_cast<double>(event.value("bytes_read", std::int64_t{0}))) << " read in "
+           << printf1("%.2f", numberField(event, "load_s")) << " s";
+    }
+    out_ << "\n";
+  } else if (type == event_type::kCheckpointSaved) {
+    out_ << "checkpoint at step " << event.value("step", std::int64_t{0}) << ": " << event.value("path", std::string("?"))
+         << " (" << formatBytes(static_cast<double>(event.value("bytes", std::int64_t{0}))) << ", "
+         << printf1("%.2f", numberField(event, "write_s")) << " s)\n";
   } else if (type == event_type::kRunFailed) {
     out_ << "run failed on rank " << event.value("rank", 0) << ": " << event.value("error", std::string()) << "\n";
   }

@@ -2,6 +2,7 @@
 //   step 120/300  loss 2.314  eval 2.400  1.2k tok/s  rss 210 MB  comm 1.3 MB/step  ETA 0:42
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -18,8 +19,10 @@ std::string formatBytes(double bytes);
 // Seconds as m:ss, or h:mm:ss past an hour.
 std::string formatDuration(double seconds);
 
-// The line for one step; `total_steps` <= 0 leaves out the total and the ETA.
-std::string formatProgressLine(const StepMetrics& metrics, int total_steps, std::optional<double> latest_eval_loss);
+// The line for one step; `total_steps` <= 0 leaves out the total and the ETA. `first_step`: the step
+// a resumed run started from (its elapsed_s counts from there).
+std::string formatProgressLine(const StepMetrics& metrics, int total_steps, std::optional<double> latest_eval_loss,
+                               std::int64_t first_step = 0);
 
 class ProgressPrinter : public EventSink {
  public:
@@ -31,6 +34,7 @@ class ProgressPrinter : public EventSink {
   std::ostream& out_;
   int total_steps_;
   std::optional<double> latest_eval_loss_;
+  std::int64_t first_step_ = 0;  // from run_resumed
 };
 
 }  // namespace behemoth

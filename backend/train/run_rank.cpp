@@ -9,6 +9,7 @@
 
 #include "backend/metrics/events.h"
 #include "backend/metrics/event_sink.h"
+#include "backend/metrics/metrics_continuation.h"
 #include "parallel/world.h"
 
 namespace behemoth {
@@ -16,7 +17,7 @@ namespace behemoth {
 namespace {
 
 TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSink* sink, ProcessWorld& world,
-                          Trainer& trainer);
+                          Trainer& trainer, const TrainerOptions& options);
 
 }  // namespace
 
@@ -33,7 +34,7 @@ TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* s
     TrainerOptions trainer_options = options;
     trainer_options.write_checkpoints = true;  // a real run honours train.checkpoint_*
     trainer = std::make_unique<Trainer>(project, *world, trainer_options);
-    return trainInWorld(project, info, sink, *world, *trainer);
+    return trainInWorld(project, info, sink, *world, *trainer, trainer_options);
   } catch (const std::exception& error) {
     if (report_failure) report_failure(error);
     throw;
@@ -43,9 +44,13 @@ TrainOutcome runRank(const Project& project, const WorldInfo& info, EventSink* s
 namespace {
 
 TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSink* sink, ProcessWorld& world,
-                          Trainer& trainer) {
+                          Trainer& trainer, const TrainerOptions& options) {
   FanoutSink events;
+  const std::int64_t start_step = trainer.startStep();
   if (info.rank == 0) {
+    // A resumed run continues the metrics file: the steps up to the checkpoint stay, those a
+    // crashed attempt logged after it go (they are about to be logged again).
+    if (start_step > 0) continueMetricsFile(project.train.out_dir, start_step);
     events.add(makeMetricsFileSink(project.train.out_dir));
     if (sink) events.add(std::shared_ptr<EventSink>(sink, [](EventSink*) {}));  // not owned
     RunStartedInfo started;
@@ -57,6 +62,11 @@ TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSi
     started.parameter_count = trainer.parameterCount();
     started.total_steps = project.train.steps;
     events.emit(runStartedEvent(started));
+    if (start_step > 0) {
+      const std::string checkpoint = options.resume_from ? options.resume_from->string() : std::string();
+      events.emit(runResumedEvent(start_step, checkpoint, trainer.resumedLayout(), trainer.resumeSeconds(),
+                                  trainer.resumeBytesRead()));
+    }
   }
   const auto start = std::chrono::steady_clock::now();
   TrainOutcome outcome = trainer.run(info.rank == 0 ? &events : nullptr);
@@ -65,7 +75,7 @@ TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSi
     events.emit(runFinishedEvent(outcome.losses.empty() ? 0.0 : outcome.losses.back(),
                                  outcome.eval_losses.empty() ? std::nullopt
                                                              : std::optional<double>(outcome.eval_losses.back().second),
-                                 seconds));
+                                 seconds, outcome.stopped ? "stopped" : "completed"));
   }
   world.world().barrier();
   return outcome;

@@ -171,6 +171,7 @@ TEST(LaunchWorkers, WorkerKilledBySignalIsReportedAsSignal) {
   EXPECT_EQ(result.signal, 9);
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_NE(result.error.find("rank 0 was killed by signal 9 (SIGKILL)"), std::string::npos) << result.error;
+  EXPECT_EQ(result.headline, "rank 0 was killed by signal 9 (SIGKILL)");
   EXPECT_TRUE(processIsGone(pidFromLine(output.out[1], 0)));
 }
 
@@ -294,6 +295,38 @@ TEST(LaunchWorkers, InterruptIsForwardedAndHandlersRestored) {
   struct sigaction after {};
   ::sigaction(SIGINT, nullptr, &after);
   EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+TEST(LaunchWorkers, AUserStopGivesWorkersTheStopGraceToFinish) {
+  // Workers that take a second to "write their final checkpoint" when asked to stop. The failure
+  // grace is zero: were it used for a user stop, SIGKILL would cut them short.
+  WorkerSpec spec = shellWorkers(2, "trap 'sleep 1; echo saved; exit 0' INT TERM; echo ready; "
+                                    "while :; do sleep 0.05; done");
+  spec.shutdown_grace = 0s;
+  spec.stop_grace = 60s;
+  std::map<int, std::vector<std::string>> out;
+  int ready = 0;
+  const LaunchResult result = launchWorkers(
+      spec,
+      [&](int rank, const std::string& line) {
+        out[rank].push_back(line);
+        if (line == "ready" && ++ready == 2) ::raise(SIGINT);
+      },
+      [](int, const std::string&) {});
+  EXPECT_EQ(result.interrupted_by, SIGINT);
+  EXPECT_EQ(result.failed_rank, -1);
+  for (int rank = 0; rank < 2; ++rank) {
+    EXPECT_EQ(out[rank], (std::vector<std::string>{"ready", "saved"})) << "rank " << rank;
+  }
+}
+
+TEST(LaunchWorkers, ExtraEnvironmentReachesEveryWorker) {
+  WorkerSpec spec = shellWorkers(2, "echo \"$BEHEMOTH_RESTART\"");
+  spec.extra_environment = {"BEHEMOTH_RESTART=3"};
+  Output output;
+  const LaunchResult result = launchCollecting(spec, output);
+  ASSERT_TRUE(result.ok) << result.error;
+  for (int rank = 0; rank < 2; ++rank) EXPECT_EQ(output.out[rank], (std::vector<std::string>{"3"}));
 }
 
 TEST(LaunchWorkers, ThrowingHandlerStillStopsAndReapsWorkers) {

@@ -182,5 +182,26 @@ TEST(Progress, LineShowsLossEvalThroughputMemoryCommAndEta) {
   EXPECT_NE(out.str().find("step 120/300  loss 2.314  eval 2.400"), std::string::npos) << out.str();
 }
 
+TEST(Progress, AResumedRunSaysWhereFromAndItsEtaCountsOnlyItsOwnSteps) {
+  std::ostringstream out;
+  ProgressPrinter printer(out);
+  RunStartedInfo info;
+  info.total_steps = 300;
+  printer.emit(runStartedEvent(info));
+  printer.emit(runResumedEvent(60, "out/checkpoints/step-0000060", "dp 2", 0.5, 1200000));
+  CheckpointSavedInfo saved;
+  saved.step = 100;
+  saved.path = "out/checkpoints/step-0000100";
+  saved.bytes = 2500000;
+  saved.write_s = 0.25;
+  printer.emit(checkpointSavedEvent(saved));
+  // 48 s for the 60 steps since the resume = 0.8 s/step; 180 steps left = 144 s.
+  printer.emit(stepEvent(sampleMetrics()));
+  const std::string text = out.str();
+  EXPECT_NE(text.find("resumed from out/checkpoints/step-0000060 at step 60 (saved by dp 2), 1.2 MB read in 0.50 s\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("checkpoint at step 100: out/checkpoints/step-0000100 (2.5 MB, 0.25 s)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ETA 2:24\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace behemoth

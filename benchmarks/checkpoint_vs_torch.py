@@ -9,10 +9,10 @@ and the training step's slowdown while an asynchronous save runs. One run of one
    torch.load of exactly the same tensors (names, shapes, dtypes and bytes read from the engine's
    checkpoint) in one process, as PyTorch users save on rank 0 (a gather to rank 0 would come on
    top; it is not counted). Engine save: write_s of the checkpoint_saved event of a synchronous
-   save (train.checkpoint_async false). Engine load: the Trainer's load time (the slowest rank),
-   which `behemoth run --resume` reports as run_resumed's load_s; measured by
-   build/bin/checkpoint_load_bench. Each measurement --reps times, the sides alternating; the table
-   shows the best and the median (the JSON has every figure).
+   save (train.checkpoint_async false). Engine load: load_s of the run_resumed event of
+   `behemoth run --resume STEP_DIR` with nothing left to train (the slowest rank's load). Each
+   measurement --reps times, the sides alternating; the table shows the best and the median (the
+   JSON has every figure).
 2. Step slowdown. The same model at dp 2, train.log_every 1, trained --slowdown-steps steps without
    saves, with an asynchronous save every --every steps and with a synchronous one: mean step_time_s
    of the steps during which a save was in flight (after the save's step until its checkpoint_saved
@@ -53,7 +53,6 @@ LAYOUTS = {"dp2": ("engine dp 2", {"parallel.zero": 0}), "zero2": ("engine dp 2 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="the behemoth executable")
-    parser.add_argument("--load-bench", help="checkpoint_load_bench (default: beside --bin)")
     parser.add_argument("--reps", type=int, default=3, help="save/load measurements per side, alternating")
     parser.add_argument("--n-layer", type=int, default=8)
     parser.add_argument("--n-head", type=int, default=8)
@@ -73,11 +72,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not os.access(args.bin, os.X_OK):
         parser.error(f"--bin {args.bin}: not an executable file")
-    args.load_bench = args.load_bench or os.path.join(os.path.dirname(os.path.abspath(args.bin)),
-                                                      "checkpoint_load_bench")
-    if not os.access(args.load_bench, os.X_OK):
-        parser.error(f"--load-bench {args.load_bench}: not an executable file (cmake --build build "
-                     f"--target checkpoint_load_bench)")
     if args.reps < 1 or args.slowdown_reps < 1:
         parser.error("--reps and --slowdown-reps must be at least 1")
     if args.every < 1 or args.slowdown_steps <= args.every + args.warmup:
@@ -93,11 +87,12 @@ def model_overrides(args):
             "train.eval_every": 0, "train.log_every": 1, "train.checkpoint_keep": 10}
 
 
-def run_engine(args, out_dir, overrides, what):
+def run_engine(args, out_dir, overrides, what, extra_args=()):
     """Runs `behemoth run --events` and returns its JSON event lines."""
     settings = dict(model_overrides(args), **overrides)
     settings["train.out_dir"] = out_dir
-    command = [os.path.abspath(args.bin), "run", common.PROJECT, "--nproc", str(NPROC), "--no-history", "--events"]
+    command = [os.path.abspath(args.bin), "run", common.PROJECT, "--nproc", str(NPROC), "--no-history", "--events",
+               *extra_args]
     for key, value in settings.items():
         command += ["--set", f"{key}={json.dumps(value) if isinstance(value, bool) else value}"]
     done = common.run_checked(command, what, args.timeout, env=common.single_thread_env())
@@ -153,13 +148,15 @@ def engine_save(args, layout, root):
 
 
 def engine_load(args, layout, save):
-    """The Trainer's load of that checkpoint into the same layout (the slowest rank's seconds)."""
-    command = [args.load_bench, os.path.join(save["out_dir"], "project.json"), save["path"], str(NPROC)]
-    done = common.run_checked(command, f"{LAYOUTS[layout][0]} load", args.timeout, env=common.single_thread_env())
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if len(lines) != 1:
-        raise RuntimeError(f"checkpoint_load_bench printed {len(lines)} result lines:\n{done.stdout}")
-    return json.loads(lines[0])
+    """`behemoth run --resume` of that checkpoint into the same layout, with nothing left to train:
+    its run_resumed event (load_s: the slowest rank's load; bytes_read: all ranks together)."""
+    label, extra = LAYOUTS[layout]
+    events = run_engine(args, save["out_dir"], dict(extra, **{"train.steps": 1, "train.checkpoint_final": False}),
+                        f"{label} load", ["--resume", save["path"]])
+    resumed = of_type(events, "run_resumed")
+    if len(resumed) != 1 or resumed[0]["step"] != 1:
+        raise RuntimeError(f"{label} load: expected one run_resumed event at step 1, got {resumed}")
+    return resumed[0]
 
 
 def torch_save_load(args, step_dir, root):

@@ -217,7 +217,7 @@ def write_report(path, benchmark, load_before, settings, results, versions_info=
         "machine": machine_info(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "settings": dict(settings, precision="fp32", backend="gloo", threads_per_rank=1),
+        "settings": dict({"precision": "fp32", "backend": "gloo", "threads_per_rank": 1}, **settings),
         "results": results,
     }
     if versions_info is not None:

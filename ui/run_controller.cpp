@@ -9,7 +9,9 @@
 
 namespace behemoth::ui {
 namespace {
-constexpr int kStopGraceMs = 8000;
+// A stopped run writes a final checkpoint before it exits (train.checkpoint_final); the engine's
+// launcher gives its workers 120 s for that, and the Studio waits as long before it kills.
+constexpr int kStopGraceMs = 125000;
 constexpr int kErrorLinesKept = 6;
 }  // namespace
 

@@ -27,7 +27,9 @@ void JsonlFileSink::emit(const json& event) {
 std::unique_ptr<JsonlFileSink> makeMetricsFileSink(const std::string& out_dir) {
   std::filesystem::create_directories(out_dir);
   const std::string path = (std::filesystem::path(out_dir) / "metrics.jsonl").string();
-  return std::make_unique<JsonlFileSink>(path, std::set<std::string>{event_type::kStep, event_type::kEval});
+  // Checkpoint saves too, so a metrics file opened later still shows where the run can resume.
+  return std::make_unique<JsonlFileSink>(path, std::set<std::string>{event_type::kStep, event_type::kEval,
+                                                                     event_type::kCheckpointSaved});
 }
 
 void MarkerLineSink::emit(const json& event) {

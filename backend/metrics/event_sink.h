@@ -35,7 +35,7 @@ class JsonlFileSink : public EventSink {
   std::mutex mutex_;
 };
 
-// OUT_DIR/metrics.jsonl: the step and eval events of a run (creates OUT_DIR).
+// OUT_DIR/metrics.jsonl: the step, eval and checkpoint_saved events of a run (creates OUT_DIR).
 std::unique_ptr<JsonlFileSink> makeMetricsFileSink(const std::string& out_dir);
 
 // How a worker hands events to its launcher: one "@behemoth-event {json}" line per event on a

@@ -11,6 +11,7 @@
 #include "backend/checkpoint/safetensors.h"
 #include "backend/train/trainer.h"
 #include "parallel/world.h"
+#include "tests/support/checkpoint_fixture.h"
 #include "tests/support/command.h"
 #include "tests/support/multiprocess.h"
 #include "tests/support/parity.h"
@@ -56,17 +57,6 @@ Project resumingProject() {
   project.plan.zero = 2;
   project.train.steps = 4;
   return project;
-}
-
-// Every byte of a file, for flipping one.
-void flipByte(const fs::path& file, std::int64_t offset) {
-  std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
-  stream.seekg(offset);
-  char byte = 0;
-  stream.read(&byte, 1);
-  byte = static_cast<char>(byte ^ 0x5a);
-  stream.seekp(offset);
-  stream.write(&byte, 1);
 }
 
 TEST(CheckpointErrors, ACorruptedByteNamesTheFileAndTensor) {

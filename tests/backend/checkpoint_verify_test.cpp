@@ -33,16 +33,6 @@ bool hasProblem(const VerifyReport& report, const std::vector<std::string>& part
 #define EXPECT_PROBLEM(report, ...) \
   EXPECT_TRUE(hasProblem(report, {__VA_ARGS__})) << "expected a line with: " #__VA_ARGS__ "\n" << allProblems(report)
 
-void flipByte(const fs::path& file, std::int64_t offset) {
-  std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
-  io.seekg(offset);
-  char byte = 0;
-  io.read(&byte, 1);
-  byte = static_cast<char>(byte ^ 0x5A);
-  io.seekp(offset);
-  io.write(&byte, 1);
-}
-
 class CheckpointVerify : public ::testing::Test {
  protected:
   fs::path write(const FixtureCheckpoint& spec) {

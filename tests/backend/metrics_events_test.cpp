@@ -123,7 +123,7 @@ TEST(EventSinks, MarkerLinesRoundTripThroughText) {
   EXPECT_TRUE(parseMarkerLine("@behemoth-event {\"event\":\"log\"}\r").has_value());
 }
 
-TEST(EventSinks, MetricsFileKeepsStepAndEvalEventsOneLineEach) {
+TEST(EventSinks, MetricsFileKeepsStepEvalAndCheckpointEventsOneLineEach) {
   testing::ScratchDir dir;
   const std::string out_dir = dir.file("runs/x");
   {
@@ -132,6 +132,9 @@ TEST(EventSinks, MetricsFileKeepsStepAndEvalEventsOneLineEach) {
     sink->emit(stepEvent(sampleMetrics()));
     sink->emit(logEvent("ignored"));
     sink->emit(evalEvent(120, 2.5));
+    CheckpointSavedInfo saved;
+    saved.step = 120;
+    sink->emit(checkpointSavedEvent(saved));
   }
   {
     auto again = makeMetricsFileSink(out_dir);  // appends
@@ -141,7 +144,7 @@ TEST(EventSinks, MetricsFileKeepsStepAndEvalEventsOneLineEach) {
   std::vector<std::string> types;
   std::string line;
   while (std::getline(file, line)) types.push_back(eventType(json::parse(line)));
-  EXPECT_EQ(types, (std::vector<std::string>{"step", "eval", "step"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"step", "eval", "checkpoint_saved", "step"}));
 }
 
 TEST(EventSinks, FanoutReachesEverySinkEvenWhenOneThrows) {

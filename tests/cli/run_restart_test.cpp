@@ -77,11 +77,12 @@ TEST(RunRestart, AKilledWorkerIsRestartedFromTheNewestCheckpointAndTheJobEndsAsI
   ASSERT_EQ(plain.exit_code, 0) << plain.stderr_text;
 
   const std::string db = dir.file("history.sqlite");
-  const CommandResult run = runBehemoth({"run", dir.file("killed.json"), "--nproc", "2", "--max-restarts", "1", "--history", db},
+  // The case: --max-restarts 2, one worker killed mid-run (one restart used).
+  const CommandResult run = runBehemoth({"run", dir.file("killed.json"), "--nproc", "2", "--max-restarts", "2", "--history", db},
                                         std::chrono::seconds(180), {"BEHEMOTH_TEST_KILL_AT=1:3"});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   EXPECT_NE(run.stderr_text.find("behemoth: rank 1 was killed by signal 9 (SIGKILL); restarting from "
-                                 "checkpoints/step-0000002 (restart 1 of 1)\n"),
+                                 "checkpoints/step-0000002 (restart 1 of 2)\n"),
             std::string::npos)
       << run.stderr_text;
 

@@ -174,4 +174,14 @@ std::int64_t dataOffsetOf(const fs::path& file, const std::string& key) {
   return header.dataOffset() + entry->begin;
 }
 
+void flipByte(const std::filesystem::path& file, std::int64_t offset) {
+  std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
+  io.seekg(offset);
+  char byte = 0;
+  io.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x5A);
+  io.seekp(offset);
+  io.write(&byte, 1);
+}
+
 }  // namespace behemoth

@@ -58,4 +58,7 @@ void removeKeyFromFile(const std::filesystem::path& file, const std::string& key
 // The byte offset in FILE of the first data byte of `key`.
 std::int64_t dataOffsetOf(const std::filesystem::path& file, const std::string& key);
 
+// Flips the bits of one byte of a file in place (a corrupted checkpoint).
+void flipByte(const std::filesystem::path& file, std::int64_t offset);
+
 }  // namespace behemoth

@@ -10,6 +10,7 @@
 #include "backend/project/project.h"
 #include "memory/memory_model.h"
 #include "parallel/plan_estimate.h"
+#include "tests/support/multiprocess.h"
 
 namespace behemoth {
 namespace {
@@ -33,19 +34,25 @@ Project gpt3() { return project(96, 12288, 96, 50304, 2); }
 Project tiny() { return project(1, 32, 2, 256, 2); }
 
 // Peak tensor bytes allocated while planning `p` (with a measured CPU rate unless `flops` > 0).
+// Measured in a child process, so that the counting allocator stays out of the test process:
+// later tests there assume that storages allocated before their own installation are uncounted.
 std::int64_t planningPeakBytes(const Project& p, double flops) {
-  tensor_memory::installCountingAllocator();
-  const std::int64_t live_before = tensor_memory::liveBytes();
-  tensor_memory::resetPeak();
-  CpuRateChoice rate;
-  rate.cpu_flops = flops;
-  const DeviceSpec device = planningDevice(p, rate);
-  const PlanEstimate estimate =
-      estimatePlan(describeModel(p.model), layoutFromProject(p), device, defaultAllowance(device.kind), p.plan.order);
-  EXPECT_GT(estimate.time.step_s, 0.0);
-  EXPECT_GT(device.peak_flops, 0.0);
-  EXPECT_EQ(tensor_memory::liveBytes(), live_before) << "planning left tensors allocated";
-  return tensor_memory::peakBytes() - live_before;
+  const RankRun run = runOnRanks(1, [&](const WorldInfo& info) {
+    tensor_memory::installCountingAllocator();
+    const std::int64_t live_before = tensor_memory::liveBytes();
+    tensor_memory::resetPeak();
+    CpuRateChoice rate;
+    rate.cpu_flops = flops;
+    const DeviceSpec device = planningDevice(p, rate);
+    const PlanEstimate estimate =
+        estimatePlan(describeModel(p.model), layoutFromProject(p), device, defaultAllowance(device.kind), p.plan.order);
+    EXPECT_GT(estimate.time.step_s, 0.0);
+    EXPECT_GT(device.peak_flops, 0.0);
+    EXPECT_EQ(tensor_memory::liveBytes(), live_before) << "planning left tensors allocated";
+    saveRankDoubles(info, "peak", {static_cast<double>(tensor_memory::peakBytes() - live_before)});
+  });
+  if (!expectAllRanksOk(run)) return -1;
+  return static_cast<std::int64_t>(run.loadDoubles(0, "peak").at(0));
 }
 
 TEST(PlanningAllocation, A175BPlanAllocatesOnlyTheRooflineMatricesWhateverTheModel) {

@@ -49,10 +49,16 @@ void SequentialFileWriter::finish() {
 void writeFileDurably(const fs::path& path, const std::string& text) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   const fs::path temporary = path.string() + ".tmp." + std::to_string(::getpid());
-  SequentialFileWriter writer(temporary);
-  writer.write(text.data(), text.size());
-  writer.finish();
-  fs::rename(temporary, path);
+  try {
+    SequentialFileWriter writer(temporary);
+    writer.write(text.data(), text.size());
+    writer.finish();
+    fs::rename(temporary, path);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);  // never leave a half-written temporary beside the file
+    throw;
+  }
   fsyncPath(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
 

@@ -1,5 +1,6 @@
 #include "backend/cli/project_input.h"
 
+#include "backend/checkpoint/durable_files.h"
 #include "backend/data/corpus.h"
 #include "backend/data/corpus_checks.h"
 
@@ -36,17 +37,6 @@ Project readProject(const std::string& path, const std::vector<std::string>& ove
   }
 }
 
-void writeFileAtomically(const std::string& path, const std::string& text) {
-  const std::filesystem::path target(path);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + temporary);
-  }
-  std::filesystem::rename(temporary, target);
-}
+void writeFileAtomically(const std::string& path, const std::string& text) { writeFileDurably(path, text); }
 
 }  // namespace behemoth

@@ -15,7 +15,7 @@ enum class CorpusCheck { read_and_check, skip };
 Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,
                     CorpusCheck corpus_check = CorpusCheck::read_and_check);
 
-// Writes text to `path` atomically (temporary file in the same folder, then rename).
+// Writes text to `path` atomically and durably (writeFileDurably: temporary file fsynced, renamed).
 void writeFileAtomically(const std::string& path, const std::string& text);
 
 }  // namespace behemoth

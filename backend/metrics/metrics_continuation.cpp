@@ -1,15 +1,12 @@
 #include "backend/metrics/metrics_continuation.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+
+#include "backend/checkpoint/durable_files.h"
 
 namespace behemoth {
 namespace {
@@ -20,16 +17,6 @@ bool keepLine(const std::string& line, std::int64_t step) {
   const auto found = event.find("step");
   if (found == event.end() || !found->is_number()) return true;
   return found->get<double>() <= static_cast<double>(step);
-}
-
-void writeAll(int fd, const std::string& text, const std::string& path) {
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error("metrics file " + path + ": write failed: " + std::strerror(errno));
-    written += static_cast<std::size_t>(n);
-  }
 }
 
 }  // namespace
@@ -54,23 +41,7 @@ void truncateMetricsAfterStep(const std::string& path, std::int64_t step) {
     begin = end + 1;
   }
 
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("metrics file " + temporary + ": cannot be created: " + std::strerror(errno));
-  try {
-    writeAll(fd, kept, temporary);
-    if (::fsync(fd) != 0) throw std::runtime_error("metrics file " + temporary + ": fsync failed: " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(temporary.c_str());
-    throw std::runtime_error("metrics file " + path + ": cannot replace it: " + reason);
-  }
+  writeFileDurably(path, kept);
 }
 
 void continueMetricsFile(const std::string& out_dir, std::int64_t step) {

@@ -137,23 +137,21 @@ std::vector<CheckpointSavedInfo> CheckpointSaver::save(const std::vector<Checkpo
   }
   last_staging_bytes_ = 0;
   job_->write(partial, world_.rank(), world_.size());
-  if (auto saved = complete(/*wait=*/true)) {
-    saved->stall_s = secondsSince(started);
-    completed.push_back(*saved);
-  }
+  CheckpointSavedInfo saved = *finish();
+  saved.stall_s = secondsSince(started);
+  completed.push_back(saved);
   return completed;
 }
 
-std::optional<CheckpointSavedInfo> CheckpointSaver::complete(bool wait) {
-  // One all-reduce tells every rank whether every writer is done and whether one failed.
-  if (wait && job_ && job_->writer.joinable()) job_->writer.join();
-  const bool busy = job_ && !job_->done.load();
-  const bool failed = job_ && job_->done.load() && !job_->error.empty();
-  const auto flags = agree(world_, {busy ? 1.0 : 0.0, failed ? 1.0 : 0.0, 0.0});
-  if (flags[0] > 0) return std::nullopt;
+std::array<double, 3> CheckpointSaver::localFlags(bool stop_requested) const {
+  const bool done = job_ && job_->done.load();
+  return {job_ && !done ? 1.0 : 0.0, done && !job_->error.empty() ? 1.0 : 0.0, stop_requested ? 1.0 : 0.0};
+}
+
+CheckpointSavedInfo CheckpointSaver::commit(bool failed_somewhere) {
   if (job_->writer.joinable()) job_->writer.join();
   const std::unique_ptr<Job> job = std::move(job_);
-  if (flags[1] > 0) {
+  if (failed_somewhere) {
     throw std::runtime_error(job->error.empty() ? "checkpoint of step " + std::to_string(job->step) + " failed on another rank"
                                                 : "checkpoint of step " + std::to_string(job->step) + ": " + job->error);
   }
@@ -172,26 +170,20 @@ std::optional<CheckpointSavedInfo> CheckpointSaver::complete(bool wait) {
 }
 
 CheckpointSaver::StepEnd CheckpointSaver::stepEnd(bool stop_requested) {
+  // One all-reduce per step carries the stop request and, while a save is in flight, whether
+  // every writer is done and whether one failed.
+  const auto flags = agree(world_, localFlags(stop_requested));
   StepEnd end;
-  if (job_) {
-    // Carry the stop request in the same all-reduce as the writers' progress.
-    const bool busy = !job_->done.load();
-    const bool failed = job_->done.load() && !job_->error.empty();
-    const auto flags = agree(world_, {busy ? 1.0 : 0.0, failed ? 1.0 : 0.0, stop_requested ? 1.0 : 0.0});
-    end.stop = flags[2] > 0;
-    if (flags[0] == 0) {
-      // Every writer is done (or one failed): complete() agrees again and commits or throws.
-      end.saved = complete(/*wait=*/true);
-    }
-    return end;
-  }
-  end.stop = agree(world_, {0.0, 0.0, stop_requested ? 1.0 : 0.0})[2] > 0;
+  end.stop = flags[2] > 0;
+  if (job_ && flags[0] == 0) end.saved = commit(flags[1] > 0);
   return end;
 }
 
 std::optional<CheckpointSavedInfo> CheckpointSaver::finish() {
   if (!job_) return std::nullopt;
-  return complete(/*wait=*/true);
+  // Every rank waits for its own writer, then one all-reduce says whether any failed.
+  if (job_->writer.joinable()) job_->writer.join();
+  return commit(agree(world_, localFlags(false))[1] > 0);
 }
 
 }  // namespace behemoth

@@ -9,6 +9,7 @@
 // straight from the live tensors (no staging buffer) before training continues.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -51,7 +52,10 @@ class CheckpointSaver {
 
  private:
   struct Job;
-  std::optional<CheckpointSavedInfo> complete(bool wait);
+  // This rank's (writer busy, writer failed, stop requested), for the step-end all-reduce.
+  std::array<double, 3> localFlags(bool stop_requested) const;
+  // Joins the writer; commits on rank 0 when no rank failed, throws on every rank when one did.
+  CheckpointSavedInfo commit(bool failed_somewhere);
 
   std::string out_dir_;
   Group& world_;

@@ -124,9 +124,8 @@ void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
   const TrainingState state = readTrainingState(step_dir);
   const std::vector<CheckpointPart> parts = checkpointParts();
   std::vector<std::vector<std::int64_t>> shapes;
-  for (const auto& name : names) {
-    const auto local = working[&name - names.data()].sizes().vec();
-    shapes.push_back(globalShapeOf(local, tp_layout.placement(name)));
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    shapes.push_back(globalShapeOf(working[k].sizes().vec(), tp_layout.placement(names[k])));
   }
   checkCheckpointMatches(step_dir, index, state, parts, names, shapes, precisionName(project.precision));
   if (state.step > project.train.steps) {

@@ -82,10 +82,9 @@ std::string stepDirName(std::int64_t step) {
   return name;
 }
 
-CheckpointIndex readCheckpointIndex(const fs::path& step_dir) {
-  const fs::path path = step_dir / "index.json";
-  return indexFromJson(readJsonFile(path), path.string());
-}
+CheckpointIndex readIndexFile(const fs::path& path) { return indexFromJson(readJsonFile(path), path.string()); }
+
+CheckpointIndex readCheckpointIndex(const fs::path& step_dir) { return readIndexFile(step_dir / "index.json"); }
 
 TrainingState readTrainingState(const fs::path& step_dir) {
   const fs::path path = step_dir / "state.json";

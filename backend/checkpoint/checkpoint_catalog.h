@@ -33,6 +33,8 @@ std::vector<CheckpointInfo> listCheckpoints(const std::string& out_dir);
 
 // Reads a checkpoint's index.json and state.json. Throws std::invalid_argument naming the file.
 CheckpointIndex readCheckpointIndex(const std::filesystem::path& step_dir);
+// Any file in index form (index.json, or a rank's manifest while a save commits).
+CheckpointIndex readIndexFile(const std::filesystem::path& path);
 TrainingState readTrainingState(const std::filesystem::path& step_dir);
 
 // What `--resume SPEC` means for a run writing to OUT_DIR: "latest" is the checkpoint

@@ -3,11 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 
+#include "backend/checkpoint/checkpoint_catalog.h"
 #include "backend/checkpoint/checkpoint_commit.h"
 #include "backend/checkpoint/checksum.h"
 #include "backend/checkpoint/durable_files.h"
@@ -80,13 +79,8 @@ CheckpointIndex mergeRankManifests(const fs::path& dir, int world_size, std::int
   std::map<std::string, IndexedTensor> tensors;
   for (int rank = 0; rank < world_size; ++rank) {
     const fs::path path = dir / rankManifestName(rank);
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error(path.string() + ": missing (rank " + std::to_string(rank) + " did not finish its file)");
-    std::stringstream text;
-    text << in.rdbuf();
-    const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
-    if (json.is_discarded()) throw std::runtime_error(path.string() + ": not valid JSON");
-    const CheckpointIndex part = indexFromJson(json, path.string());
+    if (!fs::exists(path)) throw std::runtime_error(path.string() + ": missing (rank " + std::to_string(rank) + " did not finish its file)");
+    const CheckpointIndex part = readIndexFile(path);
     index.files.insert(index.files.end(), part.files.begin(), part.files.end());
     for (const IndexedTensor& tensor : part.tensors) {
       auto [it, inserted] = tensors.emplace(tensor.name, tensor);

@@ -5,6 +5,7 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace behemoth {
 
@@ -38,6 +39,13 @@ struct Plan {
   // The dtype gradients travel in over dp: "auto" (the working dtype; fp16 under fp16), "fp32",
   // "bf16" or "fp16". fp32 keeps bf16 training's sums exact at twice the bytes; bf16/fp16 halve them.
   std::string reduce_dtype = "auto";
+  // Pipeline (docs/pipeline.md): the schedule ("gpipe", "1f1b", "interleaved", "zero_bubble"), the
+  // model chunks each pp rank holds (interleaved only; > 1), and blocks per stage by hand (empty:
+  // n_layer / (pp * pp_virtual) each). With pp_virtual v, entry k is virtual stage k's count:
+  // virtual stage k lives on pp rank k % pp as its chunk k / pp.
+  std::string pp_schedule = "1f1b";
+  int pp_virtual = 1;
+  std::vector<int> pp_layers;
 
   int size(Axis axis) const;
   void setSize(Axis axis, int value);

@@ -156,9 +156,28 @@ std::array<Axis, kAxisCount> parseAxisOrder(const JsonFields& fields) {
   return order;
 }
 
+// parallel.pp_layers: a non-empty array of positive integers (blocks per virtual stage).
+std::vector<int> parseLayerCounts(const JsonFields& fields) {
+  const json& value = fields.at("pp_layers");
+  if (!value.is_array() || value.empty()) {
+    fields.fail("pp_layers", "must be a non-empty array of block counts, got " + describeJsonValue(value));
+  }
+  std::vector<int> counts;
+  for (std::size_t k = 0; k < value.size(); ++k) {
+    const json& item = value[k];
+    if (!item.is_number_integer() || item.get<std::int64_t>() < 1 || item.get<std::int64_t>() > (1 << 20)) {
+      fields.fail("pp_layers", "entry " + std::to_string(k) + " must be a positive whole number of blocks, got " +
+                                   describeJsonValue(item));
+    }
+    counts.push_back(item.get<int>());
+  }
+  return counts;
+}
+
 Plan parsePlan(const json& section) {
   const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "sequence_parallel", "zero", "bucket_mb",
-                                                  "overlap", "offload_optimizer", "reduce_dtype", "order"});
+                                                  "overlap", "offload_optimizer", "reduce_dtype", "order",
+                                                  "pp_schedule", "pp_virtual", "pp_layers"});
   Plan plan;
   fields.read("dp", plan.dp);
   fields.read("pp", plan.pp);
@@ -176,6 +195,19 @@ Plan parsePlan(const json& section) {
     fields.fail("reduce_dtype", "unknown dtype '" + plan.reduce_dtype + "' (expected auto, fp32, bf16 or fp16)");
   }
   if (fields.has("order")) plan.order = parseAxisOrder(fields);
+  fields.read("pp_schedule", plan.pp_schedule);
+  if (plan.pp_schedule != "gpipe" && plan.pp_schedule != "1f1b" && plan.pp_schedule != "interleaved" &&
+      plan.pp_schedule != "zero_bubble") {
+    fields.fail("pp_schedule", "unknown schedule '" + plan.pp_schedule + "' (expected gpipe, 1f1b, interleaved or zero_bubble)");
+  }
+  fields.read("pp_virtual", plan.pp_virtual);
+  requireAtLeast(fields, "pp_virtual", plan.pp_virtual, 1);
+  requireAtMost(fields, "pp_virtual", plan.pp_virtual, 1 << 10);
+  if (plan.pp_virtual > 1 && plan.pp_schedule != "interleaved") {
+    fields.fail("pp_virtual", "model chunks per rank (" + std::to_string(plan.pp_virtual) +
+                                  ") need parallel.pp_schedule \"interleaved\", not \"" + plan.pp_schedule + "\"");
+  }
+  if (fields.has("pp_layers")) plan.pp_layers = parseLayerCounts(fields);
   if (plan.dp != -1 && plan.dp < 1) fields.fail("dp", "must be >= 1 or -1 (whatever the other axes leave), got " + std::to_string(plan.dp));
   const std::pair<const char*, int> axes[] = {{"dp", plan.dp}, {"pp", plan.pp}, {"tp", plan.tp}, {"sp", plan.sp}, {"ep", plan.ep}};
   for (const auto& [axis, size] : axes) requireAtMost(fields, axis, size, 1 << 20);
@@ -223,7 +255,7 @@ TrainConfig parseTrain(const json& section) {
   const JsonFields fields(section, "train",
                           {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir",
                            "measure_memory", "checkpoint_every", "checkpoint_keep", "checkpoint_final",
-                           "checkpoint_async"});
+                           "checkpoint_async", "recompute", "trace"});
   TrainConfig train;
   fields.read("steps", train.steps);
   fields.read("seed", train.seed);
@@ -237,6 +269,11 @@ TrainConfig parseTrain(const json& section) {
   fields.read("checkpoint_keep", train.checkpoint_keep);
   fields.read("checkpoint_final", train.checkpoint_final);
   fields.read("checkpoint_async", train.checkpoint_async);
+  fields.read("recompute", train.recompute);
+  if (train.recompute != "none" && train.recompute != "selective" && train.recompute != "full") {
+    fields.fail("recompute", "unknown recomputation '" + train.recompute + "' (expected none, selective or full)");
+  }
+  fields.read("trace", train.trace);
   requireAtLeast(fields, "checkpoint_every", train.checkpoint_every, 0);
   requireAtLeast(fields, "checkpoint_keep", train.checkpoint_keep, 1);
   requireAtLeast(fields, "steps", train.steps, 1);
@@ -312,7 +349,8 @@ json planToJson(const Plan& plan) {
           {"ep", plan.ep},       {"sequence_parallel", plan.sequence_parallel}, {"zero", plan.zero},
           {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},
           {"offload_optimizer", plan.offload_optimizer}, {"reduce_dtype", plan.reduce_dtype},
-          {"order", axisOrderToJson(plan.order)}};
+          {"order", axisOrderToJson(plan.order)}, {"pp_schedule", plan.pp_schedule},
+          {"pp_virtual", plan.pp_virtual}, {"pp_layers", plan.pp_layers}};
 }
 
 json projectToJson(const Project& project) {
@@ -344,7 +382,7 @@ json projectToJson(const Project& project) {
         {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir},
         {"measure_memory", t.measure_memory}, {"checkpoint_every", t.checkpoint_every},
         {"checkpoint_keep", t.checkpoint_keep}, {"checkpoint_final", t.checkpoint_final},
-        {"checkpoint_async", t.checkpoint_async}}},
+        {"checkpoint_async", t.checkpoint_async}, {"recompute", t.recompute}, {"trace", t.trace}}},
   };
 }
 

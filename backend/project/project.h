@@ -62,6 +62,10 @@ struct TrainConfig {
   int checkpoint_keep = 3;
   bool checkpoint_final = true;
   bool checkpoint_async = true;
+  // Activation recomputation ("none", "selective": the attention core, "full": every block from
+  // its input) and the per-rank timeline of the step's actions (docs/pipeline.md).
+  std::string recompute = "none";
+  bool trace = false;
 };
 
 struct Project {

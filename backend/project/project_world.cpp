@@ -6,6 +6,8 @@
 #include <string>
 
 #include "backend/project/project.h"
+#include "parallel/pipeline/pipeline_schedule.h"
+#include "parallel/pipeline/stage_layers.h"
 
 namespace behemoth {
 namespace {
@@ -57,6 +59,23 @@ void checkModelAgainstAxes(const Project& project) {
   }
   if (model.vocab_size < 2) reject("model.vocab_size: must be at least 2, got " + str(model.vocab_size));
   if (model.seq_len < 2) reject("model.seq_len: must be at least 2 (inputs and shifted targets), got " + str(model.seq_len));
+}
+
+// The pipeline's split and schedule: blocks per stage, micro-batches the schedule needs.
+void checkPipeline(const Project& project) {
+  const Plan& plan = project.plan;
+  if (plan.pp == 1) {
+    if (!plan.pp_layers.empty() && plan.pp_layers.size() != 1) {
+      reject("parallel.pp_layers: " + str(static_cast<int>(plan.pp_layers.size())) + " entries for 1 stage (parallel.pp is 1)");
+    }
+    if (plan.pp_virtual != 1) reject("parallel.pp_virtual: model chunks per rank need parallel.pp > 1");
+  }
+  virtualStageBlocks(project.model.n_layer, plan.pp, plan.pp_virtual, plan.pp_layers);
+  PipelineShape shape;
+  shape.stages = plan.pp;
+  shape.virtual_stages = plan.pp_virtual;
+  shape.micro_batches = project.microBatches();
+  checkPipelineShape(pipelineScheduleFromName(plan.pp_schedule), shape);
 }
 
 void checkCorpus(const Project& project) {
@@ -126,6 +145,7 @@ void validateForWorld(Project& project, int world_size) {
   project.plan.resolve(world_size);
   checkBatch(project);
   checkModelAgainstAxes(project);
+  checkPipeline(project);
   checkProjectScale(project);
   checkCorpus(project);
   rejectUnavailableFeatures(project);

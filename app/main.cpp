@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("light or dark"), QStringLiteral("NAME"));
   const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for screenshots, WxH (default 1400x900)"), QStringLiteral("WxH"));
   const QCommandLineOption highlight(QStringLiteral("highlight"), QStringLiteral("mesh view: colour ranks by this axis"), QStringLiteral("AXIS"));
-  parser.addOptions({screenshot, project, out, history, metrics, runs, theme, size, highlight});
+  const QCommandLineOption trace(QStringLiteral("trace"), QStringLiteral("run view: a traced run's OUT_DIR (its pipeline timeline)"), QStringLiteral("DIR"));
+  parser.addOptions({screenshot, project, out, history, metrics, runs, theme, size, highlight, trace});
   parser.process(app);
 
   if (parser.isSet(screenshot)) {
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     options.history = parser.value(history);
     options.metrics = parser.value(metrics);
     options.highlight = parser.value(highlight);
+    options.trace = parser.value(trace);
     if (parser.isSet(theme)) options.theme = parser.value(theme);
     for (const QString& id : parser.value(runs).split(',', Qt::SkipEmptyParts)) options.runs.push_back(id.toLongLong());
     if (parser.isSet(size)) {

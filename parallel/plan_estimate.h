@@ -28,7 +28,8 @@ struct PlanEstimate {
 PlanEstimate estimatePlan(const ModelDescription& model, const TrainingLayout& layout, const DeviceSpec& device,
                           const MemoryAllowance& allowance, const std::array<Axis, kAxisCount>& order = Plan{}.order);
 
-// The axes, ZeRO stage and bucketing of a resolved Plan copied into a layout (other fields kept).
+// The axes, ZeRO stage, bucketing and pipeline schedule of a resolved Plan copied into a layout
+// (other fields kept).
 TrainingLayout withPlan(TrainingLayout layout, const Plan& plan);
 // The Plan a layout describes (the project's `parallel` section).
 Plan planOf(const TrainingLayout& layout);

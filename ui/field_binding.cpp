@@ -6,6 +6,7 @@
 #include <QLineEdit>
 #include <QSignalBlocker>
 #include <QSpinBox>
+#include <QStringList>
 #include <QStyle>
 
 #include "ui/project_document.h"
@@ -99,6 +100,37 @@ void bindText(QLineEdit* edit, ProjectDocument* document, const std::string& poi
   QObject::connect(document, &ProjectDocument::changed, edit, refresh);
   QObject::connect(edit, &QLineEdit::editingFinished, document,
                    [=] { document->setValue(pointer, edit->text().toStdString()); });
+}
+
+void bindIntList(QLineEdit* edit, ProjectDocument* document, const std::string& pointer) {
+  auto refresh = [=] {
+    const QSignalBlocker block(edit);
+    const nlohmann::json value = document->value(pointer);
+    QStringList entries;
+    if (value.is_array()) {
+      for (const nlohmann::json& entry : value) {
+        entries << (entry.is_string() ? QString::fromStdString(entry.get<std::string>()) : QString::fromStdString(entry.dump()));
+      }
+    }
+    const QString text = entries.join(QStringLiteral(","));
+    if (edit->text() != text) edit->setText(text);
+  };
+  refresh();
+  QObject::connect(document, &ProjectDocument::changed, edit, refresh);
+  QObject::connect(edit, &QLineEdit::editingFinished, document, [=] {
+    const QString text = edit->text().trimmed();
+    if (text.isEmpty()) {
+      document->removeValue(pointer);
+      return;
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const QString& entry : text.split(QLatin1Char(','))) {
+      bool whole = false;
+      const int number = entry.trimmed().toInt(&whole);
+      list.push_back(whole ? nlohmann::json(number) : nlohmann::json(entry.trimmed().toStdString()));
+    }
+    document->setValue(pointer, list);
+  });
 }
 
 void markField(QWidget* widget, const QString& message) {

@@ -26,6 +26,9 @@ void bindCheck(QCheckBox* check, ProjectDocument* document, const std::string& p
 // Items' data (Qt::UserRole) hold the JSON values (as text: strings, or numbers via toInt()).
 void bindCombo(QComboBox* combo, ProjectDocument* document, const std::string& pointer, const nlohmann::json& fallback);
 void bindText(QLineEdit* edit, ProjectDocument* document, const std::string& pointer, const QString& fallback);
+// A comma-separated list of whole numbers ("4,4,2,2") as a JSON array; empty text removes the key.
+// An entry that is not a whole number is written as text, so the engine names it.
+void bindIntList(QLineEdit* edit, ProjectDocument* document, const std::string& pointer);
 
 // Red border and the message as tooltip (empty message clears the mark).
 void markField(QWidget* widget, const QString& message);

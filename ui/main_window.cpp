@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -11,6 +12,7 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
@@ -36,6 +38,7 @@
 #include "ui/plan_editor_view.h"
 #include "ui/run_series.h"
 #include "ui/run_view.h"
+#include "ui/schedule_view.h"
 
 namespace behemoth::ui {
 namespace {
@@ -140,9 +143,22 @@ void MainWindow::buildPages() {
   mesh_ = new MeshDesignerView(&document_, pages_);
   auto* plan_page = new QSplitter(Qt::Horizontal, pages_);
   plan_ = new PlanEditorView(&document_, plan_page);
-  memory_ = new MemoryPanel(plan_page);
+  // The plan's memory, and below it its pipeline schedule (shown while the plan has a pipeline).
+  auto* plan_right = new QSplitter(Qt::Vertical, plan_page);
+  memory_ = new MemoryPanel(plan_right);
+  auto* schedule_scroll = new QScrollArea(plan_right);
+  schedule_scroll->setWidgetResizable(true);
+  schedule_scroll->setFrameShape(QFrame::NoFrame);
+  schedule_ = new ScheduleView(schedule_scroll);
+  schedule_scroll->setWidget(schedule_);
+  schedule_scroll->setVisible(false);
+  schedule_area_ = schedule_scroll;
+  plan_right->addWidget(memory_);
+  plan_right->addWidget(schedule_scroll);
+  plan_right->setStretchFactor(0, 3);
+  plan_right->setStretchFactor(1, 2);
   plan_page->addWidget(plan_);
-  plan_page->addWidget(memory_);
+  plan_page->addWidget(plan_right);
   plan_page->setStretchFactor(0, 2);
   plan_page->setStretchFactor(1, 3);
   plan_->setMinimumWidth(470);
@@ -169,7 +185,14 @@ void MainWindow::buildPages() {
   connect(run_, &RunView::runRequested, this, &MainWindow::startRun);
   connect(run_, &RunView::openMetricsRequested, this, &MainWindow::openMetricsFile);
   connect(run_, &RunView::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 10000); });
-  connect(run_, &RunView::runEnded, this, [this](bool) { history_view_->refresh(); });
+  connect(run_, &RunView::runEnded, this, [this](bool) {
+    history_view_->refresh();
+    // A traced run's timeline, from the folder the engine wrote (relative to the project's folder).
+    const nlohmann::json out = document_.value("/train/out_dir", "runs/default");
+    if (out.is_string()) {
+      run_->showTrace(QDir(document_.baseDir()).absoluteFilePath(QString::fromStdString(out.get<std::string>())), document_.json());
+    }
+  });
   connect(history_view_, &HistoryView::openRequested, this, &MainWindow::openHistoryRun);
   connect(history_view_, &HistoryView::compareRequested, this, &MainWindow::compareRuns);
   connect(history_view_, &HistoryView::resumeRequested, this, &MainWindow::resumeRun);
@@ -308,6 +331,8 @@ void MainWindow::onAnalysis(const AnalysisPtr& analysis) {
   mesh_->showAnalysis(analysis);
   plan_->showAnalysis(analysis);
   memory_->showAnalysis(analysis);
+  schedule_->showAnalysis(analysis);
+  schedule_area_->setVisible(schedule_->hasPipeline());
   QString blocker;
   if (analysis->error) {
     blocker = QString::fromStdString(analysis->error->message);
@@ -522,6 +547,7 @@ void MainWindow::onFetched(const HistoryDetails& details, int purpose) {
     run_->showRecorded(std::move(series), tr("Run #%1 %2 (%3)")
                                                    .arg(run.run.id)
                                                    .arg(QString::fromStdString(run.run.name), QString::fromStdString(outcomeName(run.run.outcome))));
+    run_->showTrace(QString::fromStdString(run.run.out_dir), run.run.project);
     showPage(Page::run);
   } else if (purpose == kFetchCompare) {
     compare_->showRuns(details.runs);

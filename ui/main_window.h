@@ -1,5 +1,5 @@
 // The Studio's window: the project (new, open, save, recent, undo/redo), a sidebar of views
-// (model, mesh, plan + memory, run, history, compare), the status bar, shortcuts, themes and the
+// (model, mesh, plan + memory + pipeline schedule, run, history, compare), the status bar, shortcuts, themes and the
 // window state kept between sessions. Wires the views to the document and the services; the
 // views present, the small classes behind them compute.
 #pragma once
@@ -31,6 +31,7 @@ class MeshDesignerView;
 class ModelPickerView;
 class PlanEditorView;
 class RunView;
+class ScheduleView;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -50,6 +51,7 @@ class MainWindow : public QMainWindow {
   MeshDesignerView* meshDesigner() const { return mesh_; }
   PlanEditorView* planEditor() const { return plan_; }
   MemoryPanel* memoryPanel() const { return memory_; }
+  ScheduleView* scheduleView() const { return schedule_; }
   RunView* runView() const { return run_; }
   HistoryView* historyView() const { return history_view_; }
   CompareView* compareView() const { return compare_; }
@@ -107,6 +109,8 @@ class MainWindow : public QMainWindow {
   MeshDesignerView* mesh_ = nullptr;
   PlanEditorView* plan_ = nullptr;
   MemoryPanel* memory_ = nullptr;
+  ScheduleView* schedule_ = nullptr;
+  QWidget* schedule_area_ = nullptr;  // the schedule's scroll area (hidden without a pipeline)
   RunView* run_ = nullptr;
   HistoryView* history_view_ = nullptr;
   CompareView* compare_ = nullptr;

@@ -157,17 +157,53 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
                                            "and model.seq_len divisible by tp.")));
   layout->addWidget(tensor_box);
 
+  auto* pipeline_box = new QGroupBox(tr("Pipeline parallelism"), body);
+  auto* pipeline = new QFormLayout(pipeline_box);
+  schedule_ = new QComboBox;
+  schedule_->addItem(tr("1F1B — one forward, one backward"), "1f1b");
+  schedule_->addItem(tr("GPipe — all forwards, then all backwards"), "gpipe");
+  schedule_->addItem(tr("interleaved 1F1B — v model chunks per rank"), "interleaved");
+  schedule_->addItem(tr("zero-bubble (ZB-H1) — weight gradients fill the bubble"), "zero_bubble");
+  schedule_->setObjectName("parallel.pp_schedule");
+  bindCombo(schedule_, document_, "/parallel/pp_schedule", "1f1b");
+  pipeline->addRow(tr("Schedule"), schedule_);
+  virtual_ = new QSpinBox;
+  virtual_->setRange(1, 64);
+  virtual_->setSuffix(tr(" chunks per rank"));
+  virtual_->setObjectName("parallel.pp_virtual");
+  bindSpin(virtual_, document_, "/parallel/pp_virtual", 1);
+  pipeline->addRow(tr("Virtual stages"), virtual_);
+  layers_ = new QLineEdit;
+  layers_->setPlaceholderText(tr("even split"));
+  layers_->setObjectName("parallel.pp_layers");
+  bindIntList(layers_, document_, "/parallel/pp_layers");
+  pipeline->addRow(tr("Blocks per stage"), layers_);
+  pipeline_hint_ = reasonLabel({});
+  pipeline_hint_->setObjectName(QStringLiteral("pipelineHint"));
+  pipeline->addRow(QString(), pipeline_hint_);
+  pipeline_error_ = new QLabel;
+  pipeline_error_->setObjectName(QStringLiteral("fieldError"));
+  pipeline_error_->setWordWrap(true);
+  pipeline_error_->setVisible(false);
+  pipeline->addRow(QString(), pipeline_error_);
+  layout->addWidget(pipeline_box);
+
+  auto* activation_box = new QGroupBox(tr("Activations"), body);
+  auto* activation = new QFormLayout(activation_box);
+  recompute_ = new QComboBox;
+  recompute_->addItem(tr("none — keep every activation for backward"), "none");
+  recompute_->addItem(tr("selective — recompute the attention core"), "selective");
+  recompute_->addItem(tr("full — recompute every block from its input"), "full");
+  recompute_->setObjectName("train.recompute");
+  bindCombo(recompute_, document_, "/train/recompute", "none");
+  activation->addRow(tr("Recomputation"), recompute_);
+  layout->addWidget(activation_box);
+
   auto* later_box = new QGroupBox(tr("Not available in this build"), body);
   auto* later = new QFormLayout(later_box);
   const std::string base = document_->baseDir().toStdString();
-  const QString pp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.pp = 2; });
   const QString sp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.sp = 2; });
   const QString tp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.tp = 2; });
-  addUnavailable(later, tr("Pipeline schedule"), {"1F1B", "GPipe", "interleaved", "zero-bubble"},
-                 (pp_reason.isEmpty() ? tr("The project file has no schedule field yet.") : pp_reason + ".") +
-                     tr(" The planner estimates every schedule: behemoth plan --schedule."));
-  addUnavailable(later, tr("Activation checkpointing"), {tr("none"), tr("selective"), tr("full")},
-                 tr("The training loop does not recompute activations yet; the planner estimates it: behemoth plan --recompute."));
   addUnavailable(later, tr("Sequence-parallel axis"), {tr("Ulysses (all-to-all)"), tr("ring attention")},
                  sp_reason.isEmpty() ? tr("The project file has no sequence-parallel mode yet.") : sp_reason + ".");
   addUnavailable(later, tr("Tensor-parallel mode"), {tr("2D"), tr("2.5D"), tr("3D")},
@@ -228,7 +264,9 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
              {"parallel.overlap", overlap},      {"parallel.reduce_dtype", reduce_dtype},
              {"parallel.sequence_parallel", sequence_parallel_}, {"train.steps", steps},                   {"optimizer.lr", lr},
              {"optimizer.warmup_steps", warmup}, {"train.log_every", log_every},           {"train.eval_every", eval_every},
-             {"train.out_dir", out_dir},        {"name", name}};
+             {"train.out_dir", out_dir},        {"name", name},
+             {"parallel.pp_schedule", schedule_}, {"parallel.pp_virtual", virtual_}, {"parallel.pp_layers", layers_},
+             {"train.recompute", recompute_}};
   connect(document_, &ProjectDocument::changed, this, &PlanEditorView::refreshAvailability);
   refreshAvailability();
 }
@@ -263,6 +301,11 @@ void PlanEditorView::refreshAvailability() {
   sequence_parallel_->setToolTip(tp > 1 ? tr("All-gather / reduce-scatter replace the all-reduces; activation memory "
                                               "outside the matmuls falls by tp")
                                         : tr("Set parallel.tp > 1 on the Mesh view first"));
+  refreshPipeline(json, base);
+  const char* const recomputations[] = {"none", "selective", "full"};
+  for (int i = 0; i < 3; ++i) {
+    setItemEnabled(recompute_, i, unavailableReason(json, base, [&](Project& p) { p.train.recompute = recomputations[i]; }));
+  }
   const Precision precisions[] = {Precision::fp32, Precision::bf16, Precision::fp16};
   for (int i = 0; i < 3; ++i) {
     setItemEnabled(precision_, i, unavailableReason(json, base, [&](Project& p) {
@@ -270,6 +313,42 @@ void PlanEditorView::refreshAvailability() {
       p.plan.offload_optimizer = false;
     }));
   }
+}
+
+void PlanEditorView::refreshPipeline(const nlohmann::json& json, const std::string& base) {
+  int pp = 1;
+  int virtual_stages = 1;
+  std::string schedule = "1f1b";
+  try {
+    const nlohmann::json& parallel = json.at("parallel");
+    pp = parallel.value("pp", 1);
+    virtual_stages = parallel.value("pp_virtual", 1);
+    schedule = parallel.value("pp_schedule", std::string("1f1b"));
+  } catch (const nlohmann::json::exception&) {
+    // No parallel section, or a malformed one: the analysis reports it at its field.
+  }
+  const bool piped = pp > 1;
+  const bool interleaved = schedule == "interleaved";
+  const QString needs_pp = tr("needs parallel.pp > 1 (set it on the Mesh view)");
+  const QString needs_interleaved = tr("needs parallel.pp_schedule \"interleaved\"");
+  // A value the engine refuses stays editable, so it can be put back.
+  schedule_->setEnabled(piped || schedule != "1f1b");
+  schedule_->setToolTip(piped ? tr("The order each pipeline rank runs its micro-batches' forwards and backwards in") : needs_pp);
+  layers_->setEnabled(piped || !layers_->text().isEmpty());
+  layers_->setToolTip(piped ? tr("Transformer blocks of each virtual stage, e.g. 4,4,2,2 (empty: an even split)") : needs_pp);
+  virtual_->setEnabled((piped && interleaved) || virtual_stages != 1);
+  virtual_->setToolTip(!piped ? needs_pp : interleaved ? tr("Model chunks each pipeline rank holds: a smaller bubble, more transfers")
+                                                       : needs_interleaved);
+  QStringList hints;
+  if (!piped) {
+    hints << tr("Schedule and blocks per stage: %1.").arg(needs_pp);
+  } else {
+    if (!interleaved) hints << tr("Virtual stages: %1.").arg(needs_interleaved);
+    const QString build = unavailableReason(json, base, [pp](Project& p) { p.plan.pp = pp; });
+    if (!build.isEmpty()) hints << tr("Planning only: %1.").arg(build);
+  }
+  pipeline_hint_->setText(hints.join(QLatin1Char(' ')));
+  pipeline_hint_->setVisible(!hints.isEmpty());
 }
 
 void PlanEditorView::showAnalysis(const AnalysisPtr& analysis) {
@@ -281,7 +360,11 @@ void PlanEditorView::showAnalysis(const AnalysisPtr& analysis) {
     const auto found = fields_.find(analysis->run_blocker->field);
     if (found != fields_.end()) markField(found->second, QString::fromStdString(analysis->run_blocker->message));
   }
-  const bool mine = fields_.count(field) > 0;
+  // A refusal that names a pipeline field is shown in the pipeline group, in the engine's words.
+  const bool pipeline = !message.isEmpty() && (field.rfind("parallel.pp", 0) == 0 || message.contains(QLatin1String("parallel.pp")));
+  pipeline_error_->setText(pipeline ? message : QString());
+  pipeline_error_->setVisible(pipeline);
+  const bool mine = fields_.count(field) > 0 && !pipeline;
   error_->setText(mine ? message : QString());
   error_->setVisible(mine);
   if (analysis && analysis->project && !analysis->error) {

@@ -1,5 +1,5 @@
 // Plan editor: ZeRO stage, optimizer offload, precision, batch and micro-batch, gradient buckets,
-// and the training settings. Options the engine cannot run yet are shown disabled with the
+// the pipeline schedule and activation recomputation, and the training settings. Options the engine cannot run yet are shown disabled with the
 // engine's own reason (probed with rejectUnavailableFeatures, so they enable as strategies land).
 #pragma once
 
@@ -16,6 +16,7 @@
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QLineEdit;
 class QSpinBox;
 
 namespace behemoth::ui {
@@ -39,10 +40,19 @@ class PlanEditorView : public QWidget {
   QComboBox* precisionCombo() const { return precision_; }
   QCheckBox* offloadCheck() const { return offload_; }
   QSpinBox* microBatchSpin() const { return micro_batch_; }
+  QComboBox* scheduleCombo() const { return schedule_; }
+  QSpinBox* virtualStagesSpin() const { return virtual_; }
+  QLineEdit* stageLayersEdit() const { return layers_; }
+  QComboBox* recomputeCombo() const { return recompute_; }
+  // Why the pipeline settings are disabled, or the build's pipeline note ("needs parallel.pp > 1").
+  QLabel* pipelineHint() const { return pipeline_hint_; }
+  // The engine's message when it refuses the pipeline settings (hidden otherwise).
+  QLabel* pipelineError() const { return pipeline_error_; }
   QWidget* fieldWidget(const std::string& field) const;
 
  private:
   void refreshAvailability();
+  void refreshPipeline(const nlohmann::json& json, const std::string& base);
 
   ProjectDocument* document_;
   QComboBox* zero_;
@@ -50,6 +60,12 @@ class PlanEditorView : public QWidget {
   QCheckBox* offload_;
   QCheckBox* sequence_parallel_ = nullptr;
   QSpinBox* micro_batch_;
+  QComboBox* schedule_;
+  QSpinBox* virtual_;
+  QLineEdit* layers_;
+  QComboBox* recompute_;
+  QLabel* pipeline_hint_;
+  QLabel* pipeline_error_;
   QLabel* batching_;
   QLabel* error_;
   FieldWidgets fields_;

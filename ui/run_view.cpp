@@ -14,6 +14,7 @@
 #include "ui/icons.h"
 #include "ui/metric_charts.h"
 #include "ui/model_zoo.h"
+#include "ui/trace_panel.h"
 
 namespace behemoth::ui {
 
@@ -61,10 +62,14 @@ RunView::RunView(QWidget* parent)
   QFont mono(QStringLiteral("monospace"));
   mono.setStyleHint(QFont::Monospace);
   log_->setFont(mono);
+  trace_ = new TracePanel(split);
+  trace_->setVisible(false);
   split->addWidget(charts_);
+  split->addWidget(trace_);
   split->addWidget(log_);
   split->setStretchFactor(0, 5);
-  split->setStretchFactor(1, 1);
+  split->setStretchFactor(1, 3);
+  split->setStretchFactor(2, 1);
   layout->addWidget(split, 1);
 
   connect(run_, &QPushButton::clicked, this, &RunView::runRequested);
@@ -104,6 +109,8 @@ bool RunView::startRun(const QString& project_path, int nproc, double flops_per_
   log_->clear();
   total_steps_ = 0;
   charts_->beginLive(QFileInfo(project_path).completeBaseName(), flops_per_token);
+  trace_->clear();
+  trace_->setVisible(false);
   title_->setText(resume.isEmpty() ? tr("Starting %1…").arg(QFileInfo(project_path).fileName())
                                    : tr("Resuming %1 from %2…").arg(QFileInfo(project_path).fileName(), QFileInfo(resume).fileName()));
   const QStringList arguments = runArguments(project_path, nproc, history_path_, resume);
@@ -131,6 +138,10 @@ void RunView::showRecorded(RunSeries series, const QString& title) {
                                  .arg(series.loss.last(), 0, 'f', 4)
                            : tr("No logged steps."));
   charts_->setRuns({std::move(series)});
+}
+
+void RunView::showTrace(const QString& out_dir, const nlohmann::json& project) {
+  trace_->setVisible(trace_->showRun(out_dir, project));
 }
 
 void RunView::onEvent(const nlohmann::json& event) {

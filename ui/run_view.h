@@ -17,6 +17,7 @@ class QPushButton;
 namespace behemoth::ui {
 
 class MetricCharts;
+class TracePanel;
 
 class RunView : public QWidget {
   Q_OBJECT
@@ -37,10 +38,14 @@ class RunView : public QWidget {
   void stopRun();
   // Shows a finished run's curves (not live).
   void showRecorded(RunSeries series, const QString& title);
+  // A run's pipeline timeline when OUT_DIR has a trace (train.trace); hidden otherwise.
+  // `project`: the run's project JSON, whose plan's simulated step is drawn too.
+  void showTrace(const QString& out_dir, const nlohmann::json& project);
   // Why a launch is impossible right now (shown on the Run button); empty enables it.
   void setLaunchBlocker(const QString& reason);
 
   MetricCharts* charts() const { return charts_; }
+  TracePanel* tracePanel() const { return trace_; }
   RunController* controller() const { return controller_; }
   QLabel* banner() const { return banner_; }
   QPushButton* runButton() const { return run_; }
@@ -63,6 +68,7 @@ class RunView : public QWidget {
   QString launch_blocker_;
   RunController* controller_;
   MetricCharts* charts_;
+  TracePanel* trace_;
   QPlainTextEdit* log_;
   QLabel* title_;
   QLabel* banner_;

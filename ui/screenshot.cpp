@@ -18,6 +18,7 @@
 #include "ui/mesh_grid_widget.h"
 #include "ui/run_series.h"
 #include "ui/run_view.h"
+#include "ui/trace_panel.h"
 
 namespace behemoth::ui {
 namespace {
@@ -114,7 +115,11 @@ int renderScreenshot(const ScreenshotOptions& options) {
     }
     history->selectIds(options.runs.empty() ? newestCompleted(history->model(), 2) : options.runs);
   }
-  if (view == "run") {
+  if (view == "run" && !options.trace.isEmpty() && options.metrics.isEmpty() && options.runs.empty()) {
+    // The pipeline timeline alone: no curves needed.
+    window.runView()->showRecorded(RunSeries{}, QStringLiteral("Traced run: %1").arg(options.trace));
+    window.showPage(MainWindow::Page::run);
+  } else if (view == "run") {
     if (!options.metrics.isEmpty()) {
       try {
         const AnalysisPtr analysis = window.estimates()->latest();
@@ -138,6 +143,10 @@ int renderScreenshot(const ScreenshotOptions& options) {
     if (!waitUntil([&] { return window.currentPage() == MainWindow::Page::compare; }, 20000)) {
       return fail(window.notice()->text());
     }
+  }
+  if (view == "run" && !options.trace.isEmpty()) {
+    window.runView()->showTrace(options.trace, window.document()->json());
+    if (!window.runView()->tracePanel()->hasTrace()) return fail(QStringLiteral("no trace folder under %1").arg(options.trace));
   }
   // Let layouts settle, then draw every chart now (they otherwise replot on the next frame).
   waitUntil([] { return false; }, 300);

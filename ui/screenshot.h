@@ -19,6 +19,7 @@ struct ScreenshotOptions {
   QString metrics;     // run: a metrics.jsonl to chart (default: the newest run in the history)
   QString theme = QStringLiteral("light");
   QString highlight;   // mesh: the axis to colour by (dp, pp, tp, sp, ep)
+  QString trace;       // run: a traced run's OUT_DIR, its pipeline timeline shown (with the project's plan)
   std::vector<std::int64_t> runs;  // compare / run: these run ids (default: the newest two / one)
   QSize size{1400, 900};
 };

@@ -32,7 +32,6 @@ TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
   layout.optimizer_offload = plan.offload_optimizer ? 1.0 : 0.0;
   layout.reduce_format.reset();
   if (plan.reduce_dtype != "auto") layout.reduce_format = numericFormatFromName(plan.reduce_dtype);
-  // The schedule decides how many micro-batches' activations a stage holds (and the bubble).
   layout.schedule = pipelineScheduleFromName(plan.pp_schedule);
   layout.virtual_stages = plan.pp_virtual;
   return layout;

@@ -94,6 +94,10 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
   const auto step_start = Clock::now();
   result.step_start = monotonicSeconds(step_start);
   std::map<std::pair<int, int>, Slot> slots;
+  // An activation send is finished by the time its gradient comes back (the next stage received
+  // it before computing that gradient): waiting for it before the backward frees the activation
+  // then. Gradient sends are waited for at the end of the step.
+  std::map<std::pair<int, int>, PendingWork> activation_sends;
   std::vector<PendingWork> sends;
   const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - step_start).count(); };
   const bool measuring = tensor_memory::countingAllocatorInstalled();
@@ -132,7 +136,8 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
         break;
       }
       case PipelineActionKind::send_forward:
-        sends.push_back(pp_.sendAsync(slot.output.detach(), nextRank(), tag(action), what));
+        activation_sends.emplace(std::make_pair(action.micro_batch, action.chunk),
+                                 pp_.sendAsync(slot.output.detach(), nextRank(), tag(action), what));
         break;
       case PipelineActionKind::recv_backward: {
         slot.output_grad = at::empty(boundary_shape_, at::TensorOptions().dtype(boundary_dtype_));
@@ -141,6 +146,10 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
       }
       case PipelineActionKind::backward:
       case PipelineActionKind::backward_input: {
+        if (const auto sent = activation_sends.find({action.micro_batch, action.chunk}); sent != activation_sends.end()) {
+          sent->second.wait();
+          activation_sends.erase(sent);
+        }
         std::optional<DeferWeightGradients> defer;
         if (action.kind == PipelineActionKind::backward_input) defer.emplace(slot.weight_gradients);
         if (lastVirtual(action.chunk)) {
@@ -169,6 +178,7 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
     const double ended = elapsed();
     result.timeline.push_back({action, started, ended});
   }
+  for (auto& [key, send] : activation_sends) send.wait();
   for (PendingWork& send : sends) send.wait();
   return result;
 }

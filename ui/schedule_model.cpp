@@ -1,5 +1,7 @@
 #include "ui/schedule_model.h"
 
+#include "parallel/pipeline/planned_timeline.h"
+
 #include <QCoreApplication>
 
 #include <algorithm>
@@ -92,6 +94,26 @@ ScheduleChart plannedChart(const Project& resolved) {
                             .arg(shape.micro_batches)
                             .arg(100.0 * meanOf(timeline.bubble_fraction), 0, 'f', 1);
   return chartFromTimeline(timeline, title, tr("forward passes (unit costs: forward 1, backward 2)"));
+}
+
+ScheduleChart plannedChart(const Project& resolved, const ModelDescription& model, const TrainingLayout& layout,
+                           const DeviceSpec& device) {
+  const Plan& plan = resolved.plan;
+  if (plan.pp <= 1) return plannedChart(resolved);
+  PipelineTimeline timeline;
+  try {
+    timeline = plannedTimeline(model, layout, device, plan.order);
+  } catch (const std::invalid_argument&) {
+    return plannedChart(resolved);  // no rate to time the actions with (or the shape's refusal, said there)
+  }
+  const QString title = tr("Planned: %1 · pp %2 · v %3 · %4 micro-batches · %5 ms · simulated bubble %6%")
+                            .arg(scheduleDisplayName(plan.pp_schedule))
+                            .arg(plan.pp)
+                            .arg(plan.pp_virtual)
+                            .arg(layout.micro_batches)
+                            .arg(1000.0 * timeline.makespan, 0, 'f', 1)
+                            .arg(100.0 * meanOf(timeline.bubble_fraction), 0, 'f', 1);
+  return chartFromTimeline(timeline, title, QStringLiteral("s"));
 }
 
 std::vector<int> tracedSteps(const std::vector<StepTrace>& traces) {

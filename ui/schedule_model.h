@@ -11,6 +11,9 @@
 
 #include "backend/pipeline/step_trace.h"
 #include "backend/project/project.h"
+#include "memory/model_description.h"
+#include "memory/time_model.h"
+#include "memory/training_layout.h"
 #include "parallel/pipeline/pipeline_schedule.h"
 
 namespace behemoth::ui {
@@ -51,6 +54,12 @@ ScheduleChart chartFromTimeline(const PipelineTimeline& timeline, const QString&
 // and simulator with unit action costs (a forward 1, a backward 2). A project without a pipeline
 // (parallel.pp 1) or whose shape the builder refuses gets a message (the engine's, for a refusal).
 ScheduleChart plannedChart(const Project& resolved);
+
+// The plan's step with the time model's action costs (parallel/pipeline/planned_timeline.h:
+// plannedTimeline of the analysis' model, layout and device), in seconds. Falls back to unit
+// costs when the device has no FLOP rate to time it with.
+ScheduleChart plannedChart(const Project& resolved, const ModelDescription& model, const TrainingLayout& layout,
+                           const DeviceSpec& device);
 
 // The steps a trace holds, ascending.
 std::vector<int> tracedSteps(const std::vector<StepTrace>& traces);

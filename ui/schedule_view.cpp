@@ -77,7 +77,9 @@ void ScheduleView::showAnalysis(const AnalysisPtr& analysis) {
       charts.push_back(std::move(chart));
     } else if (analysis->project) {
       has_pipeline_ = pp > 1;
-      charts.push_back(plannedChart(*analysis->project));
+      const bool timed = analysis->estimate && analysis->model;
+      charts.push_back(timed ? plannedChart(*analysis->project, *analysis->model, analysis->estimate->layout, analysis->device)
+                             : plannedChart(*analysis->project));
       if (!charts.back().drawable()) charts.back().title = tr("Pipeline schedule");
     }
   }

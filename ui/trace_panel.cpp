@@ -58,7 +58,11 @@ bool TracePanel::showRun(const QString& out_dir, const nlohmann::json& project) 
   has_trace_ = true;
   if (!project.is_null() && !project.empty()) {
     const ProjectAnalysis analysis = analyzeProject(project, std::string());
-    if (analysis.project && !analysis.error) planned_ = plannedChart(*analysis.project);
+    if (analysis.project && !analysis.error) {
+      planned_ = analysis.estimate && analysis.model
+                     ? plannedChart(*analysis.project, *analysis.model, analysis.estimate->layout, analysis.device)
+                     : plannedChart(*analysis.project);
+    }
   }
   try {
     traces_ = readStepTraces(out_dir.toStdString());

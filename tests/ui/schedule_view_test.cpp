@@ -12,6 +12,8 @@
 
 #include "backend/pipeline/step_trace.h"
 #include "backend/project/project.h"
+#include "parallel/pipeline/planned_timeline.h"
+#include "ui/project_analysis.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/run_view.h"
 #include "ui/schedule_model.h"
@@ -94,6 +96,26 @@ TEST(ScheduleModel, NoPipelineAndARefusedShapeGiveAMessage) {
   const ScheduleChart refused = plannedChart(too_few);
   EXPECT_FALSE(refused.drawable());
   EXPECT_EQ(refused.message.toStdString(), expected);
+}
+
+TEST(ScheduleModel, TheTimeModelsCostsGiveTheStepInSeconds) {
+  nlohmann::json json = pipelineJson(4, "1f1b", 1);
+  json["devices"] = {{"kind", "cuda"}, {"name", "H100"}, {"count", 4}, {"memory_gb", 80}};
+  const ProjectAnalysis analysis = analyzeProject(json, ".");
+  ASSERT_TRUE(analysis.estimate) << (analysis.error ? analysis.error->message : std::string());
+  const TrainingLayout& layout = analysis.estimate->layout;
+  const PipelineTimeline expected = plannedTimeline(*analysis.model, layout, analysis.device, analysis.project->plan.order);
+  const ScheduleChart chart = plannedChart(*analysis.project, *analysis.model, layout, analysis.device);
+  ASSERT_TRUE(chart.drawable()) << chart.message.toStdString();
+  EXPECT_EQ(chart.unit, "s");
+  ASSERT_EQ(chart.rows.size(), 4u);
+  EXPECT_GT(chart.span, 0.0);
+  EXPECT_LE(chart.span, expected.makespan * (1 + 1e-12));
+  for (std::size_t r = 0; r < 4; ++r) {
+    EXPECT_DOUBLE_EQ(chart.rows[r].bubble, expected.bubble_fraction[r]);
+    EXPECT_EQ(chart.rows[r].boxes.size(), 16u);
+  }
+  EXPECT_TRUE(chart.title.contains(" ms · simulated bubble")) << chart.title.toStdString();
 }
 
 // Two stages, two steps; rank 1's clock starts half a second after rank 0's. Step 2 on the shared

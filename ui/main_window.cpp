@@ -157,6 +157,7 @@ void MainWindow::buildPages() {
   plan_right->addWidget(schedule_scroll);
   plan_right->setStretchFactor(0, 3);
   plan_right->setStretchFactor(1, 2);
+  plan_right->setSizes({520, 330});
   plan_page->addWidget(plan_);
   plan_page->addWidget(plan_right);
   plan_page->setStretchFactor(0, 2);

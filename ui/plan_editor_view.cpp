@@ -169,7 +169,7 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
   pipeline->addRow(tr("Schedule"), schedule_);
   virtual_ = new QSpinBox;
   virtual_->setRange(1, 64);
-  virtual_->setSuffix(tr(" chunks per rank"));
+  virtual_->setSuffix(tr(" chunk(s) per rank"));
   virtual_->setObjectName("parallel.pp_virtual");
   bindSpin(virtual_, document_, "/parallel/pp_virtual", 1);
   pipeline->addRow(tr("Virtual stages"), virtual_);

@@ -10,6 +10,8 @@
 #include <QStyle>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "backend/metrics/events.h"
 #include "ui/icons.h"
 #include "ui/metric_charts.h"
@@ -53,7 +55,8 @@ RunView::RunView(QWidget* parent)
   live_->setObjectName(QStringLiteral("hint"));
   layout->addWidget(live_);
 
-  auto* split = new QSplitter(Qt::Vertical, this);
+  split_ = new QSplitter(Qt::Vertical, this);
+  QSplitter* split = split_;
   charts_ = new MetricCharts(split);
   log_ = new QPlainTextEdit(split);
   log_->setReadOnly(true);
@@ -141,7 +144,13 @@ void RunView::showRecorded(RunSeries series, const QString& title) {
 }
 
 void RunView::showTrace(const QString& out_dir, const nlohmann::json& project) {
-  trace_->setVisible(trace_->showRun(out_dir, project));
+  const bool traced = trace_->showRun(out_dir, project);
+  if (traced && trace_->isHidden()) {
+    // Room for the timeline: charts, timeline and log share the height about 9 : 8 : 3.
+    const int height = std::max(600, split_->height());
+    split_->setSizes({height * 9 / 20, height * 8 / 20, height * 3 / 20});
+  }
+  trace_->setVisible(traced);
 }
 
 void RunView::onEvent(const nlohmann::json& event) {

@@ -13,6 +13,7 @@ class QLabel;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
+class QSplitter;
 
 namespace behemoth::ui {
 
@@ -69,6 +70,7 @@ class RunView : public QWidget {
   RunController* controller_;
   MetricCharts* charts_;
   TracePanel* trace_;
+  QSplitter* split_;
   QPlainTextEdit* log_;
   QLabel* title_;
   QLabel* banner_;

@@ -41,6 +41,11 @@ QString scheduleDisplayName(const std::string& pp_schedule) {
   return QString::fromStdString(pp_schedule);
 }
 
+QString durationText(double seconds) {
+  if (seconds >= 1.0) return QStringLiteral("%1 s").arg(seconds, 0, 'f', 2);
+  return QStringLiteral("%1 ms").arg(1000.0 * seconds, 0, 'f', 1);
+}
+
 QString bubbleText(double fraction) { return tr("%1% idle").arg(100.0 * fraction, 0, 'f', 1); }
 
 ScheduleChart chartFromTimeline(const PipelineTimeline& timeline, const QString& title, const QString& unit) {
@@ -106,12 +111,12 @@ ScheduleChart plannedChart(const Project& resolved, const ModelDescription& mode
   } catch (const std::invalid_argument&) {
     return plannedChart(resolved);  // no rate to time the actions with (or the shape's refusal, said there)
   }
-  const QString title = tr("Planned: %1 · pp %2 · v %3 · %4 micro-batches · %5 ms · simulated bubble %6%")
+  const QString title = tr("Planned: %1 · pp %2 · v %3 · %4 micro-batches · %5 · simulated bubble %6%")
                             .arg(scheduleDisplayName(plan.pp_schedule))
                             .arg(plan.pp)
                             .arg(plan.pp_virtual)
                             .arg(layout.micro_batches)
-                            .arg(1000.0 * timeline.makespan, 0, 'f', 1)
+                            .arg(durationText(timeline.makespan))
                             .arg(100.0 * meanOf(timeline.bubble_fraction), 0, 'f', 1);
   return chartFromTimeline(timeline, title, QStringLiteral("s"));
 }
@@ -164,11 +169,11 @@ ScheduleChart measuredChart(const std::vector<StepTrace>& traces, int step, int 
     row.bubble_text = bubbleText(row.bubble);
     chart.rows.push_back(std::move(row));
   }
-  chart.title = tr("Measured: step %1 · pp %2 · %3 micro-batches · %4 ms · measured bubble %5%")
+  chart.title = tr("Measured: step %1 · pp %2 · %3 micro-batches · %4 · measured bubble %5%")
                     .arg(step)
                     .arg(pipeline.front().pp)
                     .arg(microBatchesOf(chart.rows))
-                    .arg(1000.0 * chart.span, 0, 'f', 1)
+                    .arg(durationText(chart.span))
                     .arg(100.0 * meanOf(bubble), 0, 'f', 1);
   return chart;
 }

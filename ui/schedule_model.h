@@ -44,6 +44,8 @@ struct ScheduleChart {
 
 // "GPipe", "1F1B", "interleaved", "zero-bubble" (display names of parallel.pp_schedule values).
 QString scheduleDisplayName(const std::string& pp_schedule);
+// "412.3 ms", "6.41 s".
+QString durationText(double seconds);
 // "27.3% idle".
 QString bubbleText(double fraction);
 

@@ -1,6 +1,8 @@
 #include "ui/schedule_view.h"
 
+#include <QCoreApplication>
 #include <QPaintEvent>
+#include <QResizeEvent>
 #include <QPainter>
 
 #include <algorithm>
@@ -31,12 +33,29 @@ double tickStep(double span, int ticks) {
   return 10.0 * power;
 }
 
-QString tickLabel(double value, const QString& unit) {
-  if (unit == QLatin1String("s")) return QString::number(value * 1e3, 'g', 4) + QStringLiteral(" ms");
-  return QString::number(value, 'g', 4);
+// Seconds as ms below a one-second tick step, as s above.
+QString tickLabel(double value, double step, const QString& unit) {
+  if (unit != QLatin1String("s")) return QString::number(value, 'g', 4);
+  if (step >= 1.0) return QString::number(value, 'g', 4) + QStringLiteral(" s");
+  return QString::number(value * 1e3, 'g', 4) + QStringLiteral(" ms");
 }
 
 bool namesPipelineField(const std::string& field) { return field.rfind("parallel.pp", 0) == 0; }
+
+struct LegendEntry {
+  QColor color;
+  QString name;
+};
+
+std::vector<LegendEntry> legendEntries(const QColor& idle) {
+  auto tr = [](const char* text) { return QCoreApplication::translate("ScheduleView", text); };
+  return {{ScheduleView::actionColor(PipelineActionKind::forward), tr("forward")},
+          {ScheduleView::actionColor(PipelineActionKind::backward), tr("backward")},
+          {ScheduleView::actionColor(PipelineActionKind::backward_input), tr("backward, input gradients")},
+          {ScheduleView::actionColor(PipelineActionKind::backward_weight), tr("backward, weight gradients")},
+          {idle, tr("idle")},
+          {ScheduleView::actionColor(PipelineActionKind::forward, 1), tr("lighter: later model chunk")}};
+}
 
 }  // namespace
 
@@ -98,12 +117,38 @@ int ScheduleView::contentHeight() const {
     height += chartHeight(chart) + kChartGap;
     any_rows = any_rows || chart.drawable();
   }
-  if (any_rows) height += kLegendHeight;
+  if (any_rows) height += kLegendHeight * legendLines();
   return height + kMargin;
+}
+
+int ScheduleView::legendLines() const {
+  const QFontMetrics metrics(font());
+  const int left = kMargin + kLabelWidth;
+  int lines = 1;
+  int x = left;
+  for (const LegendEntry& entry : legendEntries(QColor())) {
+    const int advance = 17 + metrics.horizontalAdvance(entry.name) + 16;
+    if (x > left && x + advance > width() - kMargin) {
+      x = left;
+      ++lines;
+    }
+    x += advance;
+  }
+  return lines;
 }
 
 QSize ScheduleView::sizeHint() const { return {640, contentHeight()}; }
 QSize ScheduleView::minimumSizeHint() const { return {320, contentHeight()}; }
+
+void ScheduleView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  // The legend wraps with the width: the height it needs follows.
+  const int lines = legendLines();
+  if (lines != legend_lines_) {
+    legend_lines_ = lines;
+    updateGeometry();
+  }
+}
 
 void ScheduleView::paintEvent(QPaintEvent*) {
   QPainter painter(this);
@@ -175,7 +220,7 @@ void ScheduleView::paintEvent(QPaintEvent*) {
       painter.setPen(grid);
       painter.drawLine(QPointF(x, y), QPointF(x, y + 3));
       painter.setPen(text);
-      painter.drawText(QRectF(x - 40, y + 3, 80, kAxisHeight - 3), Qt::AlignHCenter | Qt::AlignTop, tickLabel(t, chart.unit));
+      painter.drawText(QRectF(x - 40, y + 3, 80, kAxisHeight - 3), Qt::AlignHCenter | Qt::AlignTop, tickLabel(t, step, chart.unit));
     }
     if (chart.unit != QLatin1String("s")) {
       painter.drawText(QRect(right + 6, y, kBubbleWidth + kMargin, kAxisHeight), Qt::AlignLeft | Qt::AlignVCenter,
@@ -184,27 +229,22 @@ void ScheduleView::paintEvent(QPaintEvent*) {
     y += kAxisHeight + kChartGap;
   }
   if (!any_rows) return;
-  // The legend.
-  struct Entry {
-    QColor color;
-    QString name;
-  };
-  const Entry entries[] = {{actionColor(PipelineActionKind::forward), tr("forward")},
-                           {actionColor(PipelineActionKind::backward), tr("backward")},
-                           {actionColor(PipelineActionKind::backward_input), tr("backward (input grads)")},
-                           {actionColor(PipelineActionKind::backward_weight), tr("backward (weight grads)")},
-                           {idle, tr("idle (bubble)")},
-                           {actionColor(PipelineActionKind::forward, 1), tr("lighter: model chunk 2+")}};
+  // The legend, wrapped to the width.
   painter.setFont(base_font);
   const QFontMetrics metrics(base_font);
   int x = left;
-  for (const Entry& entry : entries) {
+  for (const LegendEntry& entry : legendEntries(idle)) {
+    const int advance = 17 + metrics.horizontalAdvance(entry.name) + 16;
+    if (x > left && x + advance > width() - kMargin) {
+      x = left;
+      y += kLegendHeight;
+    }
     painter.fillRect(QRect(x, y + 5, 12, 12), entry.color);
     painter.setPen(grid);
     painter.drawRect(QRect(x, y + 5, 12, 12));
     painter.setPen(text);
     painter.drawText(QPoint(x + 17, y + 5 + metrics.ascent() - 1), entry.name);
-    x += 17 + metrics.horizontalAdvance(entry.name) + 16;
+    x += advance;
   }
 }
 

@@ -35,13 +35,16 @@ class ScheduleView : public QWidget {
 
  protected:
   void paintEvent(QPaintEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
   int chartHeight(const ScheduleChart& chart) const;
   int contentHeight() const;
+  int legendLines() const;  // at the current width
 
   std::vector<ScheduleChart> charts_;
   bool has_pipeline_ = false;
+  int legend_lines_ = 1;  // when the size hint was last given
 };
 
 }  // namespace behemoth::ui

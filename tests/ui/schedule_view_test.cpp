@@ -115,7 +115,7 @@ TEST(ScheduleModel, TheTimeModelsCostsGiveTheStepInSeconds) {
     EXPECT_DOUBLE_EQ(chart.rows[r].bubble, expected.bubble_fraction[r]);
     EXPECT_EQ(chart.rows[r].boxes.size(), 16u);
   }
-  EXPECT_TRUE(chart.title.contains(" ms · simulated bubble")) << chart.title.toStdString();
+  EXPECT_TRUE(chart.title.contains(durationText(expected.makespan) + " · simulated bubble")) << chart.title.toStdString();
 }
 
 // Two stages, two steps; rank 1's clock starts half a second after rank 0's. Step 2 on the shared

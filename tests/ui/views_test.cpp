@@ -117,8 +117,11 @@ TEST_F(StudioWindow, InvalidTensorParallelSizeShowsTheEngineMessageAtTheField) {
 TEST_F(StudioWindow, ReorderingTheAxesRewritesTheOrderAndTheGroups) {
   window_->meshDesigner()->deviceCountSpin()->setValue(4);
   ASSERT_TRUE(nextAnalysis());
+  window_->document()->setValue("/train/micro_batch_size", 4);  // 2 micro-batches: enough for 2 stages
+  ASSERT_TRUE(nextAnalysis());
   window_->document()->setValue("/parallel/pp", 2);
   ASSERT_TRUE(nextAnalysis());
+  ASSERT_FALSE(analysis_->error) << analysis_->error->message;
   // Default nesting pp outermost: dp groups are {0,1}, {2,3}.
   MeshGridWidget* grid = window_->meshDesigner()->grid();
   EXPECT_EQ(grid->groupOf(0), grid->groupOf(1));

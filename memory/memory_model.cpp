@@ -167,10 +167,13 @@ double inFlightMicroBatches(const TrainingLayout& layout, int stage) {
     case PipelineSchedule::one_f_one_b:
     case PipelineSchedule::zero_bubble: return std::min(m, double(p - stage));
     case PipelineSchedule::interleaved: {
-      // Megatron: the first stage keeps p * (1 + (p-1)/(p*v)) micro-batches' worth of its layers;
-      // later stages proportionally fewer (warm-up shortens by one per stage).
-      const double v = layout.virtual_stages;
-      return std::min(m, (p - stage) + (p - 1 - stage) / v);
+      // Megatron's interleaved 1F1B: rank s runs 2 (p-s-1) + (v-1) p warm-up forwards of single
+      // chunks, then holds one more before its first backward; each (micro-batch, chunk) is 1/v of
+      // the rank's layers. On the first stage this is p (1 + (p-1)/(p v)), Megatron's figure; the
+      // executor runs exactly this order (parallel/pipeline/interleaved.cpp).
+      const int v = layout.virtual_stages;
+      const int pairs = std::min(layout.micro_batches * v, 2 * (p - stage - 1) + (v - 1) * p + 1);
+      return static_cast<double>(pairs) / v;
     }
   }
   return 1.0;

@@ -97,7 +97,9 @@ StepTrace stepTraceFromJsonLine(const std::string& line, const std::string& sour
 std::vector<StepTrace> readStepTraces(const std::filesystem::path& out_dir) {
   const std::filesystem::path dir = traceDirectory(out_dir);
   std::error_code error;
-  if (!std::filesystem::is_directory(dir, error)) throw std::invalid_argument(dir.string() + ": no such folder");
+  if (!std::filesystem::is_directory(dir, error)) {
+    throw std::invalid_argument(dir.string() + ": no such folder (run with train.trace true and parallel.pp > 1)");
+  }
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
@@ -136,6 +138,10 @@ std::vector<double> measuredBubble(const std::vector<StepTrace>& one_pipeline_st
     if (t.step != head.step || t.pp != head.pp || t.dp_rank != head.dp_rank || t.tp_rank != head.tp_rank) {
       throw std::invalid_argument("measuredBubble: rank " + std::to_string(t.rank) +
                                   "'s trace is not of the same step and pipeline as rank " + std::to_string(head.rank) + "'s");
+    }
+    if (t.stage < 0 || t.stage >= t.pp) {
+      throw std::invalid_argument("measuredBubble: rank " + std::to_string(t.rank) + "'s stage " + std::to_string(t.stage) +
+                                  " is not in 0.." + std::to_string(t.pp - 1));
     }
     if (seen[t.stage]) throw std::invalid_argument("measuredBubble: stage " + std::to_string(t.stage) + " traced twice");
     seen[t.stage] = true;

@@ -74,14 +74,31 @@ TEST_P(PipelineParity, MatchesSingleProcessWithClipping) {
   expectEveryStepClippedAlike(reference, candidate, project.optimizer.grad_clip, 3, 1e-5);
 }
 
+// Every schedule at pp 2 and 4 for both architectures (GPT's embedding tied across the first and
+// last stage, LLaMA untied with grouped-query attention); interleaved with two chunks per rank.
+std::vector<PipelineLayout> everySchedule() {
+  std::vector<PipelineLayout> layouts;
+  for (Arch arch : {Arch::gpt, Arch::llama}) {
+    for (int pp : {2, 4}) {
+      layouts.push_back({arch, pp, "gpipe"});
+      layouts.push_back({arch, pp, "1f1b"});
+      layouts.push_back({arch, pp, "interleaved", 2});
+      layouts.push_back({arch, pp, "zero_bubble"});
+    }
+  }
+  return layouts;
+}
+
+INSTANTIATE_TEST_SUITE_P(Schedules, PipelineParity, testing::ValuesIn(everySchedule()), layoutName);
+
 INSTANTIATE_TEST_SUITE_P(
-    Schedules, PipelineParity,
-    testing::Values(PipelineLayout{Arch::gpt, 2, "gpipe"}, PipelineLayout{Arch::gpt, 2, "1f1b"},
-                    PipelineLayout{Arch::gpt, 4, "gpipe"}, PipelineLayout{Arch::gpt, 4, "1f1b"},
-                    PipelineLayout{Arch::llama, 2, "1f1b"}, PipelineLayout{Arch::llama, 4, "gpipe"},
-                    PipelineLayout{Arch::gpt, 2, "1f1b", 1, 1, 1, false, 0, {1, 7}},
+    Stages, PipelineParity,
+    testing::Values(PipelineLayout{Arch::gpt, 2, "1f1b", 1, 1, 1, false, 0, {1, 7}},
                     PipelineLayout{Arch::gpt, 4, "1f1b", 1, 1, 1, false, 0, {3, 1, 2, 2}},
-                    PipelineLayout{Arch::gpt, 2, "1f1b", 1, 1, 1, false, 0, {}, 0.1}),
+                    PipelineLayout{Arch::llama, 2, "interleaved", 2, 1, 1, false, 0, {1, 3, 2, 2}},
+                    PipelineLayout{Arch::gpt, 2, "1f1b", 1, 1, 1, false, 0, {}, 0.1},
+                    PipelineLayout{Arch::gpt, 2, "zero_bubble", 1, 1, 1, false, 0, {}, 0.1},
+                    PipelineLayout{Arch::gpt, 2, "interleaved", 2, 1, 1, false, 0, {}, 0.1}),
     layoutName);
 
 INSTANTIATE_TEST_SUITE_P(
@@ -89,7 +106,11 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(PipelineLayout{Arch::gpt, 2, "1f1b", 1, 2}, PipelineLayout{Arch::gpt, 2, "1f1b", 1, 2, 1, false, 2},
                     PipelineLayout{Arch::gpt, 2, "1f1b", 1, 1, 2, false, 0, {}, 0.0, 2},
                     PipelineLayout{Arch::llama, 2, "1f1b", 1, 1, 2, true},
-                    PipelineLayout{Arch::gpt, 2, "1f1b", 1, 2, 2, true, 1, {}, 0.1}),
+                    PipelineLayout{Arch::gpt, 2, "1f1b", 1, 2, 2, true, 1, {}, 0.1},
+                    PipelineLayout{Arch::gpt, 2, "zero_bubble", 1, 2, 1, false, 2},
+                    PipelineLayout{Arch::gpt, 2, "zero_bubble", 1, 1, 2, false, 0, {}, 0.0, 2},
+                    PipelineLayout{Arch::llama, 2, "zero_bubble", 1, 1, 2, true},
+                    PipelineLayout{Arch::gpt, 2, "interleaved", 2, 1, 2, true, 0, {}, 0.0, 2}),
     layoutName);
 
 }  // namespace

@@ -123,7 +123,8 @@ TEST(TraceCommand, AMissingFolderOrABadFileIsOneLineNamingThePath) {
   TempDir dir;
   const CommandResult missing = runBehemoth({"trace", dir.file("nowhere")});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_EQ(missing.stderr_text, "behemoth: " + dir.file("nowhere") + "/trace: no such folder\n");
+  EXPECT_EQ(missing.stderr_text,
+            "behemoth: " + dir.file("nowhere") + "/trace: no such folder (run with train.trace true and parallel.pp > 1)\n");
 
   const PipelineShape shape{2, 1, 2};
   writeSimulatedTraces(dir.path(), oneFOneBSchedule(shape), shape, 1, 0);

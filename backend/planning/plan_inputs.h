@@ -16,8 +16,8 @@ ModelDescription describeModel(const ModelConfig& config);
 NumericFormat numericFormatOf(Precision precision);
 
 // The project's resolved plan (plan.dp must not be -1), precision and micro-batching.
-// Schedule, recomputation and offload are not in the project file yet: they keep the defaults
-// (1F1B, none, none) unless the caller sets them.
+// Recomputation comes from train.recompute. Schedule and offload are not read here yet: they keep
+// the defaults (1F1B, none) unless the caller sets them.
 TrainingLayout layoutFromProject(const Project& project);
 
 // deviceSpec() for devices.kind / devices.name, with devices.memory_gb (10^9 bytes) and

@@ -6,10 +6,10 @@ Every side runs `behemoth run` on the same project, seed and global batch (fp32,
 the first --warmup steps of every run are left out and the sides alternate. Activation memory is
 measured exactly: train.measure_memory=true makes the step events carry `activation_bytes`, the
 tensor bytes forward and loss leave allocated for backward. Next to it, the memory model's
-prediction (`behemoth plan --json --recompute MODE`, the stage's activations term, which under
-full recomputation adds the one block re-materialised during backward; the measured figure is
-taken after forward, so that block is printed separately). Peak tensor bytes (the counting
-allocator's peak over the whole step) show what the recomputed backward adds back.
+prediction (`behemoth plan --json --recompute MODE`, the stage's activations term; under full
+recomputation it includes the one block re-materialised during backward, which the measured
+figure, taken after forward, does not). Peak tensor bytes (the counting allocator's peak over the
+whole step) show what the recomputed backward adds back.
 
     /usr/bin/python3 benchmarks/recompute_cost.py --bin build/bin/behemoth --steps 8 --warmup 2 \
         --reps 2 --json recompute_cost.json

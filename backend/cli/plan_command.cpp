@@ -32,7 +32,7 @@ struct PlanOptions {
   bool json = false;
   std::string schedule = "1f1b";
   int virtual_stages = 1;
-  std::string recompute = "none";
+  std::string recompute;  // empty: the project's train.recompute
   std::string tensor_mode = "1d";
   int tensor_depth = 1;
   bool sequence_parallel = false;
@@ -59,7 +59,7 @@ TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
   TrainingLayout layout = layoutFromProject(project);
   layout.schedule = pipelineScheduleFromName(options.schedule);
   layout.virtual_stages = options.virtual_stages;
-  layout.recompute = recomputeFromName(options.recompute);
+  if (!options.recompute.empty()) layout.recompute = recomputeFromName(options.recompute);
   layout.tensor_mode = tensorModeFromName(options.tensor_mode);
   layout.tensor_depth = options.tensor_depth;
   layout.sequence_parallel = options.sequence_parallel;
@@ -199,7 +199,7 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_option("--set", options->overrides, "Override a project field: key.path=value")->take_all();
   command->add_option("--schedule", options->schedule, "Pipeline schedule: gpipe, 1f1b, interleaved, zero_bubble");
   command->add_option("--virtual-stages", options->virtual_stages, "Model chunks per rank (interleaved)");
-  command->add_option("--recompute", options->recompute, "Activation recomputation: none, selective, full");
+  command->add_option("--recompute", options->recompute, "Activation recomputation: none, selective, full (default: train.recompute)");
   command->add_option("--tensor-mode", options->tensor_mode, "Tensor parallelism: 1d, 2d, 2.5d, 3d");
   command->add_option("--tensor-depth", options->tensor_depth, "2.5D depth");
   command->add_flag("--sequence-parallel", options->sequence_parallel, "Megatron sequence parallelism in the tp group");

@@ -3,9 +3,9 @@
 // without recomputation (fp32, relative 1e-5, every step's gradient norm too, clipping active) in one
 // process, at dp 2 with micro-batches and overlapped gradient reduction (the bucket hooks fire inside
 // the recomputed backward), and at tp 2 with sequence parallelism (the recomputed blocks run their
-// collectives again in backward), and in a 1F1B pipeline of two stages with dropout (a stage runs
-// later micro-batches' forwards, changing the model's dropout context, before an earlier one's
-// recomputed backward). That recomputation really happens is shown by the activation
+// collectives again in backward), and in two-stage 1F1B and zero-bubble pipelines with dropout (a
+// stage runs later micro-batches' forwards, changing the model's dropout context, before an earlier
+// one's recomputed backward; zero-bubble defers the recomputed blocks' weight gradients). That recomputation really happens is shown by the activation
 // bytes it saves (recompute_memory_test.cpp).
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 namespace behemoth {
 namespace {
 
-enum class Layout { single, dp2_micro, tp2_sp, pp2_1f1b };
+enum class Layout { single, dp2_micro, tp2_sp, pp2_1f1b, pp2_zero_bubble };
 
 struct RecomputeCase {
   Arch arch;
@@ -30,6 +30,7 @@ std::string layoutName(Layout layout) {
     case Layout::dp2_micro: return "dp2_micro2";
     case Layout::tp2_sp: return "tp2_sp";
     case Layout::pp2_1f1b: return "pp2_1f1b";
+    case Layout::pp2_zero_bubble: return "pp2_zero_bubble";
   }
   return "?";
 }
@@ -59,10 +60,10 @@ TEST_P(RecomputeParity, SelectiveAndFullMatchSingleProcessWithoutRecomputation) 
     project.plan.tp = 2;
     project.plan.sequence_parallel = true;
   }
-  if (c.layout == Layout::pp2_1f1b) {
+  if (c.layout == Layout::pp2_1f1b || c.layout == Layout::pp2_zero_bubble) {
     nproc = 2;
     project.plan.pp = 2;
-    project.plan.pp_schedule = "1f1b";
+    project.plan.pp_schedule = c.layout == Layout::pp2_1f1b ? "1f1b" : "zero_bubble";
     project.train.micro_batch_size = 1;  // eight micro-batches: several forwards before a backward
   }
   for (const std::string mode : {"selective", "full"}) {
@@ -83,7 +84,8 @@ INSTANTIATE_TEST_SUITE_P(
                     RecomputeCase{Arch::llama, true, Layout::dp2_micro}, RecomputeCase{Arch::gpt, false, Layout::tp2_sp},
                     RecomputeCase{Arch::gpt, true, Layout::tp2_sp}, RecomputeCase{Arch::llama, false, Layout::tp2_sp},
                     RecomputeCase{Arch::llama, true, Layout::tp2_sp}, RecomputeCase{Arch::gpt, true, Layout::pp2_1f1b},
-                    RecomputeCase{Arch::llama, true, Layout::pp2_1f1b}),
+                    RecomputeCase{Arch::llama, true, Layout::pp2_1f1b}, RecomputeCase{Arch::gpt, true, Layout::pp2_zero_bubble},
+                    RecomputeCase{Arch::llama, true, Layout::pp2_zero_bubble}),
     caseName);
 
 }  // namespace

@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include "backend/model/recompute.h"
 
 namespace behemoth {
 
@@ -23,6 +26,19 @@ at::Tensor repeatKvHeads(const at::Tensor& kv, std::int64_t groups) {
   if (groups == 1) return kv;
   const auto batch = kv.size(0), heads = kv.size(1), length = kv.size(2), dim = kv.size(3);
   return kv.unsqueeze(2).expand({batch, heads, groups, length, dim}).reshape({batch, heads * groups, length, dim});
+}
+
+at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
+                         int layer, bool recompute) {
+  // The dropout is copied: the region may run again in backward, when the model's dropout context
+  // already describes another micro-batch.
+  const auto core = [dropout, layer](const std::vector<at::Tensor>& qkv) {
+    const std::int64_t groups = qkv[0].size(1) / qkv[1].size(1);
+    return std::vector<at::Tensor>{
+        causalAttention(qkv[0], repeatKvHeads(qkv[1], groups), repeatKvHeads(qkv[2], groups), &dropout, layer)};
+  };
+  if (!recompute) return core({q, k, v}).front();
+  return recomputeInBackward(core, {q, k, v}).front();
 }
 
 RotaryTables rotaryTables(std::int64_t first_position, std::int64_t length, std::int64_t head_dim, double theta,

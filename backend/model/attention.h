@@ -20,6 +20,13 @@ at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::T
 // key/value head h / groups (the Hugging Face repeat_kv order).
 at::Tensor repeatKvHeads(const at::Tensor& kv, std::int64_t groups);
 
+// causalAttention of q [B, H, T, D] over k and v [B, H_kv, T, D] repeated to H heads (grouped-query
+// attention; H_kv = H is plain multi-head). With `recompute` (train.recompute selective) backward
+// keeps only q, k and v: the repeated heads, scores, probabilities and dropout mask are computed
+// again in backward instead of being saved.
+at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
+                         int layer, bool recompute);
+
 // Rotary tables for positions first_position .. first_position + length - 1, each [length, head_dim]
 // (the Hugging Face layout: frequencies repeated twice, computed in float32 as HF does).
 struct RotaryTables {

@@ -23,7 +23,8 @@ namespace behemoth {
 class GptAttention : public LinearOwner {
  public:
   explicit GptAttention(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, int layer);
+  // recompute_core: selective recomputation of the attention core (see attentionCore).
+  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, int layer, bool recompute_core);
 
  private:
   std::int64_t head_dim_;
@@ -38,7 +39,7 @@ class GptMlp : public LinearOwner {
 class GptBlock : public torch::nn::Module {
  public:
   GptBlock(const ModelConfig& config, int layer);
-  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout);
+  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, bool recompute_attention_core);
 
  private:
   torch::nn::LayerNorm ln1_{nullptr};

@@ -17,6 +17,7 @@
 #include "backend/model/layers.h"
 #include "backend/model/linear.h"
 #include "backend/model/model_config.h"
+#include "memory/training_layout.h"
 #include "parallel/pipeline/stage_layers.h"
 #include "parallel/tensor_parallel/tensor_parallel_ops.h"
 
@@ -74,6 +75,10 @@ class LanguageModel : public LinearOwner {
   // Which step and global samples the next forward computes (the trainer sets it per micro-batch):
   // dropout masks are drawn from it and the activations' global coordinates (backend/model/dropout.h).
   void setDropoutContext(const DropoutContext& context) { dropout_context_ = context; }
+  // Activation recomputation (train.recompute, backend/model/recompute.h): full runs every block
+  // again in backward from its input, selective the attention core from q, k and v.
+  void setRecompute(Recompute recompute) { recompute_ = recompute; }
+  Recompute recompute() const { return recompute_; }
   // Swaps the token embedding (for the vocabulary-parallel one).
   virtual void replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) = 0;
 
@@ -104,6 +109,7 @@ class LanguageModel : public LinearOwner {
   TensorParallelContext tp_;
   std::int64_t padded_vocab_ = 0;
   DropoutContext dropout_context_;
+  Recompute recompute_ = Recompute::none;
 };
 
 // Mean cross-entropy over every token: logits [B, T, V], targets [B, T] int64.

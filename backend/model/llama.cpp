@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "backend/model/recompute.h"
+
 namespace behemoth {
 
 namespace {
@@ -23,16 +25,14 @@ LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.hea
 }
 
 at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
-                                   int layer) {
+                                   int layer, bool recompute_core) {
   // Head counts come from the projections' widths, so tensor-parallel shards work unchanged.
   // q, k and v read one prepared input (under tensor parallelism: one collective, not three).
   const at::Tensor input = linear("q").prepareInput(x);
   const at::Tensor q = applyRotary(splitHeads(linear("q").forwardPrepared(input), head_dim_), rotary);
   const at::Tensor k = applyRotary(splitHeads(linear("k").forwardPrepared(input), head_dim_), rotary);
   const at::Tensor v = splitHeads(linear("v").forwardPrepared(input), head_dim_);
-  const std::int64_t groups = q.size(1) / k.size(1);
-  const at::Tensor attended =
-      causalAttention(q, repeatKvHeads(k, groups), repeatKvHeads(v, groups), &dropout, layer);
+  const at::Tensor attended = attentionCore(q, k, v, dropout, layer, recompute_core);
   // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
   return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1}));
 }
@@ -55,8 +55,9 @@ LlamaBlock::LlamaBlock(const ModelConfig& config, int layer) : layer_(layer) {
   mlp_ = register_module("mlp", std::make_shared<LlamaMlp>(config));
 }
 
-at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout) {
-  const at::Tensor attended = attn_->forward(attn_norm_->forward(x), rotary, dropout, layer_);
+at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
+                               bool recompute_attention_core) {
+  const at::Tensor attended = attn_->forward(attn_norm_->forward(x), rotary, dropout, layer_, recompute_attention_core);
   const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
   return h + dropout.residual(mlp_->forward(mlp_norm_->forward(h)), DropoutSite::mlp_output, layer_);
 }
@@ -90,9 +91,23 @@ at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
 at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   // Recomputed per block (O(T * head_dim), small next to the block) so a block runs on its own, as
   // a pipeline stage or under activation checkpointing.
-  const RotaryTables rotary =
-      rotaryTables(0, fullSequenceLength(hidden), config().headDim(), config().rope_theta, hidden.options());
-  return blocks_.at(index)->forward(hidden, rotary, forwardDropout(hidden));
+  const std::int64_t length = fullSequenceLength(hidden);
+  const std::int64_t head_dim = config().headDim();
+  const double theta = config().rope_theta;
+  const ForwardDropout dropout = forwardDropout(hidden);
+  if (recompute() != Recompute::full) {
+    const RotaryTables rotary = rotaryTables(0, length, head_dim, theta, hidden.options());
+    return blocks_.at(index)->forward(hidden, rotary, dropout, recompute() == Recompute::selective);
+  }
+  // The region holds the block, the sizes and this forward's dropout by value (it runs again in
+  // backward, when the model's dropout context may describe another micro-batch) and makes its
+  // own rotary tables, so that only the block input stays alive between forward and backward.
+  const std::shared_ptr<LlamaBlock> block = blocks_.at(index);
+  const auto region = [block, length, head_dim, theta, dropout](const std::vector<at::Tensor>& input) {
+    const RotaryTables rotary = rotaryTables(0, length, head_dim, theta, input[0].options());
+    return std::vector<at::Tensor>{block->forward(input[0], rotary, dropout, /*recompute_attention_core=*/false)};
+  };
+  return recomputeInBackward(region, {hidden}).front();
 }
 
 at::Tensor LlamaModel::head(const at::Tensor& hidden) {

@@ -22,7 +22,9 @@ namespace behemoth {
 class LlamaAttention : public LinearOwner {
  public:
   explicit LlamaAttention(const ModelConfig& config);
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout, int layer);
+  // recompute_core: selective recomputation of the attention core (see attentionCore).
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout, int layer,
+                     bool recompute_core);
 
  private:
   std::int64_t head_dim_;
@@ -37,7 +39,8 @@ class LlamaMlp : public LinearOwner {
 class LlamaBlock : public torch::nn::Module {
  public:
   LlamaBlock(const ModelConfig& config, int layer);
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout);
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
+                     bool recompute_attention_core);
 
  private:
   std::shared_ptr<RmsNorm> attn_norm_;

@@ -20,7 +20,11 @@ using RecomputedRegion = std::function<std::vector<at::Tensor>(const std::vector
 // region(inputs) without saving anything inside it for backward when grad mode is on (and plainly
 // region(inputs) when it is off). In backward, region runs again on detached copies of `inputs`
 // and its outputs are back-propagated; the inputs' gradients flow on. `region` must compute the
-// same values when run again (dropout here is keyed on coordinates, not on a generator).
+// same values when run again (dropout here is keyed on coordinates, not on a generator), and must
+// not read state that changes between forward and backward (capture it by value). Besides its
+// inputs it may use parameters (leaves: their gradients accumulate in the recomputed backward) and
+// tensors that need no gradient; any other tensor that needs one must be passed as an input. In
+// evaluation, or when no input requires grad, region just runs (with autograd, in the latter case).
 std::vector<at::Tensor> recomputeInBackward(const RecomputedRegion& region, const std::vector<at::Tensor>& inputs);
 
 }  // namespace behemoth

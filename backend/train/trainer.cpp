@@ -199,6 +199,7 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   s.model = buildModel(p.model, p.train.seed, stageModelPart(p, s.pp.rank()));
   // Shards are sliced from the full seed-initialized parameters: every layout starts alike.
   s.tp_layout = parallelize(*s.model, p.plan, world);
+  s.model->setRecompute(recomputeFromName(p.train.recompute));
   // fp16 on a CPU computes in fp32 with fp16-rounded weights and fp16 gradient reduction (LibTorch
   // has no CPU fp16 matmul); the ZeRO optimizer does the rounding and the loss scaling.
   if (p.precision == Precision::bf16) s.model->to(at::kBFloat16);

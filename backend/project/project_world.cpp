@@ -119,6 +119,10 @@ void rejectUnavailableFeatures(const Project& project) {
   if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
   if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");
   if (plan.zero == 3) reject("parallel.zero: ZeRO stage 3 is not available in this build yet (use 0, 1 or 2)");
+  // Parsed for the planner; the trainer does not recompute yet (backend/model/recompute.h).
+  if (project.train.recompute != "none") {
+    reject("train.recompute: activation recomputation is not available in this build yet (use none)");
+  }
   // dp == 1 with zero 1|2 is accepted: one shard holding everything, the same math as zero 0.
   if (plan.offload_optimizer && plan.zero == 0) {
     reject("parallel.offload_optimizer: offloading the optimizer needs parallel.zero 1 or 2");

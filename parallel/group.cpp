@@ -102,14 +102,19 @@ std::string collectiveFailureMessage(const std::string& description, const std::
 // ---- PendingWork ----
 
 PendingWork::PendingWork(c10::intrusive_ptr<c10d::Work> work, std::function<void()> finish, std::string description,
-                         std::chrono::milliseconds timeout)
-    : work_(std::move(work)), finish_(std::move(finish)), description_(std::move(description)), timeout_(timeout) {}
+                         std::chrono::milliseconds timeout, bool bounded)
+    : work_(std::move(work)),
+      finish_(std::move(finish)),
+      description_(std::move(description)),
+      timeout_(timeout),
+      bounded_(bounded) {}
 
 PendingWork::PendingWork(PendingWork&& other) noexcept
     : work_(std::move(other.work_)),
       finish_(std::move(other.finish_)),
       description_(std::move(other.description_)),
-      timeout_(other.timeout_) {
+      timeout_(other.timeout_),
+      bounded_(other.bounded_) {
   other.work_.reset();
   other.finish_ = nullptr;
 }
@@ -125,6 +130,7 @@ PendingWork& PendingWork::operator=(PendingWork&& other) noexcept {
     finish_ = std::move(other.finish_);
     description_ = std::move(other.description_);
     timeout_ = other.timeout_;
+    bounded_ = other.bounded_;
     other.work_.reset();
     other.finish_ = nullptr;
   }
@@ -148,7 +154,11 @@ void PendingWork::wait() {
   if (work) {
     ActivityScope scope(("waiting for " + description_).c_str());
     try {
-      work->wait();
+      if (bounded_) {
+        work->wait(timeout_);
+      } else {
+        work->wait();
+      }
     } catch (const std::exception& error) {
       throw std::runtime_error(collectiveFailureMessage(description_, errorText(error), timeout_));
     }
@@ -389,6 +399,42 @@ void Group::broadcast(at::Tensor& tensor, int root_group_rank) {
   options.rootRank = root_group_rank;
   runBlocking("broadcast", bytes, [&] { return backend_->broadcast(tensors, options); });
   if (!work_tensor.is_same(tensor)) tensor.copy_(work_tensor);
+}
+
+PendingWork Group::sendAsync(const at::Tensor& tensor, int peer, int tag, const std::string& what) {
+  const int64_t bytes = byteSize(tensor);
+  const std::string description = "rank " + std::to_string(spec_.world_rank) + ": " + what + " (" + std::to_string(bytes) + " bytes)";
+  if (peer < 0 || peer >= size() || peer == rank()) {
+    throw std::invalid_argument(description + ": peer " + std::to_string(peer) + " is not another rank of " + groupPhrase(spec_.label));
+  }
+  counter_.add(spec_.label, bytes);
+  // The flat byte view keeps the data alive until the send completes (the work holds it).
+  std::vector<at::Tensor> tensors{asFlatBytes(tensor.contiguous())};
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    work = backend_->send(tensors, peer, tag);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
+  }
+  // The tensors must outlive the transfer: the finish step holds them until wait().
+  return PendingWork(std::move(work), [keep = tensors]() {}, description, spec_.timeout, /*bounded=*/true);
+}
+
+PendingWork Group::recvAsync(at::Tensor& tensor, int peer, int tag, const std::string& what) {
+  const int64_t bytes = byteSize(tensor);
+  const std::string description = "rank " + std::to_string(spec_.world_rank) + ": " + what + " (" + std::to_string(bytes) + " bytes)";
+  if (peer < 0 || peer >= size() || peer == rank()) {
+    throw std::invalid_argument(description + ": peer " + std::to_string(peer) + " is not another rank of " + groupPhrase(spec_.label));
+  }
+  if (!tensor.is_contiguous()) throw std::invalid_argument(description + ": the receive buffer must be contiguous");
+  std::vector<at::Tensor> tensors{asFlatBytes(tensor)};
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    work = backend_->recv(tensors, peer, tag);
+  } catch (const std::exception& error) {
+    throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
+  }
+  return PendingWork(std::move(work), [keep = tensors]() {}, description, spec_.timeout, /*bounded=*/true);
 }
 
 void Group::barrier() {

@@ -30,8 +30,10 @@ enum class ReduceOp { Sum, Avg, Max, Min };
 class PendingWork {
  public:
   PendingWork() = default;  // already complete
+  // `bounded`: wait() gives up after `timeout` itself (point-to-point work, which no backend
+  // timeout covers); otherwise the backend's own collective timeout applies.
   PendingWork(c10::intrusive_ptr<c10d::Work> work, std::function<void()> finish, std::string description,
-              std::chrono::milliseconds timeout);
+              std::chrono::milliseconds timeout, bool bounded = false);
   PendingWork(PendingWork&& other) noexcept;
   PendingWork& operator=(PendingWork&& other) noexcept;
   PendingWork(const PendingWork&) = delete;
@@ -47,6 +49,7 @@ class PendingWork {
   std::function<void()> finish_;
   std::string description_;
   std::chrono::milliseconds timeout_{0};
+  bool bounded_ = false;
 };
 
 struct GroupSpec {
@@ -85,6 +88,13 @@ class Group {
   // Chunk i along split_dim goes to group rank i; received chunks are concatenated along concat_dim.
   at::Tensor allToAll(const at::Tensor& tensor, int64_t split_dim, int64_t concat_dim);
   void broadcast(at::Tensor& tensor, int root_group_rank);
+  // Point-to-point with group rank `peer` (pipeline stages). `tag` pairs a send with its receive;
+  // `what` names the transfer in errors ("receive of the activation of micro-batch 3, chunk 0,
+  // from pipeline stage 1"). The sender counts the bytes. recvAsync fills `tensor` (contiguous,
+  // of the sender's shape and dtype) by the time wait() returns; wait() fails after the group's
+  // timeout instead of hanging when the peer never sends.
+  PendingWork sendAsync(const at::Tensor& tensor, int peer, int tag, const std::string& what);
+  PendingWork recvAsync(at::Tensor& tensor, int peer, int tag, const std::string& what);
   void barrier();
 
  private:

@@ -61,6 +61,12 @@ void Plan::resolve(int world_size) {
   // 64-bit: axes of a mistyped project may multiply past int.
   const std::int64_t others = std::int64_t{pp} * tp * sp * ep;
   if (others > world_size && dp == -1) {
+    for (Axis axis : {Axis::pp, Axis::tp, Axis::sp, Axis::ep}) {
+      if (size(axis) == others) {
+        throw std::invalid_argument("parallel." + std::string(axisName(axis)) + ": " + std::to_string(others) +
+                                    " exceeds the world size " + std::to_string(world_size));
+      }
+    }
     throw std::invalid_argument("parallel: pp*tp*sp*ep = " + std::to_string(others) + " exceeds the world size " +
                                 std::to_string(world_size));
   }

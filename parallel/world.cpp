@@ -84,6 +84,12 @@ Group& ProcessWorld::world() {
   return findOrCreate("world", everyone);
 }
 
+Group& ProcessWorld::subgroup(const std::string& label, const std::vector<int>& ranks) {
+  const auto cached = groups_.find(label);
+  if (cached != groups_.end()) return *cached->second;
+  return findOrCreate(label, ranks);
+}
+
 Group& ProcessWorld::findOrCreate(const std::string& label, const std::vector<int>& ranks) {
   GroupSpec spec{label, ranks, info_.rank, info_.timeout};
   c10::intrusive_ptr<C10dBackend> backend;

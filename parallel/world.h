@@ -48,6 +48,9 @@ class ProcessWorld {
   Group& group(Axis axis);
   Group& group(std::vector<Axis> axes);
   Group& world();  // all ranks, label "world"
+  // A group of explicit global ranks that is not an axis (the first and last pipeline stage sharing
+  // a tied embedding). Only members call it; label + first rank must be unique in the job.
+  Group& subgroup(const std::string& label, const std::vector<int>& ranks);
 
   // Counts every collective of every group, under the group's label.
   CommCounter& counter() { return counter_; }

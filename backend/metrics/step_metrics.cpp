@@ -49,8 +49,26 @@ json StepMetrics::toJson() const {
   if (peak_tensor_bytes) out["peak_tensor_bytes"] = *peak_tensor_bytes;
   if (!rank_model_state_bytes.empty()) out["rank_model_state_bytes"] = rank_model_state_bytes;
   if (!rank_peak_rss_bytes.empty()) out["rank_peak_rss_bytes"] = rank_peak_rss_bytes;
+  if (!rank_activation_bytes.empty()) out["rank_activation_bytes"] = rank_activation_bytes;
+  if (!pipeline_bubble.empty()) out["pipeline_bubble"] = pipeline_bubble;
   return out;
 }
+
+namespace {
+
+std::vector<double> readNumbers(const json& object, const char* name) {
+  std::vector<double> values;
+  const auto found = object.find(name);
+  if (found == object.end()) return values;
+  if (!found->is_array()) throw std::invalid_argument(std::string("step metrics: ") + name + ": expected an array");
+  for (const auto& value : *found) {
+    if (!value.is_number()) throw std::invalid_argument(std::string("step metrics: ") + name + ": expected numbers, got " + value.dump());
+    values.push_back(value.get<double>());
+  }
+  return values;
+}
+
+}  // namespace
 
 StepMetrics StepMetrics::fromJson(const json& object) {
   if (!object.is_object()) throw std::invalid_argument("step metrics: expected a JSON object, got " + object.dump());
@@ -79,6 +97,7 @@ StepMetrics StepMetrics::fromJson(const json& object) {
     readOptional(object, "loss_scale", scale);
     metrics.loss_scale = scale;
   }
+  metrics.pipeline_bubble = readNumbers(object, "pipeline_bubble");
   for (auto [name, field] : {std::pair{"activation_bytes", &metrics.activation_bytes},
                              std::pair{"peak_tensor_bytes", &metrics.peak_tensor_bytes}}) {
     if (!object.contains(name)) continue;
@@ -87,7 +106,8 @@ StepMetrics StepMetrics::fromJson(const json& object) {
     *field = bytes;
   }
   for (auto [name, field] : {std::pair{"rank_model_state_bytes", &metrics.rank_model_state_bytes},
-                             std::pair{"rank_peak_rss_bytes", &metrics.rank_peak_rss_bytes}}) {
+                             std::pair{"rank_peak_rss_bytes", &metrics.rank_peak_rss_bytes},
+                             std::pair{"rank_activation_bytes", &metrics.rank_activation_bytes}}) {
     const auto found = object.find(name);
     if (found == object.end()) continue;
     if (!found->is_array()) throw std::invalid_argument(std::string("step metrics: ") + name + ": expected an array");

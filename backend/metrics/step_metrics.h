@@ -30,6 +30,10 @@ struct StepMetrics {
   // micro-batch's forward and loss kept alive for backward, and the step's peak of live tensors.
   std::optional<std::int64_t> activation_bytes;
   std::optional<std::int64_t> peak_tensor_bytes;
+  // Pipelines: every rank's activation bytes at its peak (train.measure_memory), and per stage the
+  // measured bubble: the fraction of the step's schedule the stage spent not computing.
+  std::vector<std::int64_t> rank_activation_bytes;
+  std::vector<double> pipeline_bubble;
   std::optional<double> loss_scale;    // fp16: the dynamic loss scale the step used
   bool skipped = false;                // fp16 overflow: no rank updated the weights this step
   std::optional<double> eval_loss;     // present on steps that evaluated

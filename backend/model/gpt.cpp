@@ -59,17 +59,23 @@ at::Tensor GptBlock::forward(const at::Tensor& x, const ForwardDropout& dropout)
   return h + dropout.residual(mlp_->forward(ln2_->forward(h)), DropoutSite::mlp_output, layer_);
 }
 
-GptModel::GptModel(const ModelConfig& config) : LanguageModel(config) {
-  tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
-  pos_emb_ = register_module("pos_emb", std::make_shared<Embedding>(config.seq_len, config.d_model));
-  auto blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int index = 0; index < config.n_layer; ++index) {
-    blocks_.push_back(std::make_shared<GptBlock>(config, index));
-    blocks->push_back(blocks_.back());
+GptModel::GptModel(const ModelConfig& config, const ModelPart& part) : LanguageModel(config, part) {
+  if (holdsTokenEmbedding()) {
+    tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
   }
-  ln_f_ = register_module("ln_f", makeLayerNorm(config));
-  if (!config.tie_embeddings) {
-    addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
+  if (holdsEmbedding()) pos_emb_ = register_module("pos_emb", std::make_shared<Embedding>(config.seq_len, config.d_model));
+  // Children named by their block index, so a stage's parameters keep the whole model's names.
+  auto blocks = register_module("blocks", std::make_shared<torch::nn::Module>());
+  for (const BlockRange& range : chunks()) {
+    for (int index = range.first; index < range.end(); ++index) {
+      blocks_[index] = blocks->register_module(std::to_string(index), std::make_shared<GptBlock>(config, index));
+    }
+  }
+  if (holdsHead()) {
+    ln_f_ = register_module("ln_f", makeLayerNorm(config));
+    if (!config.tie_embeddings) {
+      addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
+    }
   }
 }
 

@@ -9,11 +9,10 @@
 //   ln_f.{weight,bias}, and lm_head.weight [V, d] only when tie_embeddings is false.
 #pragma once
 
-#include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/normalization.h>
 
+#include <map>
 #include <memory>
-#include <vector>
 
 #include "backend/model/dropout.h"
 #include "backend/model/language_model.h"
@@ -51,7 +50,7 @@ class GptBlock : public torch::nn::Module {
 
 class GptModel : public LanguageModel {
  public:
-  explicit GptModel(const ModelConfig& config);
+  GptModel(const ModelConfig& config, const ModelPart& part);
 
   at::Tensor embed(const at::Tensor& tokens) override;
   at::Tensor block(int index, const at::Tensor& hidden) override;
@@ -62,7 +61,7 @@ class GptModel : public LanguageModel {
  private:
   std::shared_ptr<Embedding> tok_emb_;
   std::shared_ptr<Embedding> pos_emb_;
-  std::vector<std::shared_ptr<GptBlock>> blocks_;
+  std::map<int, std::shared_ptr<GptBlock>> blocks_;  // by block index: the ones this rank holds
   torch::nn::LayerNorm ln_f_{nullptr};
 };
 

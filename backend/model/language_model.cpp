@@ -10,9 +10,32 @@
 
 namespace behemoth {
 
-LanguageModel::LanguageModel(ModelConfig config) : config_(std::move(config)), padded_vocab_(config_.vocab_size) {}
+LanguageModel::LanguageModel(ModelConfig config, ModelPart part)
+    : config_(std::move(config)), part_(std::move(part)), padded_vocab_(config_.vocab_size) {
+  chunks_ = part_.chunks.empty() ? std::vector<BlockRange>{{0, config_.n_layer}} : part_.chunks;
+  for (const BlockRange& range : chunks_) {
+    if (range.first < 0 || range.count < 1 || range.end() > config_.n_layer) {
+      throw std::invalid_argument("model part: blocks [" + std::to_string(range.first) + ", " + std::to_string(range.end()) +
+                                  ") are outside the model's " + std::to_string(config_.n_layer) + " blocks");
+    }
+  }
+}
+
+bool LanguageModel::holdsBlock(int index) const {
+  for (const BlockRange& range : chunks_) {
+    if (index >= range.first && index < range.end()) return true;
+  }
+  return false;
+}
+
+void LanguageModel::requireWholeModel(const char* what) const {
+  const bool whole = part_.embedding && part_.head && chunks_.size() == 1 && chunks_[0].first == 0 &&
+                     chunks_[0].count == config_.n_layer;
+  if (!whole) throw std::logic_error(std::string(what) + " needs the whole model; this rank holds a pipeline stage");
+}
 
 at::Tensor LanguageModel::hiddenStates(const at::Tensor& tokens) {
+  requireWholeModel("model forward");
   checkTokens(tokens);
   at::Tensor hidden = embed(tokens);
   for (int index = 0; index < config_.n_layer; ++index) hidden = block(index, hidden);
@@ -26,8 +49,12 @@ at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
 }
 
 at::Tensor LanguageModel::loss(const at::Tensor& tokens, const at::Tensor& targets) {
-  if (!tp_.group) return lossFromLogits(forward(tokens), targets);
-  const at::Tensor local_logits = head(hiddenStates(tokens));
+  return headLoss(hiddenStates(tokens), targets);
+}
+
+at::Tensor LanguageModel::headLoss(const at::Tensor& hidden, const at::Tensor& targets) {
+  if (!tp_.group) return lossFromLogits(head(hidden), targets);
+  const at::Tensor local_logits = head(hidden);
   if (local_logits.dim() != 3 || targets.sizes() != local_logits.sizes().slice(0, 2)) {
     throw std::invalid_argument("model loss: logits must be [B, T, V] and targets [B, T]");
   }
@@ -93,12 +120,12 @@ at::Tensor lossFromLogits(const at::Tensor& logits, const at::Tensor& targets) {
   return at::cross_entropy_loss(logits.reshape({-1, vocab}), targets.reshape({-1}));
 }
 
-std::shared_ptr<LanguageModel> buildModel(const ModelConfig& config, std::uint64_t seed) {
+std::shared_ptr<LanguageModel> buildModel(const ModelConfig& config, std::uint64_t seed, const ModelPart& part) {
   config.validate();
   std::shared_ptr<LanguageModel> model;
   switch (config.arch) {
-    case Arch::gpt: model = std::make_shared<GptModel>(config); break;
-    case Arch::llama: model = std::make_shared<LlamaModel>(config); break;
+    case Arch::gpt: model = std::make_shared<GptModel>(config, part); break;
+    case Arch::llama: model = std::make_shared<LlamaModel>(config, part); break;
   }
   if (!model) throw std::invalid_argument("model.arch: unknown architecture value");
   const LanguageModel& rules = *model;

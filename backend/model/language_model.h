@@ -10,21 +10,43 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/model/dropout.h"
 #include "backend/model/init.h"
 #include "backend/model/layers.h"
 #include "backend/model/linear.h"
 #include "backend/model/model_config.h"
+#include "parallel/pipeline/stage_layers.h"
 #include "parallel/tensor_parallel/tensor_parallel_ops.h"
 
 namespace behemoth {
 
+// The part of the model one rank builds: under pipeline parallelism its stage's blocks (one range
+// per model chunk), the embedding on the first stage, the final norm and head on the last. A tied
+// head on a stage without the embedding holds its own copy of tok_emb.weight (same name, same
+// initial values; the trainer sums the two copies' gradients). Default: the whole model.
+struct ModelPart {
+  std::vector<BlockRange> chunks;  // empty: every block, as one chunk
+  bool embedding = true;
+  bool head = true;
+  static ModelPart whole() { return {}; }
+};
+
 class LanguageModel : public LinearOwner {
  public:
-  explicit LanguageModel(ModelConfig config);
+  LanguageModel(ModelConfig config, ModelPart part);
 
   const ModelConfig& config() const { return config_; }
+  // What this rank built: its chunks' block ranges (the whole model: one chunk of every block),
+  // and whether it holds the embedding and the head.
+  const std::vector<BlockRange>& chunks() const { return chunks_; }
+  bool holdsEmbedding() const { return part_.embedding; }
+  bool holdsHead() const { return part_.head; }
+  bool holdsBlock(int index) const;
+  // Whether the model's token-embedding table lives here: with the embedding, or as the tied
+  // head's copy.
+  bool holdsTokenEmbedding() const { return part_.embedding || (part_.head && config_.tie_embeddings); }
 
   // tokens [B, T] int64 (T <= seq_len) -> logits [B, T, vocab_size] (under tensor parallelism
   // gathered over the vocabulary, padding columns dropped: the same logits on every tp rank).
@@ -32,6 +54,8 @@ class LanguageModel : public LinearOwner {
   // Mean next-token cross-entropy of `targets` [B, T]: the training loss. Under tensor
   // parallelism the vocabulary-parallel cross-entropy, which never gathers the logits.
   at::Tensor loss(const at::Tensor& tokens, const at::Tensor& targets);
+  // The same loss from the last block's output (the last pipeline stage's part of loss()).
+  at::Tensor headLoss(const at::Tensor& hidden, const at::Tensor& targets);
 
   // tokens [B, T] -> hidden [B, T, d_model].
   virtual at::Tensor embed(const at::Tensor& tokens) = 0;
@@ -72,8 +96,11 @@ class LanguageModel : public LinearOwner {
 
  private:
   at::Tensor hiddenStates(const at::Tensor& tokens);
+  void requireWholeModel(const char* what) const;
 
   ModelConfig config_;
+  ModelPart part_;
+  std::vector<BlockRange> chunks_;
   TensorParallelContext tp_;
   std::int64_t padded_vocab_ = 0;
   DropoutContext dropout_context_;
@@ -84,6 +111,9 @@ at::Tensor lossFromLogits(const at::Tensor& logits, const at::Tensor& targets);
 
 // Validates `config`, builds the architecture it names and initializes every parameter from
 // (seed, parameter name) only -- see backend/model/init.h.
-std::shared_ptr<LanguageModel> buildModel(const ModelConfig& config, std::uint64_t seed);
+// With `part`, only that part is built (and initialized exactly as the whole model's same
+// parameters would be).
+std::shared_ptr<LanguageModel> buildModel(const ModelConfig& config, std::uint64_t seed,
+                                          const ModelPart& part = ModelPart::whole());
 
 }  // namespace behemoth

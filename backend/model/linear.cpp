@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "parallel/deferred_weight_grad.h"
+
 namespace behemoth {
 
 DenseLinear::DenseLinear(std::int64_t in_features, std::int64_t out_features, bool with_bias) {
@@ -11,7 +13,7 @@ DenseLinear::DenseLinear(std::int64_t in_features, std::int64_t out_features, bo
   if (with_bias) bias = register_parameter("bias", at::empty({out_features}));
 }
 
-at::Tensor DenseLinear::forward(const at::Tensor& input) { return at::linear(input, weight, bias); }
+at::Tensor DenseLinear::forward(const at::Tensor& input) { return deferrableLinear(input, weight, bias); }
 
 void LinearOwner::addLinear(const std::string& name, std::shared_ptr<LinearLayer> layer) {
   linears_[name] = register_module(name, std::move(layer));

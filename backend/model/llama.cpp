@@ -61,16 +61,22 @@ at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, 
   return h + dropout.residual(mlp_->forward(mlp_norm_->forward(h)), DropoutSite::mlp_output, layer_);
 }
 
-LlamaModel::LlamaModel(const ModelConfig& config) : LanguageModel(config) {
-  tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
-  auto blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int index = 0; index < config.n_layer; ++index) {
-    blocks_.push_back(std::make_shared<LlamaBlock>(config, index));
-    blocks->push_back(blocks_.back());
+LlamaModel::LlamaModel(const ModelConfig& config, const ModelPart& part) : LanguageModel(config, part) {
+  if (holdsTokenEmbedding()) {
+    tok_emb_ = register_module("tok_emb", std::make_shared<Embedding>(config.vocab_size, config.d_model));
   }
-  norm_f_ = register_module("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
-  if (!config.tie_embeddings) {
-    addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
+  // Children named by their block index, so a stage's parameters keep the whole model's names.
+  auto blocks = register_module("blocks", std::make_shared<torch::nn::Module>());
+  for (const BlockRange& range : chunks()) {
+    for (int index = range.first; index < range.end(); ++index) {
+      blocks_[index] = blocks->register_module(std::to_string(index), std::make_shared<LlamaBlock>(config, index));
+    }
+  }
+  if (holdsHead()) {
+    norm_f_ = register_module("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+    if (!config.tie_embeddings) {
+      addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
+    }
   }
 }
 

@@ -9,10 +9,8 @@
 //   blocks.{i}.mlp.down.weight [d, ff], norm_f.weight [d], and lm_head.weight [V, d] unless tied.
 #pragma once
 
-#include <torch/nn/modules/container/modulelist.h>
-
+#include <map>
 #include <memory>
-#include <vector>
 
 #include "backend/model/attention.h"
 #include "backend/model/dropout.h"
@@ -51,7 +49,7 @@ class LlamaBlock : public torch::nn::Module {
 
 class LlamaModel : public LanguageModel {
  public:
-  explicit LlamaModel(const ModelConfig& config);
+  LlamaModel(const ModelConfig& config, const ModelPart& part);
 
   at::Tensor embed(const at::Tensor& tokens) override;
   at::Tensor block(int index, const at::Tensor& hidden) override;
@@ -61,7 +59,7 @@ class LlamaModel : public LanguageModel {
 
  private:
   std::shared_ptr<Embedding> tok_emb_;
-  std::vector<std::shared_ptr<LlamaBlock>> blocks_;
+  std::map<int, std::shared_ptr<LlamaBlock>> blocks_;  // by block index: the ones this rank holds
   std::shared_ptr<RmsNorm> norm_f_;
 };
 

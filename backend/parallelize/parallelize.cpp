@@ -93,9 +93,11 @@ class Sharder {
 
   void vocabulary() {
     const std::int64_t rows = layout.padded_vocab / t_;
-    model_.replaceTokenEmbedding(
-        std::make_shared<VocabParallelEmbedding>(vocabularyShard("tok_emb.weight"), rows * r_, context_));
-    shard("tok_emb.weight", 0, 1);
+    if (has("tok_emb.weight")) {  // not on a middle pipeline stage
+      model_.replaceTokenEmbedding(
+          std::make_shared<VocabParallelEmbedding>(vocabularyShard("tok_emb.weight"), rows * r_, context_));
+      shard("tok_emb.weight", 0, 1);
+    }
     if (has("lm_head.weight")) {
       replaceLinear(model_, "lm_head",
                     std::make_shared<ColumnParallelLinear>(vocabularyShard("lm_head.weight"), at::Tensor(), context_,
@@ -177,6 +179,7 @@ TensorParallelLayout parallelize(LanguageModel& model, Group& tp_group, bool seq
   if (t > 1) {
     checkSplittable(config, t);
     for (int i = 0; i < config.n_layer; ++i) {
+      if (!model.holdsBlock(i)) continue;  // another pipeline stage's block
       const std::string block = "blocks." + str(i);
       if (config.arch == Arch::gpt) {
         sharder.column(block + ".attn.qkv", /*interleaved=*/3);

@@ -156,11 +156,11 @@ std::array<Axis, kAxisCount> parseAxisOrder(const JsonFields& fields) {
   return order;
 }
 
-// parallel.pp_layers: a non-empty array of positive integers (blocks per virtual stage).
+// parallel.pp_layers: an array of positive integers (blocks per virtual stage); [] = even split.
 std::vector<int> parseLayerCounts(const JsonFields& fields) {
   const json& value = fields.at("pp_layers");
-  if (!value.is_array() || value.empty()) {
-    fields.fail("pp_layers", "must be a non-empty array of block counts, got " + describeJsonValue(value));
+  if (!value.is_array()) {
+    fields.fail("pp_layers", "must be an array of block counts per stage, got " + describeJsonValue(value));
   }
   std::vector<int> counts;
   for (std::size_t k = 0; k < value.size(); ++k) {

@@ -115,7 +115,6 @@ void checkProjectScale(const Project& project) {
 
 void rejectUnavailableFeatures(const Project& project) {
   const Plan& plan = project.plan;
-  if (plan.pp > 1) reject("parallel.pp: pipeline parallelism is not available in this build yet");
   if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
   if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");
   if (plan.zero == 3) reject("parallel.zero: ZeRO stage 3 is not available in this build yet (use 0, 1 or 2)");

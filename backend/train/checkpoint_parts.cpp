@@ -110,7 +110,8 @@ std::vector<CheckpointPart> checkpointParts(const std::vector<StateView>& views,
     const int dp_index = view.sharded_over_dp ? 0 : context.dp_rank;
     const int tp_copies = !placement.sharded || context.tp == 1 ? context.tp : placement.replicas;
     const int tp_index = !placement.sharded || context.tp == 1 ? context.tp_rank : context.tp_rank % placement.replicas;
-    part.written_here = view.saved && writesHere(part.name, dp_index * tp_copies + tp_index, dp_copies * tp_copies);
+    const bool copy_saved_elsewhere = context.loaded_only != nullptr && context.loaded_only->at(view.param);
+    part.written_here = view.saved && !copy_saved_elsewhere && writesHere(part.name, dp_index * tp_copies + tp_index, dp_copies * tp_copies);
     parts.push_back(std::move(part));
   }
   return parts;

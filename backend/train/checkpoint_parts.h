@@ -48,6 +48,9 @@ struct PartsContext {
   int dp = 1;
   int tp_rank = 0;
   int tp = 1;
+  // Per parameter (may be null): true for a copy another rank saves -- the last pipeline stage's
+  // tied head, whose values equal the first stage's embedding. Loaded, never written.
+  const std::vector<bool>* loaded_only = nullptr;
 };
 
 std::vector<CheckpointPart> checkpointParts(const std::vector<StateView>& views, const PartsContext& context);

@@ -4,7 +4,9 @@
 #include <torch/nn/module.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <stdexcept>
 
@@ -18,6 +20,9 @@
 #include "backend/metrics/tensor_memory.h"
 #include "backend/model/language_model.h"
 #include "backend/parallelize/parallelize.h"
+#include "backend/pipeline/pipeline_executor.h"
+#include "backend/pipeline/stage_parameters.h"
+#include "backend/pipeline/step_trace.h"
 #include "backend/train/checkpoint_loading.h"
 #include "backend/train/checkpoint_saver.h"
 #include "backend/train/lr_schedule.h"
@@ -27,6 +32,9 @@
 #include "backend/train/fault_injection.h"
 #include "backend/train/stop_request.h"
 #include "parallel/activity.h"
+#include "parallel/deferred_weight_grad.h"
+#include "parallel/pipeline/pipeline_schedule.h"
+#include "parallel/pipeline/stage_layers.h"
 #include "parallel/world.h"
 
 namespace behemoth {
@@ -58,6 +66,7 @@ struct Trainer::State {
   ProcessWorld& world;
   Group& dp;
   Group& tp;
+  Group& pp;
   std::shared_ptr<LanguageModel> model;
   TensorParallelLayout tp_layout;
   std::vector<std::string> names;
@@ -72,8 +81,27 @@ struct Trainer::State {
   std::unique_ptr<CheckpointSaver> saver;
   // train.measure_memory: tensor bytes the last step's first micro-batch kept for backward.
   std::int64_t activation_bytes = 0;
+  // Pipeline parallelism (parallel.pp > 1): this rank's schedule runner; the group of the first and
+  // last stage when they share a tied embedding (its gradient is summed over it), and its index.
+  std::unique_ptr<PipelineExecutor> pipeline;
+  Group* tied_group = nullptr;
+  std::size_t tied_param = 0;
+  std::vector<bool> loaded_only;  // per parameter: a copy another rank saves (the tied head's)
+  std::optional<PipelineStepResult> last_pipeline_step;
+  double bubble_fraction = 0.0;  // the last step's measured bubble on this rank
 
-  State(Project p, ProcessWorld& w) : project(std::move(p)), world(w), dp(w.group(Axis::dp)), tp(w.group(Axis::tp)) {}
+  State(Project p, ProcessWorld& w)
+      : project(std::move(p)), world(w), dp(w.group(Axis::dp)), tp(w.group(Axis::tp)), pp(w.group(Axis::pp)) {}
+
+  bool pipelined() const { return project.plan.pp > 1; }
+  // Tokens of a micro-batch on this rank between stages: the sequence shard under SP.
+  std::int64_t boundaryTokens() const {
+    return project.plan.sequence_parallel && tp.size() > 1 ? project.model.seq_len / tp.size() : project.model.seq_len;
+  }
+  void setUpPipeline();
+  double pipelineStep(int step);
+  double pipelineEvaluate();
+  void writeTrace(int step) const;
 
   // This rank's rows of the global batch: dp rank r holds [r * local, (r + 1) * local).
   int firstLocalSequence() const { return dp.rank() * project.localBatch(); }
@@ -96,6 +124,7 @@ std::vector<CheckpointPart> Trainer::State::checkpointParts() const {
   context.dp = dp.size();
   context.tp_rank = tp.rank();
   context.tp = tp.size();
+  context.loaded_only = &loaded_only;
   return behemoth::checkpointParts(updater->stateViews(), context);
 }
 
@@ -159,7 +188,7 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   const Project& p = s.project;
   // Installed before the model exists, so parameters, gradients and optimizer states are counted.
   if (p.train.measure_memory) tensor_memory::installCountingAllocator();
-  s.model = buildModel(p.model, p.train.seed);
+  s.model = buildModel(p.model, p.train.seed, stageModelPart(p, s.pp.rank()));
   // Shards are sliced from the full seed-initialized parameters: every layout starts alike.
   s.tp_layout = parallelize(*s.model, p.plan, world);
   // fp16 on a CPU computes in fp32 with fp16-rounded weights and fp16 gradient reduction (LibTorch
@@ -172,10 +201,18 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
     s.names.push_back(item.key());
     s.working.push_back(item.value());
   }
+  // The tied head's copy of the embedding is loaded, never saved, and counted once in the norm.
+  s.loaded_only.assign(s.names.size(), false);
+  if (s.pipelined() && p.model.tie_embeddings && s.pp.rank() == s.pp.size() - 1) {
+    for (std::size_t k = 0; k < s.names.size(); ++k) s.loaded_only[k] = s.names[k] == "tok_emb.weight";
+  }
   NormSpan norm;
-  if (s.tp.size() > 1) {
-    norm.tp = &s.tp;
-    for (const auto& name : s.names) norm.counted.push_back(s.tp_layout.countsInNorm(name, s.tp.rank()));
+  if (s.tp.size() > 1 || s.pipelined()) {
+    // The norm spans every model-parallel axis: each rank sums the squares of what it holds.
+    norm.tp = s.pipelined() ? &world.group({Axis::pp, Axis::tp}) : &s.tp;
+    for (std::size_t k = 0; k < s.names.size(); ++k) {
+      norm.counted.push_back(s.tp_layout.countsInNorm(s.names[k], s.tp.rank()) && !s.loaded_only[k]);
+    }
   }
   s.updater = p.plan.zero > 0 ? makeZeroUpdater(s.working, s.dp, p, norm) : makeDataParallelUpdater(s.working, s.dp, p, norm);
 
@@ -187,6 +224,7 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   auto corpus = std::make_shared<const Corpus>(loadCorpus(p.data.corpus));
   requireSameCorpusOnEveryRank(*corpus, world.world());
   s.sampler = std::make_unique<BatchSampler>(std::move(corpus), sampling);
+  if (s.pipelined()) s.setUpPipeline();
   if (s.options.resume_from) s.resumeFrom(*s.options.resume_from);
   s.saver = std::make_unique<CheckpointSaver>(p.train.out_dir, world.world(), p.train.checkpoint_keep, p.train.checkpoint_async);
 }
@@ -202,6 +240,7 @@ std::int64_t Trainer::resumeBytesRead() const { return state_->resume_bytes_read
 Trainer::~Trainer() = default;
 
 double Trainer::State::trainStep(int step) {
+  if (pipelined()) return pipelineStep(step);
   const int micro = project.microBatchSize();
   const int micro_batches = project.microBatches();
   const bool measuring = project.train.measure_memory;
@@ -234,6 +273,7 @@ double Trainer::State::trainStep(int step) {
 }
 
 double Trainer::State::evaluate() {
+  if (pipelined()) return pipelineEvaluate();
   torch::NoGradGuard no_grad;
   const EvalModeScope eval_mode(*model);
   ActivityScope activity("evaluation");
@@ -245,6 +285,103 @@ double Trainer::State::evaluate() {
   at::Tensor mean = at::full({1}, sum / project.train.eval_batches, at::kDouble);
   dp.allReduce(mean, ReduceOp::Avg);
   return mean.item<double>();
+}
+
+void Trainer::State::setUpPipeline() {
+  const Plan& plan = project.plan;
+  PipelineShape shape;
+  shape.stages = plan.pp;
+  shape.virtual_stages = plan.pp_virtual;
+  shape.micro_batches = project.microBatches();
+  const PipelineSchedule schedule = pipelineScheduleFromName(plan.pp_schedule);
+  std::vector<PipelineAction> actions = buildPipelineSchedule(schedule, shape).at(static_cast<std::size_t>(pp.rank()));
+  enableWeightGradientDeferral(schedule == PipelineSchedule::zero_bubble);
+  const at::ScalarType dtype = project.precision == Precision::bf16 ? at::kBFloat16 : at::kFloat;
+  pipeline = std::make_unique<PipelineExecutor>(
+      *model, pp, shape, std::move(actions),
+      std::vector<std::int64_t>{project.microBatchSize(), boundaryTokens(), project.model.d_model}, dtype);
+  if (project.train.trace) {
+    // A fresh run starts fresh timelines; a resumed one continues them.
+    std::filesystem::create_directories(traceDirectory(project.train.out_dir));
+    if (!options.resume_from) std::ofstream(traceFile(project.train.out_dir, world.rank()), std::ios::trunc);
+  }
+  if (project.model.tie_embeddings) {
+    const int first = pp.ranks().front();
+    const int last = pp.ranks().back();
+    if (pp.rank() == 0 || pp.rank() == pp.size() - 1) {
+      tied_group = &world.subgroup("tied-embedding", {first, last});
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        if (names[k] == "tok_emb.weight") tied_param = k;
+      }
+    }
+  }
+}
+
+double Trainer::State::pipelineStep(int step) {
+  const int micro = project.microBatchSize();
+  const int micro_batches = project.microBatches();
+  updater->zeroGrad();
+  // Every micro-batch's backward of every chunk accumulates first; the dp reduction waits for the
+  // schedule's end (finishReduction launches it), so no bucket is reduced half-accumulated.
+  updater->beginBackward(/*last_micro_batch=*/false);
+  const auto input = [&](int m) {
+    const int first_sample = firstLocalSequence() + m * micro;
+    const Batch batch = sampler->globalBatchSlice(step, first_sample, micro);
+    return MicroBatchInput{batch.inputs, batch.targets, DropoutContext{project.train.seed, step, first_sample}};
+  };
+  PipelineStepResult result = pipeline->runStep(input, updater->lossScale() / micro_batches);
+  if (project.train.measure_memory) activation_bytes = result.peak_activation_bytes;
+  // The stage's measured bubble: of the schedule's time on this rank, the part not computing.
+  double busy = 0.0;
+  double span = 0.0;
+  for (const TimedAction& timed : result.timeline) {
+    if (isComputeAction(timed.action.kind)) busy += timed.end - timed.start;
+    span = std::max(span, timed.end);
+  }
+  bubble_fraction = span > 0.0 ? std::max(0.0, 1.0 - busy / span) : 0.0;
+  if (tied_group != nullptr) {
+    // The embedding's two copies saw different uses (lookup on the first stage, head on the
+    // last): the gradient of the shared weight is their sum, before any dp reduction.
+    ActivityScope activity("summing the tied embedding's gradient between the first and last stage");
+    at::Tensor grad = working[tied_param].mutable_grad();
+    if (!grad.defined()) grad = working[tied_param].mutable_grad() = at::zeros_like(working[tied_param]);
+    tied_group->allReduce(grad);
+  }
+  updater->finishReduction();
+  // Only the last stage computed the loss; every stage reports it.
+  at::Tensor loss = at::full({1}, result.loss_sum, at::kDouble);
+  pp.allReduce(loss);
+  last_pipeline_step = std::move(result);
+  return loss.item<double>() / micro_batches;
+}
+
+double Trainer::State::pipelineEvaluate() {
+  const EvalModeScope eval_mode(*model);
+  ActivityScope activity("evaluation");
+  const int batches = project.train.eval_batches;
+  const auto input = [&](int b) {
+    const Batch batch = sampler->evalBatch(b, firstLocalSequence(), project.localBatch());
+    return MicroBatchInput{batch.inputs, batch.targets, DropoutContext{}};
+  };
+  const double sum = pipeline->evaluate(input, batches, {project.localBatch(), boundaryTokens(), project.model.d_model});
+  at::Tensor mean = at::full({1}, sum / batches, at::kDouble);
+  pp.allReduce(mean);
+  dp.allReduce(mean, ReduceOp::Avg);
+  return mean.item<double>();
+}
+
+void Trainer::State::writeTrace(int step) const {
+  if (!last_pipeline_step) return;
+  StepTrace trace;
+  trace.step = step + 1;
+  trace.rank = world.rank();
+  trace.stage = pp.rank();
+  trace.pp = pp.size();
+  trace.dp_rank = dp.rank();
+  trace.tp_rank = tp.rank();
+  trace.step_start = last_pipeline_step->step_start;
+  trace.actions = last_pipeline_step->timeline;
+  std::ofstream(traceFile(project.train.out_dir, world.rank()), std::ios::app) << stepTraceToJsonLine(trace) << '\n';
 }
 
 TrainOutcome Trainer::run(EventSink* sink) {
@@ -274,6 +411,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
     const auto step_start = Clock::now();
     counter.reset();
     const double local_loss = s.trainStep(step);
+    if (p.train.trace) s.writeTrace(step);
     const double lr = learningRateAt(p.optimizer, step, p.train.steps);
     const UpdateOutcome update = s.updater->step(lr);
     const double grad_norm = update.grad_norm;
@@ -305,9 +443,10 @@ TrainOutcome Trainer::run(EventSink* sink) {
       // events carry their maxima, and the first two per rank.
       const at::Tensor mine = at::tensor({static_cast<double>(modelStateBytes()), static_cast<double>(peakResidentBytes()),
                                       static_cast<double>(comm_bytes), static_cast<double>(s.updater->hostStateBytes()),
-                                      static_cast<double>(s.activation_bytes), static_cast<double>(peak_tensor_bytes)},
+                                      static_cast<double>(s.activation_bytes), static_cast<double>(peak_tensor_bytes),
+                                      s.bubble_fraction, static_cast<double>(s.pp.rank())},
                                      at::kDouble);
-      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 6]
+      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 8]
       const at::Tensor maxima = std::get<0>(per_rank.max(0));
       StepMetrics metrics;
       metrics.step = step + 1;
@@ -324,6 +463,18 @@ TrainOutcome Trainer::run(EventSink* sink) {
       for (std::int64_t r = 0; r < per_rank.size(0); ++r) {
         metrics.rank_model_state_bytes.push_back(static_cast<std::int64_t>(per_rank[r][0].item<double>()));
         metrics.rank_peak_rss_bytes.push_back(static_cast<std::int64_t>(per_rank[r][1].item<double>()));
+      }
+      if (s.pipelined()) {
+        // Per stage, the mean over its ranks (one per dp x tp coordinate).
+        std::vector<double> sums(static_cast<std::size_t>(p.plan.pp), 0.0);
+        std::vector<int> counts(static_cast<std::size_t>(p.plan.pp), 0);
+        for (std::int64_t r = 0; r < per_rank.size(0); ++r) {
+          const auto stage = static_cast<std::size_t>(per_rank[r][7].item<double>());
+          sums[stage] += per_rank[r][6].item<double>();
+          ++counts[stage];
+          if (p.train.measure_memory) metrics.rank_activation_bytes.push_back(static_cast<std::int64_t>(per_rank[r][4].item<double>()));
+        }
+        for (std::size_t stage = 0; stage < sums.size(); ++stage) metrics.pipeline_bubble.push_back(sums[stage] / counts[stage]);
       }
       if (p.train.measure_memory) {
         metrics.activation_bytes = static_cast<std::int64_t>(maxima[4].item<double>());
@@ -369,6 +520,7 @@ std::vector<std::pair<std::string, at::Tensor>> Trainer::fullParameters() const 
     at::Tensor local = state_->updater->fullParameter(k);
     result.emplace_back(name, gatherFullParameter(local, state_->tp_layout.placement(name), state_->tp));
   }
+  if (state_->pipelined()) return gatherStageParameters(result, state_->pp);
   return result;
 }
 

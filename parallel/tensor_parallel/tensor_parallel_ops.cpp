@@ -8,6 +8,7 @@
 #include <string>
 
 #include "parallel/autograd_collectives.h"
+#include "parallel/deferred_weight_grad.h"
 
 namespace behemoth {
 namespace {
@@ -138,7 +139,7 @@ at::Tensor columnParallelInput(const at::Tensor& x, const TensorParallelContext&
 at::Tensor columnParallelLinear(const at::Tensor& prepared, const at::Tensor& weight_shard,
                                 const at::Tensor& bias_shard, const TensorParallelContext& tp, bool gather_output) {
   const at::Tensor local = tp.sequence_parallel ? columnParallelLinears(prepared, {weight_shard}, {bias_shard}, tp)[0]
-                                                : at::linear(prepared, weight_shard, bias_shard);
+                                                : deferrableLinear(prepared, weight_shard, bias_shard);
   return gather_output ? gatherFromGroup(local, groupOf(tp), local.dim() - 1) : local;
 }
 
@@ -166,7 +167,7 @@ std::vector<at::Tensor> columnParallelLinears(const at::Tensor& prepared, const 
   }
   std::vector<at::Tensor> outputs;
   for (std::size_t k = 0; k < weight_shards.size(); ++k) {
-    outputs.push_back(at::linear(prepared, weight_shards[k], bias_shards.empty() ? at::Tensor() : bias_shards[k]));
+    outputs.push_back(deferrableLinear(prepared, weight_shards[k], bias_shards.empty() ? at::Tensor() : bias_shards[k]));
   }
   return outputs;
 }
@@ -174,7 +175,7 @@ std::vector<at::Tensor> columnParallelLinears(const at::Tensor& prepared, const 
 at::Tensor rowParallelLinear(const at::Tensor& x, const at::Tensor& weight_shard, const at::Tensor& bias,
                              const TensorParallelContext& tp) {
   Group& group = groupOf(tp);
-  const at::Tensor partial = at::linear(x, weight_shard);
+  const at::Tensor partial = deferrableLinear(x, weight_shard, at::Tensor());
   const at::Tensor reduced =
       tp.sequence_parallel ? reduceScatterToGroup(partial, group, kSequenceDim) : reduceFromGroup(partial, group);
   return bias.defined() ? reduced + bias : reduced;

@@ -100,8 +100,24 @@ TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
   EXPECT_FALSE(projectFromJson(minimalProject()).plan.sequence_parallel);
   document["parallel"] = {{"sequence_parallel", 1}};
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }).rfind("parallel.sequence_parallel:", 0), 0u);
+  // Pipelines: the whole local batch as one micro-batch cannot fill two 1F1B stages; four can.
   document["parallel"] = {{"pp", 2}};
-  EXPECT_EQ(worldMessage(document, 2), "parallel.pp: pipeline parallelism is not available in this build yet");
+  EXPECT_EQ(worldMessage(document, 2).rfind("train.micro_batch_size: 1 micro-batches per step cannot fill the 2 pipeline stages", 0), 0u);
+  document["parallel"] = {{"pp", 2}, {"pp_schedule", "gpipe"}};
+  Project gpipe = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(gpipe, 2));
+  document["train"] = {{"micro_batch_size", 2}};
+  document["parallel"] = {{"pp", 2}};
+  Project one_f_one_b = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(one_f_one_b, 2));
+  EXPECT_EQ(one_f_one_b.microBatches(), 4);
+  document["parallel"] = {{"pp", 2}, {"pp_layers", {2, 1}}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.pp_layers: the counts sum to 3 blocks but model.n_layer is 2");
+  document["parallel"] = {{"pp", 2}, {"pp_schedule", "interleaved"}, {"pp_virtual", 2}};
+  EXPECT_EQ(worldMessage(document, 2).rfind("model.n_layer: 2 blocks do not divide evenly over parallel.pp (2) x parallel.pp_virtual (2)", 0), 0u);
+  document["parallel"] = {{"pp", 4}};
+  EXPECT_EQ(worldMessage(document, 2), "parallel.pp: 4 exceeds the world size 2");
+  document.erase("train");
   document["parallel"] = {{"sp", 2}};
   EXPECT_EQ(worldMessage(document, 2), "parallel.sp: sequence parallelism is not available in this build yet");
   document["parallel"] = {{"zero", 3}};

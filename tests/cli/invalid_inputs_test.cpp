@@ -243,7 +243,31 @@ void addConflicts(std::vector<InvalidCase>& cases) {
   cases.push_back(settings("ffn_not_split_by_tp", {{"parallel.tp", 2}, {"model.d_ff", 33}}, "model.d_ff"));
   cases.push_back(settings("seq_not_split_by_sp", {{"parallel.tp", 2}, {"parallel.sequence_parallel", true}, {"model.seq_len", 15}},
                            "model.seq_len"));
-  cases.push_back(setting("pipeline_not_built", "parallel.pp", 2, "parallel.pp"));
+  cases.push_back(settings("pipeline_not_dividing_world", {{"parallel.pp", 3}, {"model.n_layer", 3}}, "parallel.pp"));
+  cases.push_back(settings("pipeline_fewer_micro_batches_than_stages",
+                           {{"parallel.pp", 2}, {"model.n_layer", 2}, {"data.global_batch_size", 2}, {"train.micro_batch_size", 2}},
+                           "train.micro_batch_size"));
+  cases.push_back(settings("pipeline_layers_not_divisible", {{"parallel.pp", 2}, {"model.n_layer", 3}}, "model.n_layer"));
+  cases.push_back(settings("pipeline_layers_wrong_sum",
+                           {{"parallel.pp", 2}, {"model.n_layer", 2}, {"parallel.pp_layers", json::array({1, 2})}},
+                           "parallel.pp_layers"));
+  cases.push_back(settings("pipeline_layers_wrong_count",
+                           {{"parallel.pp", 2}, {"model.n_layer", 3}, {"parallel.pp_layers", json::array({1, 1, 1})}},
+                           "parallel.pp_layers"));
+  cases.push_back(settings("pipeline_layers_zero_entry",
+                           {{"parallel.pp", 2}, {"model.n_layer", 2}, {"parallel.pp_layers", json::array({0, 2})}},
+                           "parallel.pp_layers"));
+  cases.push_back(settings("pipeline_virtual_without_interleaved", {{"parallel.pp", 2}, {"model.n_layer", 4}, {"parallel.pp_virtual", 2}},
+                           "parallel.pp_virtual"));
+  cases.push_back(settings("pipeline_interleaved_without_chunks", {{"parallel.pp", 2}, {"model.n_layer", 4}, {"parallel.pp_schedule", "interleaved"}},
+                           "parallel.pp_virtual"));
+  cases.push_back(settings("pipeline_interleaved_layers_not_divisible",
+                           {{"parallel.pp", 2}, {"model.n_layer", 2}, {"parallel.pp_schedule", "interleaved"}, {"parallel.pp_virtual", 2}},
+                           "model.n_layer"));
+  cases.push_back(setting("pipeline_unknown_schedule", "parallel.pp_schedule", "zb", "parallel.pp_schedule"));
+  cases.push_back(setting("pipeline_layers_not_array", "parallel.pp_layers", 2, "parallel.pp_layers"));
+  cases.push_back(setting("recompute_unknown", "train.recompute", "some", "train.recompute"));
+  cases.push_back(setting("trace_not_bool", "train.trace", "yes", "train.trace"));
   cases.push_back(setting("sp_axis_not_built", "parallel.sp", 2, "parallel.sp"));
   cases.push_back(setting("expert_parallel_not_built", "parallel.ep", 2, "parallel.ep"));
   cases.push_back(setting("zero3_not_built", "parallel.zero", 3, "parallel.zero"));

@@ -42,12 +42,12 @@ struct Score {
 
 Score scoreOf(const PlanEstimate& e) { return {e.time.tokens_per_s, e.memory.peakDeviceBytes()}; }
 
-bool faster(const Score& a, const Score& b) {
+bool fasterScore(const Score& a, const Score& b) {
   if (a.tokens_per_s != b.tokens_per_s) return a.tokens_per_s > b.tokens_per_s;
   return a.peak_bytes < b.peak_bytes;
 }
 
-bool faster(const PlanEstimate& a, const PlanEstimate& b) { return faster(scoreOf(a), scoreOf(b)); }
+bool faster(const PlanEstimate& a, const PlanEstimate& b) { return fasterScore(scoreOf(a), scoreOf(b)); }
 
 // The time components two plans are compared by.
 std::vector<std::pair<std::string, double>> components(const TimeEstimate& t) {
@@ -223,7 +223,7 @@ std::vector<RankedPlan> rankedPlans(std::vector<PlanEstimate>& plans, const std:
     ranked.reason = k + 1 < plans.size() ? whyAhead(plans[k], plans[k + 1])
                                          : "the last of the best " + std::to_string(plans.size()) + " kept";
     const Score score = scoreOf(plans[k]);
-    ranked.rank = 1 + std::count_if(fitting.begin(), fitting.end(), [&](const Score& other) { return faster(other, score); });
+    ranked.rank = 1 + std::count_if(fitting.begin(), fitting.end(), [&](const Score& other) { return fasterScore(other, score); });
     ranked.estimate = std::move(plans[k]);
     ranked_plans.push_back(std::move(ranked));
   }

@@ -57,6 +57,20 @@ TEST(RunnablePlan, PlainDataParallelRuns) {
   EXPECT_EQ(applied.microBatches(), 1);
 }
 
+TEST(RunnablePlan, PipelinePlansRunnableSinceTheValidationTakesThem) {
+  const Project project = fourDevices();
+  TrainingLayout pipeline = dataParallel(2);
+  pipeline.pp = 2;
+  pipeline.micro_batch_size = 1;
+  pipeline.micro_batches = 4;
+  EXPECT_EQ(whyNotRunnable(project, pipeline), "");
+  pipeline.micro_batch_size = 4;  // one micro-batch cannot fill two 1F1B stages
+  pipeline.micro_batches = 1;
+  const std::string reason = whyNotRunnable(project, pipeline);
+  EXPECT_EQ(reason.rfind("train.micro_batch_size:", 0), 0u) << reason;
+  EXPECT_EQ(reason, validationMessage(project, pipeline));
+}
+
 TEST(RunnablePlan, RefusedPlansCarryTheValidationsMessage) {
   const Project project = fourDevices();
   TrainingLayout zero3 = dataParallel(4);

@@ -20,14 +20,14 @@ json searchJson(const std::string& project, const std::vector<std::string>& extr
   return json::parse(result.stdout_text).at("search");
 }
 
-// The first event of a kind in OUT_DIR/metrics.jsonl.
-json firstEvent(const std::string& metrics_path, const std::string& kind) {
-  std::istringstream lines(readFile(metrics_path));
+// The first event of a kind in a `--events` stream.
+json firstEvent(const std::string& events, const std::string& kind) {
+  std::istringstream lines(events);
   for (std::string line; std::getline(lines, line);) {
     json event = json::parse(line);
     if (event.value("event", "") == kind) return event;
   }
-  ADD_FAILURE() << "no " << kind << " event in " << metrics_path;
+  ADD_FAILURE() << "no " << kind << " event in\n" << events;
   return json::object();
 }
 
@@ -87,11 +87,12 @@ TEST(AutoPlanCommand, RunsTheFastestRunnablePlanOnItsWorld) {
   project["parallel"] = {{"dp", -1}, {"zero", 3}};  // the project's own plan is not what runs
   writeFile(dir.file("p.json"), project.dump());
   const std::string db = dir.file("history.sqlite");
-  const CommandResult run = runBehemoth({"run", dir.file("p.json"), "--auto-plan", "--history", db});
+  const CommandResult run = runBehemoth({"run", dir.file("p.json"), "--auto-plan", "--history", db, "--events"});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
-  const std::size_t line = run.stdout_text.find("behemoth: auto plan: ");
-  ASSERT_NE(line, std::string::npos) << run.stdout_text;
-  EXPECT_NE(run.stdout_text.find("predicted step", line), std::string::npos) << run.stdout_text;
+  // Under --events the choice is said on stderr: stdout is the event stream.
+  const std::size_t line = run.stderr_text.find("behemoth: auto plan: ");
+  ASSERT_NE(line, std::string::npos) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find("predicted step", line), std::string::npos) << run.stderr_text;
 
   // The record: the chosen plan is the search's first runnable one, and every plan ranked above
   // it is one this build cannot run.
@@ -100,7 +101,7 @@ TEST(AutoPlanCommand, RunsTheFastestRunnablePlanOnItsWorld) {
   const json& search = record.at("search");
   EXPECT_EQ(chosen, search.at("runnable").at(0));
   EXPECT_TRUE(chosen.at("runnable").get<bool>());
-  EXPECT_NE(run.stdout_text.find(chosen.at("summary").get<std::string>(), line), std::string::npos) << run.stdout_text;
+  EXPECT_NE(run.stderr_text.find(chosen.at("summary").get<std::string>(), line), std::string::npos) << run.stderr_text;
   for (const json& plan : search.at("best")) {
     if (plan.at("rank").get<int>() < chosen.at("rank").get<int>()) {
       EXPECT_FALSE(plan.at("runnable").get<bool>()) << plan.dump();
@@ -109,7 +110,7 @@ TEST(AutoPlanCommand, RunsTheFastestRunnablePlanOnItsWorld) {
 
   // The run is the chosen layout on its world: events, and the project as run.
   const json& layout = chosen.at("estimate").at("layout");
-  const json started = firstEvent(dir.file("out/metrics.jsonl"), "run_started");
+  const json started = firstEvent(run.stdout_text, "run_started");
   EXPECT_EQ(started.at("world_size").get<int>(), 2);
   for (const char* axis : {"dp", "pp", "tp", "sp", "ep", "zero"}) {
     EXPECT_EQ(started.at("plan").at(axis), layout.at(axis)) << axis;
@@ -117,9 +118,13 @@ TEST(AutoPlanCommand, RunsTheFastestRunnablePlanOnItsWorld) {
   EXPECT_EQ(started.at("plan").at("sequence_parallel").get<bool>(), layout.at("sequence_parallel").get<bool>());
   EXPECT_EQ(started.at("project").at("train").at("micro_batch_size"), layout.at("micro_batch_size"));
   EXPECT_EQ(lossesIn(dir.file("out/metrics.jsonl")).size(), 2u);
-  const CommandResult list = runBehemoth({"history", "--db", db, "list"});
-  ASSERT_EQ(list.exit_code, 0) << list.stderr_text;
-  EXPECT_EQ(std::count(list.stdout_text.begin(), list.stdout_text.end(), '\n'), 2) << list.stdout_text;  // header + 1
+  // What the workers ran and what the history recorded: the chosen plan, not the file's zero 3.
+  const json ran = json::parse(readFile(dir.file("out/project.json")));
+  EXPECT_EQ(ran.at("parallel"), started.at("plan"));
+  const CommandResult show = runBehemoth({"history", "--db", db, "show", "1"});
+  ASSERT_EQ(show.exit_code, 0) << show.stderr_text;
+  EXPECT_NE(show.stdout_text.find("completed"), std::string::npos) << show.stdout_text;
+  EXPECT_EQ(show.stdout_text.find("zero3"), std::string::npos) << show.stdout_text;
 }
 
 TEST(AutoPlanCommand, NoRunnablePlanIsOneLineAndExitOne) {

@@ -1,4 +1,4 @@
-// The `behemoth` command line: run, plan, history, env, checkpoint (and the hidden worker used by `run`).
+// The `behemoth` command line: run, plan, history, env, checkpoint, trace (and the hidden worker used by `run`).
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   behemoth::addEnvCommand(app, action);
   behemoth::addPlanCommand(app, action);
   behemoth::addCheckpointCommand(app, action);
+  behemoth::addTraceCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -22,15 +22,14 @@ void accumulateGradient(at::Tensor& parameter, const at::Tensor& gradient) {
   }
 }
 
-// y = x W^T + b whose backward can leave dL/dW for later.
-struct DeferrableLinearFunction : public torch::autograd::Function<DeferrableLinearFunction> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
-                            const at::Tensor& bias) {
+// y = x W^T whose backward can leave dL/dW for later. (A bias is added outside it: autograd
+// functions take no undefined inputs, and the bias gradient is cheap, computed at once.)
+struct DeferrableMatmulFunction : public torch::autograd::Function<DeferrableMatmulFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight) {
     ctx->save_for_backward({input});
     // The parameter itself (a leaf), so a deferred gradient lands in its .grad.
     ctx->saved_data["weight"] = weight;
-    ctx->saved_data["has_bias"] = bias.defined();
-    return at::linear(input, weight, bias);
+    return at::linear(input, weight);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -40,20 +39,19 @@ struct DeferrableLinearFunction : public torch::autograd::Function<DeferrableLin
     const at::Tensor grad = grads[0];
     const at::Tensor grad_input = at::matmul(grad, weight);
     const at::Tensor flat_grad = grad.reshape({-1, grad.size(-1)});
-    const at::Tensor grad_bias = ctx->saved_data["has_bias"].toBool() ? flat_grad.sum(0) : at::Tensor();
     const auto weightGradient = [flat_grad, input]() {
       return flat_grad.t().mm(input.reshape({-1, input.size(-1)}));
     };
     // A parameter with tensor hooks (a partial gradient summed over tp) must go through autograd.
     const bool hooked = !torch::autograd::impl::hooks(weight).empty();
-    if (active_queue != nullptr && !hooked && weight.requires_grad()) {
+    if (active_queue != nullptr && !hooked) {
       active_queue->push([weight, weightGradient]() mutable {
         at::NoGradGuard no_grad;
         accumulateGradient(weight, weightGradient());
       });
-      return {grad_input, at::Tensor(), grad_bias};
+      return {grad_input, at::Tensor()};
     }
-    return {grad_input, weight.requires_grad() ? weightGradient() : at::Tensor(), grad_bias};
+    return {grad_input, weightGradient()};
   }
 };
 
@@ -73,7 +71,8 @@ void enableWeightGradientDeferral(bool enabled) { deferral_enabled = enabled; }
 
 at::Tensor deferrableLinear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias) {
   if (!deferral_enabled || !at::GradMode::is_enabled() || !weight.requires_grad()) return at::linear(input, weight, bias);
-  return DeferrableLinearFunction::apply(input, weight, bias);
+  const at::Tensor product = DeferrableMatmulFunction::apply(input, weight);
+  return bias.defined() ? product + bias : product;
 }
 
 }  // namespace behemoth

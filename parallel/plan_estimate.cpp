@@ -32,6 +32,8 @@ TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
   layout.optimizer_offload = plan.offload_optimizer ? 1.0 : 0.0;
   layout.reduce_format.reset();
   if (plan.reduce_dtype != "auto") layout.reduce_format = numericFormatFromName(plan.reduce_dtype);
+  layout.schedule = pipelineScheduleFromName(plan.pp_schedule);
+  layout.virtual_stages = plan.pp_virtual;
   return layout;
 }
 
@@ -48,6 +50,8 @@ Plan planOf(const TrainingLayout& layout) {
   plan.overlap = layout.overlap;
   plan.offload_optimizer = layout.optimizer_offload > 0.0;
   plan.reduce_dtype = layout.reduce_format ? numericFormatName(*layout.reduce_format) : "auto";
+  plan.pp_schedule = pipelineScheduleName(layout.schedule);
+  plan.pp_virtual = layout.virtual_stages;
   return plan;
 }
 

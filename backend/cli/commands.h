@@ -17,5 +17,6 @@ void addHistoryCommand(CLI::App& app, std::function<int()>& action);
 void addEnvCommand(CLI::App& app, std::function<int()>& action);
 void addPlanCommand(CLI::App& app, std::function<int()>& action);
 void addCheckpointCommand(CLI::App& app, std::function<int()>& action);
+void addTraceCommand(CLI::App& app, std::function<int()>& action);
 
 }  // namespace behemoth

@@ -1,8 +1,10 @@
 // `behemoth plan PROJECT.json [--search] [--json] [--set key=value ...]`: the memory each device
 // will hold and the step time for the project's plan, and with --search the best plans for its
 // model, devices and global batch, each marked runnable or not by this build (with the reason).
-// Planning accepts any plan the project describes, including strategies this build cannot run
-// yet, so it checks shapes only (not availability).
+// `--schedule-json` prints the project's pipeline schedule (parallel.pp_schedule, pp_virtual,
+// pp_layers) as action lists instead (docs/pipeline.md). Planning accepts any plan the project
+// describes, including strategies this build cannot run yet, so it checks shapes only (not
+// availability).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +17,7 @@
 #include <stdexcept>
 
 #include "backend/cli/commands.h"
+#include "backend/cli/schedule_json.h"
 #include "backend/planning/auto_plan.h"
 #include "backend/planning/plan_checks.h"
 #include "backend/planning/plan_device.h"
@@ -22,6 +25,7 @@
 #include "backend/planning/plan_report.h"
 #include "backend/project/project.h"
 #include "parallel/plan_estimate.h"
+#include "parallel/pipeline/stage_layers.h"
 #include "parallel/plan_search.h"
 
 namespace behemoth {
@@ -32,9 +36,10 @@ struct PlanOptions {
   std::vector<std::string> overrides;
   bool search = false;
   bool json = false;
-  std::string schedule = "1f1b";
-  int virtual_stages = 1;
-  std::string recompute = "none";
+  bool schedule_json = false;
+  std::string schedule;    // empty: the project's parallel.pp_schedule
+  int virtual_stages = 0;  // 0: the project's parallel.pp_virtual
+  std::string recompute;   // empty: the project's train.recompute
   std::string tensor_mode = "1d";
   int tensor_depth = 1;
   bool sequence_parallel = false;
@@ -60,12 +65,12 @@ std::string padded(const std::string& text, std::size_t width) {
 
 TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
   TrainingLayout layout = layoutFromProject(project);
-  layout.schedule = pipelineScheduleFromName(options.schedule);
-  layout.virtual_stages = options.virtual_stages;
-  layout.recompute = recomputeFromName(options.recompute);
+  if (!options.schedule.empty()) layout.schedule = pipelineScheduleFromName(options.schedule);
+  if (options.virtual_stages > 0) layout.virtual_stages = options.virtual_stages;
+  if (!options.recompute.empty()) layout.recompute = recomputeFromName(options.recompute);
   layout.tensor_mode = tensorModeFromName(options.tensor_mode);
   layout.tensor_depth = options.tensor_depth;
-  layout.sequence_parallel = options.sequence_parallel;
+  if (options.sequence_parallel) layout.sequence_parallel = true;
   layout.context_mode = contextModeFromName(options.context_mode);
   if (options.optimizer_offload >= 0) layout.optimizer_offload = options.optimizer_offload;
   layout.parameter_offload = options.parameter_offload;
@@ -137,7 +142,30 @@ void printRunnable(std::ostream& out, const SearchResult& search) {
   for (const RankedPlan& plan : search.runnable) printRankedPlan(out, plan);
 }
 
+// The project's own schedule (not --schedule, which is what the memory and time tables assume),
+// on the world its devices.count makes.
+int printScheduleJson(const PlanOptions& options) {
+  nlohmann::json out;
+  try {
+    Project project = loadProject(options.project_path, options.overrides);
+    project.plan.resolve(project.devices.count);
+    checkPlanShapes(project);
+    const Plan& plan = project.plan;
+    const std::vector<BlockRange> blocks = virtualStageBlocks(project.model.n_layer, plan.pp, plan.pp_virtual, plan.pp_layers);
+    PipelineShape shape;
+    shape.stages = plan.pp;
+    shape.virtual_stages = plan.pp_virtual;
+    shape.micro_batches = project.microBatches();
+    out = scheduleJson(pipelineScheduleFromName(plan.pp_schedule), shape, blocks);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(options.project_path + ": " + error.what());
+  }
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
 int planProject(const PlanOptions& options) {
+  if (options.schedule_json) return printScheduleJson(options);
   Project project;
   try {
     project = loadProject(options.project_path, options.overrides);
@@ -214,10 +242,12 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_option("project", options->project_path, "Project file (JSON)")->required()->check(CLI::ExistingFile);
   command->add_flag("--search", options->search, "Search every layout of the devices and rank those that fit");
   command->add_flag("--json", options->json, "Print JSON instead of tables");
+  command->add_flag("--schedule-json", options->schedule_json,
+                    "Print the project's pipeline schedule (action lists per rank and their simulation) as JSON");
   command->add_option("--set", options->overrides, "Override a project field: key.path=value")->take_all();
-  command->add_option("--schedule", options->schedule, "Pipeline schedule: gpipe, 1f1b, interleaved, zero_bubble");
-  command->add_option("--virtual-stages", options->virtual_stages, "Model chunks per rank (interleaved)");
-  command->add_option("--recompute", options->recompute, "Activation recomputation: none, selective, full");
+  command->add_option("--schedule", options->schedule, "Pipeline schedule: gpipe, 1f1b, interleaved, zero_bubble (default: parallel.pp_schedule)");
+  command->add_option("--virtual-stages", options->virtual_stages, "Model chunks per rank, interleaved (default: parallel.pp_virtual)");
+  command->add_option("--recompute", options->recompute, "Activation recomputation: none, selective, full (default: train.recompute)");
   command->add_option("--tensor-mode", options->tensor_mode, "Tensor parallelism: 1d, 2d, 2.5d, 3d");
   command->add_option("--tensor-depth", options->tensor_depth, "2.5D depth");
   command->add_flag("--sequence-parallel", options->sequence_parallel, "Megatron sequence parallelism in the tp group");

@@ -33,6 +33,8 @@ struct PipelineExecutor::Slot {
   WeightGradientQueue weight_gradients;  // zero_bubble: what backward_weight will compute
   std::int64_t live_before = 0;          // measuring: live bytes before its input arrived
   std::int64_t activation_bytes = 0;     // measuring: what its forward kept alive
+  std::int64_t live_before_backward = 0;  // measuring: live bytes as its backward began
+  std::int64_t stash_bytes = 0;          // measuring, zero_bubble: what backward_input left for backward_weight
 };
 
 PipelineExecutor::PipelineExecutor(LanguageModel& model, Group& pp, PipelineShape shape, std::vector<PipelineAction> actions,
@@ -94,6 +96,10 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
   const auto step_start = Clock::now();
   result.step_start = monotonicSeconds(step_start);
   std::map<std::pair<int, int>, Slot> slots;
+  // An activation send is finished by the time its gradient comes back (the next stage received
+  // it before computing that gradient): waiting for it before the backward frees the activation
+  // then. Gradient sends are waited for at the end of the step.
+  std::map<std::pair<int, int>, PendingWork> activation_sends;
   std::vector<PendingWork> sends;
   const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - step_start).count(); };
   const bool measuring = tensor_memory::countingAllocatorInstalled();
@@ -132,7 +138,8 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
         break;
       }
       case PipelineActionKind::send_forward:
-        sends.push_back(pp_.sendAsync(slot.output.detach(), nextRank(), tag(action), what));
+        activation_sends.emplace(std::make_pair(action.micro_batch, action.chunk),
+                                 pp_.sendAsync(slot.output.detach(), nextRank(), tag(action), what));
         break;
       case PipelineActionKind::recv_backward: {
         slot.output_grad = at::empty(boundary_shape_, at::TensorOptions().dtype(boundary_dtype_));
@@ -141,6 +148,11 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
       }
       case PipelineActionKind::backward:
       case PipelineActionKind::backward_input: {
+        if (measuring) slot.live_before_backward = tensor_memory::liveBytes();
+        if (const auto sent = activation_sends.find({action.micro_batch, action.chunk}); sent != activation_sends.end()) {
+          sent->second.wait();
+          activation_sends.erase(sent);
+        }
         std::optional<DeferWeightGradients> defer;
         if (action.kind == PipelineActionKind::backward_input) defer.emplace(slot.weight_gradients);
         if (lastVirtual(action.chunk)) {
@@ -148,12 +160,26 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
         } else {
           torch::autograd::backward({slot.output}, {slot.output_grad});
         }
+        const auto bytesOf = [](const at::Tensor& t) {
+          return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : std::int64_t{0};
+        };
+        const std::int64_t received_grad_bytes = bytesOf(slot.output_grad);
         if (!firstVirtual(action.chunk)) slot.input_grad = slot.input.grad();
         slot.output = at::Tensor();
         slot.output_grad = at::Tensor();
         slot.input = at::Tensor();
-        // zero_bubble: the queued weight gradients still hold the linear layers' inputs.
-        if (action.kind == PipelineActionKind::backward) in_flight_bytes -= slot.activation_bytes;
+        if (measuring) {
+          if (action.kind == PipelineActionKind::backward) {
+            in_flight_bytes -= slot.activation_bytes;
+          } else {
+            // zero_bubble: the queued weight gradients still hold the linear layers' inputs and
+            // output gradients. The stash is what is alive now beyond what was alive before this
+            // micro-batch's forward began, less the input gradient waiting to be sent.
+            const std::int64_t others = slot.live_before_backward - slot.activation_bytes - received_grad_bytes;
+            slot.stash_bytes = std::max<std::int64_t>(0, tensor_memory::liveBytes() - others - bytesOf(slot.input_grad));
+            in_flight_bytes -= slot.activation_bytes - slot.stash_bytes;
+          }
+        }
         break;
       }
       case PipelineActionKind::send_backward:
@@ -163,12 +189,13 @@ PipelineStepResult PipelineExecutor::runStep(const std::function<MicroBatchInput
         break;
       case PipelineActionKind::backward_weight:
         slot.weight_gradients.runAll();
-        in_flight_bytes -= slot.activation_bytes;
+        in_flight_bytes -= slot.stash_bytes;
         break;
     }
     const double ended = elapsed();
     result.timeline.push_back({action, started, ended});
   }
+  for (auto& [key, send] : activation_sends) send.wait();
   for (PendingWork& send : sends) send.wait();
   return result;
 }

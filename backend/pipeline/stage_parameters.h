@@ -24,4 +24,9 @@ ModelPart stageModelPart(const Project& project, int stage);
 std::vector<std::pair<std::string, at::Tensor>> gatherStageParameters(
     const std::vector<std::pair<std::string, at::Tensor>>& mine, Group& pp);
 
+// Every stage's parameter names and global shapes, on every rank of the pp group, in the whole
+// model's order (a checkpoint is checked against the whole model, not one stage). A collective.
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> gatherStageShapes(
+    const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& mine, Group& pp);
+
 }  // namespace behemoth

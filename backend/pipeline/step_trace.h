@@ -41,7 +41,8 @@ std::vector<StepTrace> readStepTraces(const std::filesystem::path& out_dir);
 
 // The measured bubble of one step of one pipeline (the ranks sharing dp_rank and tp_rank): per
 // stage, 1 - compute busy time / the pipeline's span (first compute start to last compute end over
-// its stages, on the shared clock). Communication waits count as idle.
+// its stages, on the shared clock). Communication waits count as idle. Throws
+// std::invalid_argument when the traces are not one step of one pipeline or a stage is missing.
 std::vector<double> measuredBubble(const std::vector<StepTrace>& one_pipeline_step);
 
 }  // namespace behemoth

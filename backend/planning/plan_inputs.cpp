@@ -41,6 +41,7 @@ TrainingLayout layoutFromProject(const Project& project) {
   layout.precision = numericFormatOf(project.precision);
   layout.micro_batch_size = project.microBatchSize();
   layout.micro_batches = project.microBatches();
+  layout.recompute = recomputeFromName(project.train.recompute);
   // With pp, tp or sp the dp ranks still split the global batch; ep ranks do too in this model.
   return layout;
 }

@@ -15,9 +15,9 @@ ModelDescription describeModel(const ModelConfig& config);
 
 NumericFormat numericFormatOf(Precision precision);
 
-// The project's resolved plan (plan.dp must not be -1), precision and micro-batching.
-// Schedule, recomputation and offload are not in the project file yet: they keep the defaults
-// (1F1B, none, none) unless the caller sets them.
+// The project's resolved plan (plan.dp must not be -1): precision, micro-batching, the pipeline
+// schedule and its virtual stages, recomputation. Parameter offload is not in the project file
+// yet: it keeps its default (none) unless the caller sets it.
 TrainingLayout layoutFromProject(const Project& project);
 
 // deviceSpec() for devices.kind / devices.name, with devices.memory_gb (10^9 bytes) and

@@ -152,11 +152,19 @@ void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
   const CheckpointIndex index = readCheckpointIndex(step_dir);
   const TrainingState state = readTrainingState(step_dir);
   const std::vector<CheckpointPart> parts = checkpointParts();
-  std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> model_shapes;
   for (std::size_t k = 0; k < names.size(); ++k) {
-    shapes.push_back(globalShapeOf(working[k].sizes().vec(), tp_layout.placement(names[k])));
+    model_shapes.emplace_back(names[k], globalShapeOf(working[k].sizes().vec(), tp_layout.placement(names[k])));
   }
-  checkCheckpointMatches(step_dir, index, state, parts, names, shapes, precisionName(project.precision));
+  // A pipeline stage checks the checkpoint against the whole model, every stage's tensors.
+  if (pipelined()) model_shapes = gatherStageShapes(model_shapes, pp);
+  std::vector<std::string> model_names;
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (auto& [name, shape] : model_shapes) {
+    model_names.push_back(name);
+    shapes.push_back(std::move(shape));
+  }
+  checkCheckpointMatches(step_dir, index, state, parts, model_names, shapes, precisionName(project.precision));
   if (state.step > project.train.steps) {
     throw std::invalid_argument("train.steps: " + std::to_string(project.train.steps) + " is fewer than the " +
                                 std::to_string(state.step) + " steps the checkpoint " + step_dir.string() + " already trained");

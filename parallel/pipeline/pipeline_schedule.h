@@ -83,8 +83,9 @@ struct ActionCosts {
   double backward_input = 1.0;   // zero_bubble's halves; backward_input + backward_weight = backward
   double backward_weight = 1.0;
   double transfer = 0.0;         // latency of one activation or gradient between neighbours
-  // Chunks holding the embedding or the head can cost more: extra seconds per forward / backward
-  // on the first and last virtual stage (0 for a balanced job).
+  // Chunks holding the embedding or the head can cost more: extra seconds per forward on the
+  // first and last virtual stage (0 for a balanced job); their backward costs twice the extra
+  // (backward_input and backward_weight once each), as every matmul's backward does.
   double first_stage_extra = 0.0;
   double last_stage_extra = 0.0;
 };
@@ -101,13 +102,17 @@ struct PipelineTimeline {
   double makespan = 0.0;                        // the step's pipeline time, first start to last end
   std::vector<double> bubble_fraction;          // per rank: idle time / makespan
   // Peak number of micro-batches whose activations a rank holds at once (forward done, backward
-  // (zero_bubble: backward_weight) not yet), per rank, counted over its chunks.
+  // (zero_bubble: backward_weight) not yet), per rank, counted over its chunks: each (micro-batch,
+  // chunk) pair counts once, so with v chunks divide by v for whole-rank micro-batches (the unit
+  // of memory_model.h's inFlightMicroBatches).
   std::vector<int> peak_in_flight;
 };
 
 // Runs the schedule against the costs: every rank executes its list in order, a receive waits for
-// its send. Throws std::logic_error naming the rank and action when the schedule deadlocks, sends
-// something never received, or misses or repeats a compute action.
+// its send (the send's time plus costs.transfer), sends and receives take no time themselves.
+// Throws std::logic_error naming the rank and action when the schedule deadlocks, sends something
+// never received, misses or repeats a compute action, runs a backward before its forward, a
+// backward_weight before its backward_input, or a compute action before the receive it needs.
 PipelineTimeline simulatePipeline(const PipelineSchedulePlan& schedule, const PipelineShape& shape,
                                   const ActionCosts& costs = {});
 // simulatePipeline's checks alone.

@@ -8,7 +8,8 @@ roofline); its N fastest runnable plans (`search.runnable`, fastest first, where
 all plans) are each run with `behemoth run --set <the plan's overrides> --nproc <its world>` for a
 few steps, and their `step_time_s` (metrics.jsonl step events, first --warmup steps left out) is
 compared with the plan's predicted `step_s` (measured: the median over every timed step of --reps
-runs per plan, the plans taken in turn; spread: (slowest - fastest step) / median):
+runs per plan, the plans taken in turn; spread: (slowest - fastest step) / median; with
+--distinct-axes, the fastest runnable plan of each axis layout instead of the N fastest):
 
     error % = (predicted - measured) / measured * 100
 
@@ -48,6 +49,8 @@ def parse_args(argv=None):
     parser.add_argument("--cpu-flops", type=float, default=0.0,
                         help="the planner's CPU peak per rank (default: its measured matmul roofline)")
     parser.add_argument("--reps", type=int, default=2, help="runs per plan, the plans taken in turn")
+    parser.add_argument("--distinct-axes", action="store_true",
+                        help="the fastest runnable plan of each axis layout (dp/tp/pp/sp/ep and schedule) instead")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed for one run")
     args = parser.parse_args(argv)
@@ -67,14 +70,25 @@ def project(args, out_dir):
 
 
 def search(args, project_path):
+    # --distinct-axes picks from every runnable plan (the search of a small world is a few hundred).
+    keep_runnable = 100000 if args.distinct_axes else args.plans
     command = [os.path.abspath(args.bin), "plan", project_path, "--search", "--json", "--keep", "10",
-               "--keep-runnable", str(args.plans)]
+               "--keep-runnable", str(keep_runnable)]
     if args.cpu_flops > 0:
         command += ["--cpu-flops", str(args.cpu_flops)]
     done = common.run_checked(command, "plan --search", 300)
     result = json.loads(done.stdout)["search"]
     if not result.get("runnable"):
         raise RuntimeError(f"no runnable plan: {result.get('message')}")
+    if args.distinct_axes:
+        chosen, seen = [], set()
+        for plan in result["runnable"]:
+            layout = plan["estimate"]["layout"]
+            axes = tuple(layout[k] for k in ("dp", "tp", "pp", "sp", "ep", "schedule", "virtual_stages"))
+            if axes not in seen:
+                seen.add(axes)
+                chosen.append(plan)
+        result["runnable"] = chosen[:args.plans]
     return result
 
 
@@ -112,10 +126,12 @@ def verdict(rows):
 
 
 def print_table(rows, answer):
-    print(f"{'#':>3} {'rank':>5}  {'plan':<44} {'predicted ms':>12} {'measured ms':>12} {'error %':>8} {'spread %':>9}")
+    print(f"{'#':>3} {'rank':>5}  {'plan':<44} {'predicted ms':>12} {'measured ms':>12} {'error %':>8} "
+          f"{'fastest step ms':>15} {'spread %':>9}")
     for k, row in enumerate(rows, 1):
         print(f"{k:>3} {row['search_rank']:>5}  {row['plan']:<44} {row['predicted_step_s'] * 1e3:>12.1f} "
-              f"{row['measured_step_s'] * 1e3:>12.1f} {row['error_percent']:>+8.1f} {row['spread_percent']:>9.0f}")
+              f"{row['measured_step_s'] * 1e3:>12.1f} {row['error_percent']:>+8.1f} "
+              f"{min(row['step_seconds']) * 1e3:>15.1f} {row['spread_percent']:>9.0f}")
     print(answer)
 
 
@@ -149,7 +165,7 @@ def main(argv=None):
     print_table(rows, answer)
     if args.json:
         settings = {"model": MODEL, "devices": args.devices, "global_batch": args.global_batch, "steps": args.steps,
-                    "warmup": args.warmup, "plans": args.plans, "reps": args.reps, "search_message": result["message"],
+                    "warmup": args.warmup, "plans": args.plans, "reps": args.reps, "distinct_axes": args.distinct_axes, "search_message": result["message"],
                     "fitting": result["fitting"]}
         common.write_report(args.json, "auto_plan_vs_measured", load_before, settings,
                             {"plans": rows, "answer": answer})

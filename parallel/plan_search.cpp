@@ -34,11 +34,20 @@ bool contextSplits(const ModelDescription& m, int tp, int sp) {
   return m.seq_len % sp == 0 && m.heads % (tp * sp) == 0;
 }
 
-// Orders by throughput, then by lower peak memory (a tie keeps the roomier plan).
-bool faster(const PlanEstimate& a, const PlanEstimate& b) {
-  if (a.time.tokens_per_s != b.time.tokens_per_s) return a.time.tokens_per_s > b.time.tokens_per_s;
-  return a.memory.peakDeviceBytes() < b.memory.peakDeviceBytes();
+// What plans are ranked by: throughput, then lower peak memory (a tie keeps the roomier plan).
+struct Score {
+  double tokens_per_s;
+  std::int64_t peak_bytes;
+};
+
+Score scoreOf(const PlanEstimate& e) { return {e.time.tokens_per_s, e.memory.peakDeviceBytes()}; }
+
+bool fasterScore(const Score& a, const Score& b) {
+  if (a.tokens_per_s != b.tokens_per_s) return a.tokens_per_s > b.tokens_per_s;
+  return a.peak_bytes < b.peak_bytes;
 }
+
+bool faster(const PlanEstimate& a, const PlanEstimate& b) { return fasterScore(scoreOf(a), scoreOf(b)); }
 
 // The time components two plans are compared by.
 std::vector<std::pair<std::string, double>> components(const TimeEstimate& t) {
@@ -84,8 +93,11 @@ std::string whyAhead(const PlanEstimate& a, const PlanEstimate& b) {
 class TopPlans {
  public:
   explicit TopPlans(int keep) : keep_(std::max(1, keep)) {}
+  bool wouldKeep(const PlanEstimate& estimate) const {
+    return static_cast<int>(plans_.size()) < keep_ || faster(estimate, plans_.back());
+  }
   void offer(PlanEstimate estimate) {
-    if (static_cast<int>(plans_.size()) == keep_ && !faster(estimate, plans_.back())) return;
+    if (!wouldKeep(estimate)) return;
     auto at = std::upper_bound(plans_.begin(), plans_.end(), estimate, faster);
     plans_.insert(at, std::move(estimate));
     if (static_cast<int>(plans_.size()) > keep_) plans_.pop_back();
@@ -202,6 +214,22 @@ void forEachOption(const SearchRequest& request, const TrainingLayout& axes, Vis
   }
 }
 
+// Plans fastest first, each with its reason against the next and its rank among all that fit.
+std::vector<RankedPlan> rankedPlans(std::vector<PlanEstimate>& plans, const std::vector<Score>& fitting) {
+  std::vector<RankedPlan> ranked_plans;
+  for (std::size_t k = 0; k < plans.size(); ++k) {
+    RankedPlan ranked;
+    ranked.summary = describeLayout(plans[k].layout);
+    ranked.reason = k + 1 < plans.size() ? whyAhead(plans[k], plans[k + 1])
+                                         : "the last of the best " + std::to_string(plans.size()) + " kept";
+    const Score score = scoreOf(plans[k]);
+    ranked.rank = 1 + std::count_if(fitting.begin(), fitting.end(), [&](const Score& other) { return fasterScore(other, score); });
+    ranked.estimate = std::move(plans[k]);
+    ranked_plans.push_back(std::move(ranked));
+  }
+  return ranked_plans;
+}
+
 }  // namespace
 
 SearchResult searchPlans(const SearchRequest& request) {
@@ -213,7 +241,11 @@ SearchResult searchPlans(const SearchRequest& request) {
   const int n = request.devices;
 
   SearchResult result;
+  result.judged = static_cast<bool>(request.why_not_runnable);
   TopPlans top(request.keep);
+  // Judging a plan runs the project validation: only those that would enter the runnable list are.
+  TopPlans top_runnable(request.keep_runnable);
+  std::vector<Score> fitting_scores;  // every fitting plan's, for the ranks
   std::optional<PlanEstimate> closest;
   for (const TrainingLayout& axes : axisLayouts(request)) {
     forEachOption(request, axes, [&](const TrainingLayout& layout) {
@@ -223,6 +255,10 @@ SearchResult searchPlans(const SearchRequest& request) {
           request.host_memory_bytes <= 0 || double(estimate.memory.peakHostBytes()) <= request.host_memory_bytes;
       if (estimate.fits() && host_fits) {
         ++result.fitting;
+        fitting_scores.push_back(scoreOf(estimate));
+        if (result.judged && top_runnable.wouldKeep(estimate) && request.why_not_runnable(estimate.layout).empty()) {
+          top_runnable.offer(estimate);
+        }
         top.offer(std::move(estimate));
       } else if (!estimate.fits() && (!closest || estimate.shortfall_bytes < closest->shortfall_bytes)) {
         closest = std::move(estimate);
@@ -230,15 +266,13 @@ SearchResult searchPlans(const SearchRequest& request) {
     });
   }
 
-  auto& plans = top.plans();
-  for (std::size_t k = 0; k < plans.size(); ++k) {
-    RankedPlan ranked;
-    ranked.summary = describeLayout(plans[k].layout);
-    ranked.reason = k + 1 < plans.size() ? whyAhead(plans[k], plans[k + 1]) : "the last of the best " +
-                                                                                   std::to_string(plans.size()) +
-                                                                                   " kept";
-    ranked.estimate = std::move(plans[k]);
-    result.best.push_back(std::move(ranked));
+  result.best = rankedPlans(top.plans(), fitting_scores);
+  result.runnable = rankedPlans(top_runnable.plans(), fitting_scores);
+  if (result.judged) {
+    for (RankedPlan& plan : result.best) {
+      plan.not_runnable = request.why_not_runnable(plan.estimate.layout);
+      plan.runnable = plan.not_runnable.empty();
+    }
   }
   const double capacity_gib = request.device.memory_bytes / kGiB;
   if (!result.best.empty()) {

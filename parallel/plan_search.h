@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,17 +37,29 @@ struct SearchRequest {
   bool allow_recompute = true;
   int max_micro_batch_size = 16;
   int keep = 5;                    // how many ranked plans to return
+  // Whether this build can run a layout: "" when it can, else the one-line reason (naming the
+  // project field). Set by backend/planning (whyNotRunnable); unset, plans are not judged.
+  std::function<std::string(const TrainingLayout&)> why_not_runnable;
+  int keep_runnable = 1;           // with why_not_runnable: the fastest runnable plans returned too
 };
 
 struct RankedPlan {
   PlanEstimate estimate;
   std::string summary;  // "dp8 tp8 pp1 zero1 mb2x4 ..."
   std::string reason;   // why it ranks above the next one (or why it is the closest miss)
+  std::int64_t rank = 0;  // 1 + the fitting layouts predicted faster than this one
+  // Judged with SearchRequest::why_not_runnable; not judged, every plan counts as runnable.
+  bool runnable = true;
+  std::string not_runnable;  // the one-line reason when it is not
 };
 
 struct SearchResult {
   std::vector<RankedPlan> best;       // fastest first; empty when nothing fits
   std::optional<RankedPlan> closest;  // when nothing fits: the smallest shortfall
+  // With why_not_runnable: the keep_runnable fastest fitting plans this build can run (fastest
+  // first, wherever they rank; empty when none can run), and `best` is marked.
+  std::vector<RankedPlan> runnable;
+  bool judged = false;
   std::int64_t evaluated = 0;
   std::int64_t fitting = 0;
   double seconds = 0;

@@ -17,12 +17,13 @@ struct AutoPlanOutcome {
   QString error;  // the project could not be searched (names the field)
 };
 
-// Searches every layout of the project's devices for its model and global batch. With
-// `runnable_only`, only strategies this build can run are searched (dp, ZeRO 1/2, offload).
+// Searches every layout of the project's devices for its model and global batch; each plan is
+// marked runnable or not by the engine's check (backend/planning/runnable_plan.h, strategies
+// judged on this build's CPUs). With `runnable_only`, `best` holds the fastest runnable plans.
 AutoPlanOutcome runAutoPlan(const nlohmann::json& project, const std::string& base_dir, bool runnable_only);
 
-// Writes the layout's axes, ZeRO stage, optimizer offload and micro-batch size into the project
-// JSON. Returns what the project file cannot express (the schedule, recomputation, ...), for the user.
+// Writes the fields the layout decides into the project JSON (writeLayoutToJson). Returns what
+// the project file cannot express (a partial offload, ...), for the user.
 QStringList applyLayout(nlohmann::json& project, const TrainingLayout& layout);
 
 }  // namespace behemoth::ui

@@ -5,6 +5,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QMessageBox>
+#include <QObject>
 #include <QPushButton>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -14,12 +15,21 @@
 #include "ui/project_document.h"
 
 namespace behemoth::ui {
+namespace {
+
+// The ranking reason, and for a plan this build cannot run, why not.
+QString whyText(const RankedPlan& plan) {
+  if (plan.runnable) return QString::fromStdString(plan.reason);
+  return QObject::tr("cannot run in this build: %1").arg(QString::fromStdString(plan.not_runnable));
+}
+
+}  // namespace
 
 AutoPlanDialog::AutoPlanDialog(ProjectDocument* document, QWidget* parent) : QDialog(parent), document_(document) {
   setWindowTitle(tr("Auto plan"));
   resize(980, 420);
   auto* layout = new QVBoxLayout(this);
-  runnable_only_ = new QCheckBox(tr("Only strategies this build can run (data parallel, ZeRO 1/2, optimizer offload)"), this);
+  runnable_only_ = new QCheckBox(tr("Only plans this build can run"), this);
   runnable_only_->setChecked(false);
   layout->addWidget(runnable_only_);
   status_ = new QLabel(this);
@@ -79,7 +89,7 @@ void AutoPlanDialog::showOutcome() {
     const QStringList cells = {QString::fromStdString(shown[row].summary), humanCount(e.time.tokens_per_s),
                                QString::number(e.time.mfu * 100, 'f', 1) + " %",
                                QString::number(e.time.step_s * 1e3, 'f', 1) + " ms",
-                               humanBytes(double(e.memory.peakDeviceBytes())), QString::fromStdString(shown[row].reason)};
+                               humanBytes(double(e.memory.peakDeviceBytes())), whyText(shown[row])};
     for (int column = 0; column < cells.size(); ++column) {
       auto* item = new QTableWidgetItem(cells[column]);
       if (column >= 1 && column <= 4) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);

@@ -1,8 +1,10 @@
 // `behemoth plan PROJECT.json [--search] [--json] [--set key=value ...]`: the memory each device
 // will hold and the step time for the project's plan, and with --search the best plans for its
-// model, devices and global batch. `--schedule-json` prints the project's pipeline schedule
-// (parallel.pp_schedule, pp_virtual, pp_layers) as action lists instead (docs/pipeline.md). Planning accepts any plan the project describes, including
-// strategies this build cannot run yet, so it checks shapes only (not availability).
+// model, devices and global batch, each marked runnable or not by this build (with the reason).
+// `--schedule-json` prints the project's pipeline schedule (parallel.pp_schedule, pp_virtual,
+// pp_layers) as action lists instead (docs/pipeline.md). Planning accepts any plan the project
+// describes, including strategies this build cannot run yet, so it checks shapes only (not
+// availability).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,7 @@
 
 #include "backend/cli/commands.h"
 #include "backend/cli/schedule_json.h"
+#include "backend/planning/auto_plan.h"
 #include "backend/planning/plan_checks.h"
 #include "backend/planning/plan_device.h"
 #include "backend/planning/plan_inputs.h"
@@ -47,6 +50,7 @@ struct PlanOptions {
   double efficiency = 0.0;   // 0: the device default
   double cpu_flops = 0.0;    // 0: measure the matmul roofline
   int keep = 5;
+  int keep_runnable = 1;
 };
 
 std::string fixed(double value, int digits) {
@@ -116,6 +120,28 @@ void printTime(std::ostream& out, const PlanEstimate& e) {
       << " per device), MFU " << fixed(t.mfu * 100, 1) << "% of the peak above\n";
 }
 
+void printRankedPlan(std::ostream& out, const RankedPlan& plan) {
+  const PlanEstimate& e = plan.estimate;
+  out << "  #" << plan.rank << " " << padded(plan.summary, 58) << fixed(e.time.tokens_per_s, 0) << " tok/s  step "
+      << fixed(e.time.step_s * 1e3, 2) << " ms  MFU " << fixed(e.time.mfu * 100, 1) << "%  peak "
+      << fixed(double(e.memory.peakDeviceBytes()) / 1e9, 1) << " GB  " << (plan.runnable ? "runnable" : "NOT RUNNABLE")
+      << "  -- " << plan.reason << "\n";
+  if (!plan.runnable) out << "      cannot run: " << plan.not_runnable << "\n";
+}
+
+// The fastest plans this build can run, when they are not all among the plans shown above.
+void printRunnable(std::ostream& out, const SearchResult& search) {
+  if (!search.anythingFits()) return;
+  if (search.runnable.empty()) {
+    out << "No runnable plan: " << noRunnablePlanMessage(search) << "\n";
+    return;
+  }
+  const std::int64_t shown = search.best.back().rank;
+  if (search.runnable.back().rank <= shown) return;
+  out << "Fastest runnable plans (`behemoth run --auto-plan` runs the first):\n";
+  for (const RankedPlan& plan : search.runnable) printRankedPlan(out, plan);
+}
+
 // The project's own schedule (not --schedule, which is what the memory and time tables assume),
 // on the world its devices.count makes.
 int printScheduleJson(const PlanOptions& options) {
@@ -156,14 +182,12 @@ int planProject(const PlanOptions& options) {
 
   std::optional<SearchResult> search;
   if (options.search) {
-    SearchRequest request;
-    request.model = model;
-    request.device = device;
+    // Each plan is judged by the validation `behemoth run` applies (docs/planning.md).
+    SearchRequest request = autoPlanRequest(project, device);
     request.allowance = allowance;
-    request.devices = project.devices.count;
-    request.global_batch = project.data.global_batch_size;
     request.base = layout;
     request.keep = options.keep;
+    request.keep_runnable = options.keep_runnable;
     search = searchPlans(request);
   }
 
@@ -203,13 +227,8 @@ int planProject(const PlanOptions& options) {
   printTime(out, estimate);
   if (search) {
     out << "\nSearch: " << search->message << " (" << fixed(search->seconds, 2) << " s)\n";
-    int rank = 1;
-    for (const RankedPlan& plan : search->best) {
-      const PlanEstimate& e = plan.estimate;
-      out << "  #" << rank++ << " " << padded(plan.summary, 58) << fixed(e.time.tokens_per_s, 0) << " tok/s  MFU "
-          << fixed(e.time.mfu * 100, 1) << "%  peak " << fixed(double(e.memory.peakDeviceBytes()) / 1e9, 1)
-          << " GB  -- " << plan.reason << "\n";
-    }
+    for (const RankedPlan& plan : search->best) printRankedPlan(out, plan);
+    printRunnable(out, *search);
   }
   return 0;
 }
@@ -239,6 +258,8 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_option("--efficiency", options->efficiency, "Achievable fraction of the device's peak FLOP/s");
   command->add_option("--cpu-flops", options->cpu_flops, "CPU peak FLOP/s per rank (default: a measured matmul roofline)");
   command->add_option("--keep", options->keep, "Plans the search returns");
+  command->add_option("--keep-runnable", options->keep_runnable,
+                      "Plans this build can run the search returns too (wherever they rank)");
   command->callback([&action, options] { action = [options] { return planProject(*options); }; });
 }
 

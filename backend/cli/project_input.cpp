@@ -14,8 +14,7 @@
 
 namespace behemoth {
 
-Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,
-                    CorpusCheck corpus_check) {
+Project parseProject(const std::string& path, const std::vector<std::string>& overrides) {
   nlohmann::json json;
   try {
     json = readProjectJson(path);  // syntax errors name the file, duplicate keys and overflows the field
@@ -26,7 +25,14 @@ Project readProject(const std::string& path, const std::vector<std::string>& ove
   }
   const std::string base_dir = std::filesystem::absolute(path).parent_path().string();
   try {
-    Project project = projectFromJson(json, base_dir);
+    return projectFromJson(json, base_dir);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(path + ": " + error.what());
+  }
+}
+
+Project validatedProject(Project project, const std::string& path, int world_size, CorpusCheck corpus_check) {
+  try {
     validateForWorld(project, world_size);
     // What a worker would otherwise find mid-run: the corpus against the vocabulary, seq_len and
     // the held-out batches.
@@ -35,6 +41,11 @@ Project readProject(const std::string& path, const std::vector<std::string>& ove
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(path + ": " + error.what());
   }
+}
+
+Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,
+                    CorpusCheck corpus_check) {
+  return validatedProject(parseProject(path, overrides), path, world_size, corpus_check);
 }
 
 void writeFileAtomically(const std::string& path, const std::string& text) { writeFileDurably(path, text); }

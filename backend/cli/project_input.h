@@ -15,6 +15,12 @@ enum class CorpusCheck { read_and_check, skip };
 Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,
                     CorpusCheck corpus_check = CorpusCheck::read_and_check);
 
+// The two halves of readProject: the file with its overrides parsed, and a parsed project (its
+// plan changed, say) validated for `world_size`. Errors name the file.
+Project parseProject(const std::string& path, const std::vector<std::string>& overrides);
+Project validatedProject(Project project, const std::string& path, int world_size,
+                         CorpusCheck corpus_check = CorpusCheck::read_and_check);
+
 // Writes text to `path` atomically and durably (writeFileDurably: temporary file fsynced, renamed).
 void writeFileAtomically(const std::string& path, const std::string& text);
 

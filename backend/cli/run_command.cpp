@@ -1,4 +1,4 @@
-// `behemoth run PROJECT [--nproc N] [--set key=value ...] [--resume [latest|PATH]] [--max-restarts K]`:
+// `behemoth run PROJECT [--nproc N | --auto-plan] [--set key=value ...] [--resume [latest|PATH]] [--max-restarts K]`:
 // validates the project (and the checkpoint to resume) for the whole world before anything
 // starts, then trains it in this process (one rank), as a worker of mpirun / srun, or by launching
 // N local worker processes (and joining other nodes with --nnodes), restarting them from the
@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "backend/checkpoint/checkpoint_catalog.h"
+#include "backend/cli/auto_plan_choice.h"
 #include "backend/cli/commands.h"
 #include "backend/cli/error_text.h"
 #include "backend/cli/project_input.h"
@@ -52,6 +53,8 @@ struct RunOptions {
   std::optional<std::string> resume;  // --resume: "latest" or a checkpoint path
   std::string resume_text;            // what CLI11 parsed into (--resume alone: "latest")
   int max_restarts = 0;
+  bool auto_plan = false;     // run the search's fastest runnable plan (docs/planning.md)
+  bool nproc_given = false;
 };
 
 namespace fs = std::filesystem;
@@ -213,6 +216,35 @@ int launchLocalWorkers(const Project& project, const RunOptions& options, const 
   }
 }
 
+// A validated project on --nproc ranks of this node (and --nnodes - 1 others).
+int runOnThisNode(const Project& project, const RunOptions& options) {
+  checkMachineMemory(project, options, options.nproc);
+  const std::optional<fs::path> resume_from = checkpointToResume(project, options);
+  // One rank trains in this process, unless it is to be restarted: a crash would take us along.
+  if (options.nproc * options.nnodes == 1 && options.max_restarts == 0) {
+    return runInThisProcess(project, options, LaunchedRank{0, 1, 0, 1, "127.0.0.1", 0}, resume_from);
+  }
+  return launchLocalWorkers(project, options, resume_from);
+}
+
+// --auto-plan: the search's fastest runnable plan for devices.count devices, run on as many local
+// ranks. One search on one node: ranks or nodes searching apart could choose different plans.
+int runAutoPlan(RunOptions options) {
+  if (options.nproc_given) {
+    throw std::invalid_argument("--auto-plan chooses the ranks itself (devices.count); leave out --nproc");
+  }
+  if (options.nnodes > 1 || startedByMpiOrSlurm()) {
+    throw std::invalid_argument(
+        "--auto-plan runs on one node with behemoth's own launcher; for more, run `behemoth plan --search` and set its plan");
+  }
+  const AutoPlanChoice choice = chooseAutoPlan(options.project_path, options.overrides);
+  // Under --events stdout carries only event lines.
+  (options.events ? std::cerr : std::cout) << "behemoth: " << autoPlanLine(choice) << std::endl;
+  writeAutoPlanRecord(choice);
+  options.nproc = choice.project.plan.worldSize();
+  return runOnThisNode(choice.project, options);
+}
+
 int runProject(const RunOptions& options) {
   if (options.nproc < 1) throw std::invalid_argument("--nproc must be at least 1");
   if (options.nnodes < 1) throw std::invalid_argument("--nnodes must be at least 1");
@@ -240,15 +272,9 @@ int runProject(const RunOptions& options) {
     const std::optional<fs::path> resume_from = checkpointToResume(project, options);
     return runInThisProcess(project, options, rank, resume_from);
   }
+  if (options.auto_plan) return runAutoPlan(options);
   const int world_size = options.nproc * options.nnodes;
-  const Project project = readProject(options.project_path, options.overrides, world_size);
-  checkMachineMemory(project, options, options.nproc);
-  const std::optional<fs::path> resume_from = checkpointToResume(project, options);
-  // One rank trains in this process, unless it is to be restarted: a crash would take us along.
-  if (world_size == 1 && options.max_restarts == 0) {
-    return runInThisProcess(project, options, LaunchedRank{0, 1, 0, 1, "127.0.0.1", 0}, resume_from);
-  }
-  return launchLocalWorkers(project, options, resume_from);
+  return runOnThisNode(readProject(options.project_path, options.overrides, world_size), options);
 }
 
 }  // namespace
@@ -257,7 +283,7 @@ void addRunCommand(CLI::App& app, std::function<int()>& action) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* command = app.add_subcommand("run", "Train a project (see docs/project-file.md)");
   command->add_option("project", options->project_path, "Project file (JSON)")->required()->check(CLI::ExistingFile);
-  command->add_option("--nproc", options->nproc, "Worker processes on this node (one per device)");
+  CLI::Option* nproc = command->add_option("--nproc", options->nproc, "Worker processes on this node (one per device)");
   command->add_option("--nnodes", options->nnodes, "Nodes in the job");
   command->add_option("--node-rank", options->node_rank, "This node's index, 0 .. nnodes-1");
   command->add_option("--master", options->master, "HOST:PORT of node 0's rendezvous");
@@ -273,8 +299,11 @@ void addRunCommand(CLI::App& app, std::function<int()>& action) {
           ->default_str("latest");
   command->add_option("--max-restarts", options->max_restarts,
                       "Restart every worker from the newest checkpoint when one fails, up to K times");
-  command->callback([&action, options, resume] {
+  command->add_flag("--auto-plan", options->auto_plan,
+                    "Search every plan of devices.count devices and run the fastest this build can run");
+  command->callback([&action, options, resume, nproc] {
     if (resume->count() > 0) options->resume = options->resume_text;
+    options->nproc_given = nproc->count() > 0;
     action = [options] { return runProject(*options); };
   });
 }

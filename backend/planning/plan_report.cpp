@@ -1,5 +1,7 @@
 #include "backend/planning/plan_report.h"
 
+#include "backend/planning/runnable_plan.h"
+
 namespace behemoth {
 
 nlohmann::json layoutToJson(const TrainingLayout& l) {
@@ -102,13 +104,33 @@ nlohmann::json planEstimateToJson(const PlanEstimate& e) {
             {"hfu", t.hfu}}}};
 }
 
+namespace {
+
+nlohmann::json rankedPlanToJson(const RankedPlan& plan, bool judged) {
+  nlohmann::json out = {{"rank", plan.rank},
+                        {"summary", plan.summary},
+                        {"reason", plan.reason},
+                        {"set", layoutOverrides(plan.estimate.layout)},
+                        {"estimate", planEstimateToJson(plan.estimate)}};
+  if (judged) {
+    out["runnable"] = plan.runnable;
+    if (!plan.runnable) out["not_runnable"] = plan.not_runnable;
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json searchResultToJson(const SearchResult& r) {
   nlohmann::json best = nlohmann::json::array();
-  for (const RankedPlan& plan : r.best) {
-    best.push_back({{"summary", plan.summary}, {"reason", plan.reason}, {"estimate", planEstimateToJson(plan.estimate)}});
-  }
+  for (const RankedPlan& plan : r.best) best.push_back(rankedPlanToJson(plan, r.judged));
   nlohmann::json out = {{"evaluated", r.evaluated}, {"fitting", r.fitting}, {"seconds", r.seconds},
                         {"message", r.message}, {"best", best}};
+  if (r.judged) {
+    nlohmann::json runnable = nlohmann::json::array();
+    for (const RankedPlan& plan : r.runnable) runnable.push_back(rankedPlanToJson(plan, true));
+    out["runnable"] = runnable;
+  }
   if (r.closest) {
     out["closest"] = {{"summary", r.closest->summary},
                       {"reason", r.closest->reason},

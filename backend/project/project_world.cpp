@@ -75,7 +75,14 @@ void checkPipeline(const Project& project) {
   shape.stages = plan.pp;
   shape.virtual_stages = plan.pp_virtual;
   shape.micro_batches = project.microBatches();
-  checkPipelineShape(pipelineScheduleFromName(plan.pp_schedule), shape);
+  const PipelineSchedule schedule = pipelineScheduleFromName(plan.pp_schedule);
+  // With stages, built rather than only checked: a schedule this build has no builder for yet is
+  // refused here, before launch (and the planner's runnable check sees it), not inside a worker.
+  if (plan.pp > 1) {
+    buildPipelineSchedule(schedule, shape);
+  } else {
+    checkPipelineShape(schedule, shape);
+  }
 }
 
 void checkCorpus(const Project& project) {

@@ -1,0 +1,98 @@
+#include "backend/planning/runnable_plan.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace behemoth {
+namespace {
+
+std::string percent(double fraction) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.0f %%", fraction * 100.0);
+  return buffer;
+}
+
+}  // namespace
+
+Project projectWithLayout(Project project, const TrainingLayout& layout) {
+  Plan& plan = project.plan;
+  plan.dp = layout.dp;
+  plan.pp = layout.pp;
+  plan.tp = layout.tp;
+  plan.sp = layout.sp;
+  plan.ep = layout.ep;
+  plan.zero = layout.zero;
+  plan.sequence_parallel = layout.sequence_parallel && layout.tp > 1;
+  plan.offload_optimizer = layout.optimizer_offload > 0.0;
+  plan.pp_schedule = pipelineScheduleName(layout.schedule);
+  plan.pp_virtual = layout.virtual_stages;
+  plan.pp_layers.clear();
+  project.train.micro_batch_size = layout.micro_batch_size;
+  project.train.recompute = recomputeName(layout.recompute);
+  return project;
+}
+
+std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const TrainingLayout& layout) {
+  const Project applied = projectWithLayout(Project{}, layout);
+  const Plan& plan = applied.plan;
+  return {{"parallel.dp", plan.dp},
+          {"parallel.pp", plan.pp},
+          {"parallel.tp", plan.tp},
+          {"parallel.sp", plan.sp},
+          {"parallel.ep", plan.ep},
+          {"parallel.zero", plan.zero},
+          {"parallel.sequence_parallel", plan.sequence_parallel},
+          {"parallel.offload_optimizer", plan.offload_optimizer},
+          {"parallel.pp_schedule", plan.pp_schedule},
+          {"parallel.pp_virtual", plan.pp_virtual},
+          {"train.micro_batch_size", applied.train.micro_batch_size},
+          {"train.recompute", applied.train.recompute}};
+}
+
+std::vector<std::string> layoutOverrides(const TrainingLayout& layout) {
+  std::vector<std::string> overrides;
+  for (const auto& [key, value] : layoutProjectFields(layout)) overrides.push_back(key + "=" + value.dump());
+  return overrides;
+}
+
+void writeLayoutToJson(nlohmann::json& project, const TrainingLayout& layout) {
+  for (const auto& [key, value] : layoutProjectFields(layout)) {
+    const std::size_t dot = key.find('.');
+    project[key.substr(0, dot)][key.substr(dot + 1)] = value;
+  }
+  project["parallel"].erase("pp_layers");
+}
+
+std::string layoutOutsideProjectFile(const TrainingLayout& layout) {
+  if (layout.optimizer_offload > 0.0 && layout.optimizer_offload < 1.0) {
+    return "parallel.offload_optimizer: the plan offloads " + percent(layout.optimizer_offload) +
+           " of the optimizer states; the project file offloads all or nothing";
+  }
+  if (layout.parameter_offload > 0.0) {
+    return "parallel.zero: the plan offloads " + percent(layout.parameter_offload) +
+           " of the parameters (ZeRO-3 parameter offload), which the project file cannot express";
+  }
+  if (layout.tp > 1 && layout.tensor_mode != TensorMode::one_d) {
+    return "parallel.tp: the plan's " + tensorModeName(layout.tensor_mode) +
+           " tensor parallelism is not in the project file (it splits tensors in 1D)";
+  }
+  if (layout.sp > 1 && layout.context_mode != ContextMode::ulysses) {
+    return "parallel.sp: the plan's " + contextModeName(layout.context_mode) +
+           " attention is not in the project file (the sp axis splits attention Ulysses-style)";
+  }
+  if (layout.chunk_elements > 0) return "parallel.zero: the plan's ZeRO chunks are not in the project file";
+  return "";
+}
+
+std::string whyNotRunnable(const Project& project, const TrainingLayout& layout, DeviceJudgement devices) {
+  Project applied = projectWithLayout(project, layout);
+  if (devices == DeviceJudgement::strategy_only) applied.devices.kind = "cpu";
+  try {
+    validateForWorld(applied, layout.worldSize());
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return layoutOutsideProjectFile(layout);
+}
+
+}  // namespace behemoth

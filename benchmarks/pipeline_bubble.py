@@ -24,7 +24,7 @@ import tempfile
 
 STAGES = 4
 BASE = [
-    "model.n_layer=8", "model.d_model=128", "model.n_head=4", "model.seq_len=64", "model.vocab_size=256",
+    "model.n_layer=8", "model.d_model=256", "model.n_head=8", "model.seq_len=128", "model.vocab_size=256",
     "data.global_batch_size=16", "train.micro_batch_size=1", "devices.count=4", f"parallel.pp={STAGES}",
     "parallel.dp=1", "train.eval_every=0",
 ]

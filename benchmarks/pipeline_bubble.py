@@ -18,9 +18,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
+
+from cpu_efficiency import run, sets  # the same `behemoth` invocation helpers
 
 STAGES = 4
 BASE = [
@@ -34,20 +34,6 @@ SCHEDULES = [
     ("interleaved v=2", ["parallel.pp_schedule=interleaved", "parallel.pp_virtual=2"], 2),
     ("zero_bubble", ["parallel.pp_schedule=zero_bubble"], 1),
 ]
-
-
-def run(command):
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit("failed: " + " ".join(command) + "\n" + result.stderr)
-    return result.stdout
-
-
-def sets(overrides):
-    args = []
-    for assignment in overrides:
-        args += ["--set", assignment]
-    return args
 
 
 def theory(name, p, m, v):

@@ -7,7 +7,9 @@ For each schedule (gpipe, 1f1b, interleaved with pp_virtual 2, zero_bubble):
      step's schedule a stage spent not computing) and step_time_s, averaged over the steps after
      the first;
   2. the theory: (p-1)/(m+p-1) for gpipe and 1f1b, (p-1)/(v*m+p-1) interleaved, and ZB-H1's;
-  3. `behemoth plan P --json` with the same settings: the planner's bubble and step time.
+  3. `behemoth plan P --json --cpu-flops F` with the same settings: the planner's bubble and step
+     time, every schedule against one roofline F (measured once by `behemoth plan`, before the
+     runs), so the four predictions differ only by what the time model says of the schedule.
 The job is balanced: every stage holds the same number of blocks, and the vocabulary is small so
 the embedding and head add little. Prints a table and writes JSON (--out).
 
@@ -71,11 +73,12 @@ def main():
     args = parser.parse_args()
 
     micro_batches = 16
+    roofline = json.loads(run([args.bin, "plan", args.project, "--json"] + sets(BASE)))["device"]["peak_flops"]
     rows = []
     for name, extra, v in SCHEDULES:
         overrides = BASE + extra
         step_s, per_stage = measure(args.bin, args.project, overrides, args.steps)
-        report = json.loads(run([args.bin, "plan", args.project, "--json"] + sets(overrides)))
+        report = json.loads(run([args.bin, "plan", args.project, "--json", "--cpu-flops", str(roofline)] + sets(overrides)))
         time = report["plan"]["time"]
         predicted_bubble = time["bubble_s"] / max(time["compute_s"] + time["bubble_s"], 1e-12)
         rows.append({"schedule": name, "measured_bubble_per_stage": per_stage,
@@ -90,9 +93,10 @@ def main():
         print(f"{row['schedule']:16} {stages:30} {row['measured_bubble']:>6.3f} {row['theory_bubble']:>7.3f} "
               f"{row['planned_bubble']:>8.3f} {row['measured_step_s'] * 1e3:>8.1f} {row['predicted_step_s'] * 1e3:>13.1f} "
               f"{row['prediction_error'] * 100:>5.0f}%")
+    print(f"planner roofline per rank: {roofline / 1e9:.2f} GFLOP/s")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as out:
-        json.dump({"rows": rows, "stages": STAGES, "micro_batches": micro_batches}, out, indent=2)
+        json.dump({"rows": rows, "stages": STAGES, "micro_batches": micro_batches, "roofline_flops": roofline}, out, indent=2)
 
 
 if __name__ == "__main__":

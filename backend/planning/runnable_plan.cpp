@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "parallel/plan_estimate.h"
+
 namespace behemoth {
 namespace {
 
@@ -15,18 +17,16 @@ std::string percent(double fraction) {
 }  // namespace
 
 Project projectWithLayout(Project project, const TrainingLayout& layout) {
-  Plan& plan = project.plan;
-  plan.dp = layout.dp;
-  plan.pp = layout.pp;
-  plan.tp = layout.tp;
-  plan.sp = layout.sp;
-  plan.ep = layout.ep;
-  plan.zero = layout.zero;
-  plan.sequence_parallel = layout.sequence_parallel && layout.tp > 1;
-  plan.offload_optimizer = layout.optimizer_offload > 0.0;
-  plan.pp_schedule = pipelineScheduleName(layout.schedule);
-  plan.pp_virtual = layout.virtual_stages;
-  plan.pp_layers.clear();
+  // The searched axes and strategies through planOf (the inverse of the estimate's withPlan); the
+  // project keeps its own gradient buckets, overlap, reduce dtype and axis nesting, and the stages
+  // split evenly (pp_layers empty).
+  Plan plan = planOf(layout);
+  plan.sequence_parallel = plan.sequence_parallel && plan.tp > 1;
+  plan.bucket_mb = project.plan.bucket_mb;
+  plan.overlap = project.plan.overlap;
+  plan.reduce_dtype = project.plan.reduce_dtype;
+  plan.order = project.plan.order;
+  project.plan = plan;
   project.train.micro_batch_size = layout.micro_batch_size;
   project.train.recompute = recomputeName(layout.recompute);
   return project;

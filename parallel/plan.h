@@ -46,6 +46,21 @@ struct Plan {
   std::string pp_schedule = "1f1b";
   int pp_virtual = 1;
   std::vector<int> pp_layers;
+  // ZeRO-3 chunks and memory tiers (docs/zero3.md). Parameters, gradients and optimizer states are
+  // packed into chunks of chunk_mb MiB of working-dtype parameters (0: the size with the least
+  // padding, found by a search) and sharded over dp. Each rank's shards live on the device (at most
+  // device_budget_mb; 0: no budget), in host memory, or (optimizer chunks only) in memory-mapped
+  // files under offload_dir. placement "static" puts the given fractions of the chunks off the
+  // device; "auto" traces the first step's non-model memory and then evicts / prefetches (prefetch
+  // chunks ahead) to stay within the budget.
+  double chunk_mb = 0.0;
+  double device_budget_mb = 0.0;
+  std::string placement = "static";
+  double offload_param_fraction = 0.0;
+  double offload_optim_fraction = 0.0;
+  double disk_optim_fraction = 0.0;
+  std::string offload_dir;
+  int prefetch = 2;
 
   int size(Axis axis) const;
   void setSize(Axis axis, int value);

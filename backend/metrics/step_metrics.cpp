@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace behemoth {
 namespace {
@@ -51,6 +52,9 @@ json StepMetrics::toJson() const {
   if (!rank_peak_rss_bytes.empty()) out["rank_peak_rss_bytes"] = rank_peak_rss_bytes;
   if (!rank_activation_bytes.empty()) out["rank_activation_bytes"] = rank_activation_bytes;
   if (!pipeline_bubble.empty()) out["pipeline_bubble"] = pipeline_bubble;
+  for (const auto& [name, values] : tierFields()) {
+    if (!values->empty()) out[name] = *values;
+  }
   return out;
 }
 
@@ -68,7 +72,33 @@ std::vector<double> readNumbers(const json& object, const char* name) {
   return values;
 }
 
+void readIntegers(const json& object, const char* name, std::vector<std::int64_t>& out) {
+  const auto found = object.find(name);
+  if (found == object.end()) return;
+  if (!found->is_array()) throw std::invalid_argument(std::string("step metrics: ") + name + ": expected an array");
+  for (const auto& value : *found) {
+    if (!value.is_number_integer()) {
+      throw std::invalid_argument(std::string("step metrics: ") + name + ": expected integers, got " + value.dump());
+    }
+    out.push_back(value.get<std::int64_t>());
+  }
+}
+
 }  // namespace
+
+std::vector<std::pair<const char*, const std::vector<std::int64_t>*>> StepMetrics::tierFields() const {
+  return {{"rank_device_bytes", &rank_device_bytes},         {"rank_device_peak_bytes", &rank_device_peak_bytes},
+          {"rank_host_bytes", &rank_host_bytes},             {"rank_disk_bytes", &rank_disk_bytes},
+          {"rank_tier_moved_bytes", &rank_tier_moved_bytes}, {"rank_device_chunks", &rank_device_chunks},
+          {"rank_host_chunks", &rank_host_chunks},           {"rank_disk_chunks", &rank_disk_chunks}};
+}
+
+std::vector<std::pair<const char*, std::vector<std::int64_t>*>> StepMetrics::tierFields() {
+  return {{"rank_device_bytes", &rank_device_bytes},         {"rank_device_peak_bytes", &rank_device_peak_bytes},
+          {"rank_host_bytes", &rank_host_bytes},             {"rank_disk_bytes", &rank_disk_bytes},
+          {"rank_tier_moved_bytes", &rank_tier_moved_bytes}, {"rank_device_chunks", &rank_device_chunks},
+          {"rank_host_chunks", &rank_host_chunks},           {"rank_disk_chunks", &rank_disk_chunks}};
+}
 
 StepMetrics StepMetrics::fromJson(const json& object) {
   if (!object.is_object()) throw std::invalid_argument("step metrics: expected a JSON object, got " + object.dump());
@@ -108,16 +138,9 @@ StepMetrics StepMetrics::fromJson(const json& object) {
   for (auto [name, field] : {std::pair{"rank_model_state_bytes", &metrics.rank_model_state_bytes},
                              std::pair{"rank_peak_rss_bytes", &metrics.rank_peak_rss_bytes},
                              std::pair{"rank_activation_bytes", &metrics.rank_activation_bytes}}) {
-    const auto found = object.find(name);
-    if (found == object.end()) continue;
-    if (!found->is_array()) throw std::invalid_argument(std::string("step metrics: ") + name + ": expected an array");
-    for (const auto& value : *found) {
-      if (!value.is_number_integer()) {
-        throw std::invalid_argument(std::string("step metrics: ") + name + ": expected integers, got " + value.dump());
-      }
-      field->push_back(value.get<std::int64_t>());
-    }
+    readIntegers(object, name, *field);
   }
+  for (const auto& [name, field] : metrics.tierFields()) readIntegers(object, name, *field);
   if (const auto found = object.find("comm_bytes_by_axis"); found != object.end() && found->is_object()) {
     for (const auto& item : found->items()) {
       if (!item.value().is_number_integer()) {

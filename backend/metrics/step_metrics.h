@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace behemoth {
@@ -34,11 +35,26 @@ struct StepMetrics {
   // measured bubble: the fraction of the step's schedule the stage spent not computing.
   std::vector<std::int64_t> rank_activation_bytes;
   std::vector<double> pipeline_bubble;
+  // ZeRO-3 chunks (parallel.zero 3, docs/zero3.md), every rank's figure indexed by rank: chunk
+  // bytes on each memory tier at the step's end (device includes chunks gathered then), the device
+  // tier's peak during the step, the bytes copied between tiers during the step, chunks per tier.
+  std::vector<std::int64_t> rank_device_bytes;
+  std::vector<std::int64_t> rank_device_peak_bytes;
+  std::vector<std::int64_t> rank_host_bytes;
+  std::vector<std::int64_t> rank_disk_bytes;
+  std::vector<std::int64_t> rank_tier_moved_bytes;
+  std::vector<std::int64_t> rank_device_chunks;
+  std::vector<std::int64_t> rank_host_chunks;
+  std::vector<std::int64_t> rank_disk_chunks;
   std::optional<double> loss_scale;    // fp16: the dynamic loss scale the step used
   bool skipped = false;                // fp16 overflow: no rank updated the weights this step
   std::optional<double> eval_loss;     // present on steps that evaluated
   std::int64_t tokens_seen = 0;        // since the run started
   double elapsed_s = 0.0;              // since the run started
+
+  // The ZeRO-3 per-rank tier fields by event name (what toJson writes and fromJson reads).
+  std::vector<std::pair<const char*, const std::vector<std::int64_t>*>> tierFields() const;
+  std::vector<std::pair<const char*, std::vector<std::int64_t>*>> tierFields();
 
   // The fields of a step event, without "event". Field names are a public interface: add, never rename.
   nlohmann::json toJson() const;

@@ -177,7 +177,9 @@ std::vector<int> parseLayerCounts(const JsonFields& fields) {
 Plan parsePlan(const json& section) {
   const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "sequence_parallel", "zero", "bucket_mb",
                                                   "overlap", "offload_optimizer", "reduce_dtype", "order",
-                                                  "pp_schedule", "pp_virtual", "pp_layers"});
+                                                  "pp_schedule", "pp_virtual", "pp_layers", "chunk_mb", "device_budget_mb",
+                                                  "placement", "offload_param_fraction", "offload_optim_fraction",
+                                                  "disk_optim_fraction", "offload_dir", "prefetch"});
   Plan plan;
   fields.read("dp", plan.dp);
   fields.read("pp", plan.pp);
@@ -208,6 +210,17 @@ Plan parsePlan(const json& section) {
                                   ") need parallel.pp_schedule \"interleaved\", not \"" + plan.pp_schedule + "\"");
   }
   if (fields.has("pp_layers")) plan.pp_layers = parseLayerCounts(fields);
+  fields.read("chunk_mb", plan.chunk_mb);
+  fields.read("device_budget_mb", plan.device_budget_mb);
+  fields.read("placement", plan.placement);
+  fields.read("offload_param_fraction", plan.offload_param_fraction);
+  fields.read("offload_optim_fraction", plan.offload_optim_fraction);
+  fields.read("disk_optim_fraction", plan.disk_optim_fraction);
+  fields.read("offload_dir", plan.offload_dir);
+  fields.read("prefetch", plan.prefetch);
+  if (plan.placement != "static" && plan.placement != "auto") {
+    fields.fail("placement", "unknown placement '" + plan.placement + "' (expected static or auto)");
+  }
   if (plan.dp != -1 && plan.dp < 1) fields.fail("dp", "must be >= 1 or -1 (whatever the other axes leave), got " + std::to_string(plan.dp));
   const std::pair<const char*, int> axes[] = {{"dp", plan.dp}, {"pp", plan.pp}, {"tp", plan.tp}, {"sp", plan.sp}, {"ep", plan.ep}};
   for (const auto& [axis, size] : axes) requireAtMost(fields, axis, size, 1 << 20);
@@ -350,7 +363,11 @@ json planToJson(const Plan& plan) {
           {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},
           {"offload_optimizer", plan.offload_optimizer}, {"reduce_dtype", plan.reduce_dtype},
           {"order", axisOrderToJson(plan.order)}, {"pp_schedule", plan.pp_schedule},
-          {"pp_virtual", plan.pp_virtual}, {"pp_layers", plan.pp_layers}};
+          {"pp_virtual", plan.pp_virtual}, {"pp_layers", plan.pp_layers},
+          {"chunk_mb", plan.chunk_mb}, {"device_budget_mb", plan.device_budget_mb},
+          {"placement", plan.placement}, {"offload_param_fraction", plan.offload_param_fraction},
+          {"offload_optim_fraction", plan.offload_optim_fraction}, {"disk_optim_fraction", plan.disk_optim_fraction},
+          {"offload_dir", plan.offload_dir}, {"prefetch", plan.prefetch}};
 }
 
 json projectToJson(const Project& project) {

@@ -124,7 +124,10 @@ void rejectUnavailableFeatures(const Project& project) {
   const Plan& plan = project.plan;
   if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
   if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");
-  if (plan.zero == 3) reject("parallel.zero: ZeRO stage 3 is not available in this build yet (use 0, 1 or 2)");
+  if (plan.zero == 3 && plan.pp > 1) {
+    reject("parallel.zero: ZeRO stage 3 with pipeline parallelism (parallel.pp " + std::to_string(plan.pp) +
+           ") is not supported: each stage would gather its chunks once per micro-batch; use zero 1 or 2 with pp");
+  }
   // dp == 1 with zero 1|2 is accepted: one shard holding everything, the same math as zero 0.
   if (plan.offload_optimizer && plan.zero == 0) {
     reject("parallel.offload_optimizer: offloading the optimizer needs parallel.zero 1 or 2");

@@ -37,6 +37,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -588,6 +589,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.dry_run:
         return dry_run(args)
+    # SIGTERM unwinds like Ctrl-C, so the job running now is killed with the harness (run_capped's finally).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     load_before = os.getloadavg()
     work = tempfile.mkdtemp(prefix="largest_model-")
     sides_runs = {}

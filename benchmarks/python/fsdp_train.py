@@ -138,4 +138,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ddp_train.exit_now(main())  # not sys.exit: see ddp_train.exit_now

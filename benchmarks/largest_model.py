@@ -88,13 +88,17 @@ def parse_args(argv=None):
     parser.add_argument("--floor-gb", type=float, default=3.0,
                         help="a run is stopped (no verdict) when MemAvailable falls below this")
     parser.add_argument("--wait-s", type=float, default=600, help="longest wait for MemAvailable before a run")
-    parser.add_argument("--timeout-s", type=float, default=3600, help="longest run (no verdict when reached)")
+    parser.add_argument("--timeout-s", type=float, default=14400,
+                        help="longest run (no verdict when reached); billions of parameters take tens of minutes a step")
     parser.add_argument("--offload-root", default="/var/tmp",
                         help="behemoth: parent of the temporary parallel.offload_dir (local disk, not tmpfs)")
     parser.add_argument("--device-budget-mb", type=int, default=0,
                         help="behemoth: parallel.device_budget_mb (0: --device-budget-blocks gathered blocks)")
     parser.add_argument("--device-budget-blocks", type=float, default=4.0,
                         help="behemoth: default budget = this many blocks' fp32 parameter bytes, plus 64 MiB")
+    parser.add_argument("--engine-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="behemoth: override a field of the generated project (repeat), passed as `--set`; "
+                             "recorded with the results, e.g. parallel.placement=auto")
     parser.add_argument("--engine-arg", action="append", default=[],
                         help="extra argument for `behemoth run` (repeat), e.g. --engine-arg=--force")
     parser.add_argument("--torchrun", default="/usr/bin/torchrun")
@@ -116,6 +120,11 @@ def parse_args(argv=None):
     args.only_indices = [rung_index(parser, args.ladder, r, "--only") for r in args.only.split(",") if r.strip()]
     args.step_time_index = (rung_index(parser, args.ladder, args.step_time_rung, "--step-time-rung")
                             if args.step_time_rung else None)
+    bad = [a for a in args.engine_set if "=" not in a]
+    if bad:
+        parser.error(f"--engine-set {bad[0]}: expected KEY=VALUE")
+    if args.engine_set and "behemoth" in args.side_list:
+        LABELS["behemoth"] = "Behemoth, generated project with --set " + " ".join(args.engine_set)
     if "behemoth" in args.side_list and not args.dry_run and not os.access(args.bin, os.X_OK):
         parser.error(f"--bin {args.bin}: not an executable file (needed by side behemoth)")
     if not args.dry_run:
@@ -181,7 +190,9 @@ def engine_project(args, rung, out_dir, offload_dir):
 
 
 def engine_command(args, project_path):
-    return [os.path.abspath(args.bin), "run", project_path, "--nproc", str(NPROC), "--no-history"] + args.engine_arg
+    overrides = [part for assignment in args.engine_set for part in ("--set", assignment)]
+    return ([os.path.abspath(args.bin), "run", project_path, "--nproc", str(NPROC), "--no-history"] + overrides
+            + args.engine_arg)
 
 
 def filesystem_type(path):
@@ -605,6 +616,7 @@ def main(argv=None):
             settings = {"cap_bytes": int(args.cap_gb * GIB), "cap_gb": args.cap_gb, "nproc": NPROC,
                         "steps": args.steps, "global_batch": args.global_batch, "seq_len": args.seq_len,
                         "interval_s": args.interval_s, "margin_gb": args.margin_gb, "floor_gb": args.floor_gb,
+                        "engine_set": args.engine_set, "engine_args": args.engine_arg,
                         "meter": "sum of RssAnon + RssShmem over the job's process tree (file pages not counted)",
                         "ladder": ladder}
             common.write_report(args.json, "largest_model", load_before, settings,

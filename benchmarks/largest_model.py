@@ -145,10 +145,6 @@ def rung_index(parser, ladder, text, option):
     parser.error(f"{option} {text}: not a rung; rungs: " + ", ".join(f"{i}={r.name}" for i, r in enumerate(ladder)))
 
 
-def single_thread_env():
-    return common.single_thread_env()
-
-
 # ---- one run ------------------------------------------------------------------------------------
 
 def pytorch_command(args, side, rung, report_path, import_shim=False):
@@ -299,7 +295,7 @@ def run_pytorch(args, side, rung, work, import_shim=False):
     report_path, log_path = os.path.join(work, tag + ".json"), os.path.join(work, tag + ".log")
     command = pytorch_command(args, side, rung, report_path, import_shim)
     available = wait_for_memory(args)
-    result = tree_memory.run_capped(command, args.cap_gb * GIB, log_path, args.timeout_s, env=single_thread_env(),
+    result = tree_memory.run_capped(command, args.cap_gb * GIB, log_path, args.timeout_s, env=common.single_thread_env(),
                                     cwd=REPO, interval_s=args.interval_s, machine_floor_bytes=args.floor_gb * GIB)
     result.update({"side": side, "rung": rung.name, "parameters": rung.parameters, "command": " ".join(command),
                    "mem_available_before": available, "log": log_path})
@@ -351,7 +347,7 @@ def run_engine(args, rung, work):
     log_path = os.path.join(work, tag + ".log")
     available = wait_for_memory(args)
     try:
-        result = tree_memory.run_capped(command, args.cap_gb * GIB, log_path, args.timeout_s, env=single_thread_env(),
+        result = tree_memory.run_capped(command, args.cap_gb * GIB, log_path, args.timeout_s, env=common.single_thread_env(),
                                         cwd=REPO, interval_s=args.interval_s,
                                         machine_floor_bytes=args.floor_gb * GIB)
         result["offload_dir_bytes_at_end"] = disk_bytes_used(offload_dir)

@@ -8,8 +8,8 @@ A step is timed as the engine times it: from before the batch is built until aft
 step (the loss is read with .item() inside the step, as the engine does); the loss average across
 ranks used for logging is bookkeeping outside the timed region, as in the engine.
 
-Rank 0 writes a JSON report (--report): per-step seconds after the warmup steps, peak RSS of every
-rank (getrusage), parameter count, final loss.
+Rank 0 writes a JSON report (--report): per-step seconds after the warmup steps, every step's
+global-batch loss, peak RSS of every rank (getrusage), parameter count, final loss.
 
     torchrun --nproc_per_node 2 benchmarks/python/ddp_train.py --n-layer 4 --n-head 8 --d-model 256 \
         --seq-len 128 --global-batch 16 --steps 30 --warmup 5 --report /tmp/ddp.json
@@ -33,8 +33,8 @@ from gpt_reference import Gpt, GptSizes, decay_groups  # noqa: E402
 CORPUS_GLOB = "/usr/share/common-licenses/*"
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(description=__doc__):
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-layer", type=int, required=True)
     parser.add_argument("--n-head", type=int, required=True)
     parser.add_argument("--d-model", type=int, required=True)
@@ -55,7 +55,13 @@ def parse_args(argv=None):
     parser.add_argument("--report", help="JSON file rank 0 writes")
     parser.add_argument("--check-params", action="store_true",
                         help="print the parameter count (built model and closed form) and exit; no torchrun needed")
-    return parser.parse_args(argv)
+    parser.add_argument("--progress", action="store_true",
+                        help="rank 0 prints every step's loss and seconds as it finishes (flushed)")
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def sizes_from(args) -> GptSizes:
@@ -102,9 +108,9 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def train(args) -> int:
+def start_group(args):
+    """One math thread, the gloo group, the checks; returns (rank, world, rows per rank)."""
     import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -114,8 +120,82 @@ def train(args) -> int:
         raise SystemExit(f"--global-batch {args.global_batch} is not divisible by the world size {world}")
     if args.steps <= args.warmup:
         raise SystemExit(f"--steps {args.steps} must exceed --warmup {args.warmup}")
-    rows = args.global_batch // world
+    return rank, world, args.global_batch // world
 
+
+def run_steps(args, module, optimizer, clip, rank, world, rows):
+    """The timed training loop; clip() clips the gradients by their global norm. Returns the seconds
+    of every step and the global-batch loss of every step."""
+    import torch.distributed as dist
+
+    corpus = load_corpus()
+    step_seconds, losses = [], []
+    for step in range(args.steps):
+        start = time.perf_counter()
+        inputs, targets = local_batch(corpus, step, rank * rows, rows, args.seq_len, args.seed)
+        optimizer.zero_grad(set_to_none=False)
+        logits = module(inputs)
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+        loss.backward()
+        local_loss = loss.item()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(args, step)
+        if args.grad_clip > 0:
+            clip(args.grad_clip)
+        optimizer.step()
+        step_seconds.append(time.perf_counter() - start)
+
+        # Bookkeeping, outside the timed region as in the engine: the global-batch loss for the log.
+        mean_loss = torch.tensor([local_loss], dtype=torch.float64)
+        dist.all_reduce(mean_loss)
+        losses.append(mean_loss.item() / world)
+        if args.progress and rank == 0:
+            print(f"step {step + 1} loss {losses[-1]:.6f} seconds {step_seconds[-1]:.3f}", flush=True)
+    return step_seconds, losses
+
+
+def finish(args, label, optimizer_name, parameters, step_seconds, losses, rank, world, extra=None):
+    """Gathers every rank's peak RSS; rank 0 writes the report (--report) and prints a summary line.
+    Then the process ends here (exit_now), while the caller's model wrappers are still alive."""
+    import torch.distributed as dist
+
+    rss = torch.tensor([peak_rss_bytes()], dtype=torch.float64)
+    every_rss = [torch.zeros_like(rss) for _ in range(world)]
+    dist.all_gather(every_rss, rss)
+    if rank == 0:
+        timed = step_seconds[args.warmup:]
+        mean = sum(timed) / len(timed)
+        report = {
+            "world_size": world,
+            "optimizer": optimizer_name,
+            "parameters": parameters,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "global_batch": args.global_batch,
+            "seq_len": args.seq_len,
+            "step_seconds": timed,
+            "mean_step_s": mean,
+            "median_step_s": sorted(timed)[len(timed) // 2],
+            "tokens_per_s": args.global_batch * args.seq_len / mean,
+            "peak_rss_bytes_per_rank": [int(t.item()) for t in every_rss],
+            "final_loss": losses[-1],
+            "losses": losses,
+            "torch_version": torch.__version__,
+            "threads": torch.get_num_threads(),
+        }
+        report.update(extra or {})
+        if args.report:
+            with open(args.report, "w") as out:
+                out.write(json.dumps(report, indent=1))
+        print(f"{label}: {mean * 1e3:.1f} ms/step, {report['tokens_per_s']:.0f} tokens/s, "
+              f"final loss {losses[-1]:.4f}, peak RSS {max(report['peak_rss_bytes_per_rank']) / 2**20:.0f} MiB")
+    exit_now(0)
+
+
+def train(args) -> int:
+    from torch.nn.parallel import DistributedDataParallel
+
+    rank, world, rows = start_group(args)
     torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
     model = Gpt(sizes_from(args))
     parameters = sum(p.numel() for p in model.parameters())
@@ -128,60 +208,13 @@ def train(args) -> int:
                                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
     else:
         optimizer = torch.optim.AdamW(decay_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
-    corpus = load_corpus()
 
-    step_seconds = []
-    loss_value = float("nan")
-    for step in range(args.steps):
-        start = time.perf_counter()
-        inputs, targets = local_batch(corpus, step, rank * rows, rows, args.seq_len, args.seed)
-        optimizer.zero_grad(set_to_none=False)
-        logits = ddp(inputs)
-        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
-        loss.backward()
-        local_loss = loss.item()
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(args, step)
-        if args.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        optimizer.step()
-        step_seconds.append(time.perf_counter() - start)
+    def clip(max_norm):
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
-        # Bookkeeping, outside the timed region as in the engine: the global-batch loss for the log.
-        mean_loss = torch.tensor([local_loss], dtype=torch.float64)
-        dist.all_reduce(mean_loss)
-        loss_value = mean_loss.item() / world
-
-    rss = torch.tensor([peak_rss_bytes()], dtype=torch.float64)
-    every_rss = [torch.zeros_like(rss) for _ in range(world)]
-    dist.all_gather(every_rss, rss)
-    if rank == 0:
-        timed = step_seconds[args.warmup:]
-        mean = sum(timed) / len(timed)
-        report = {
-            "world_size": world,
-            "optimizer": "ZeroRedundancyOptimizer(AdamW)" if args.zero else "AdamW",
-            "parameters": parameters,
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "global_batch": args.global_batch,
-            "seq_len": args.seq_len,
-            "step_seconds": timed,
-            "mean_step_s": mean,
-            "median_step_s": sorted(timed)[len(timed) // 2],
-            "tokens_per_s": args.global_batch * args.seq_len / mean,
-            "peak_rss_bytes_per_rank": [int(t.item()) for t in every_rss],
-            "final_loss": loss_value,
-            "torch_version": torch.__version__,
-            "threads": torch.get_num_threads(),
-        }
-        text = json.dumps(report, indent=1)
-        if args.report:
-            with open(args.report, "w") as out:
-                out.write(text)
-        print(f"{'ddp+zero' if args.zero else 'ddp'}: {mean * 1e3:.1f} ms/step, {report['tokens_per_s']:.0f} tokens/s, "
-              f"final loss {loss_value:.4f}, peak RSS {max(report['peak_rss_bytes_per_rank']) / 2**20:.0f} MiB")
-    dist.destroy_process_group()
+    step_seconds, losses = run_steps(args, ddp, optimizer, clip, rank, world, rows)
+    finish(args, "ddp+zero" if args.zero else "ddp", "ZeroRedundancyOptimizer(AdamW)" if args.zero else "AdamW",
+           parameters, step_seconds, losses, rank, world)
     return 0
 
 
@@ -192,5 +225,15 @@ def main(argv=None) -> int:
     return train(args)
 
 
+def exit_now(status):
+    """Leaves without running destructors or destroy_process_group(): in PyTorch 1.13 a
+    DistributedDataParallel's Reducer freed after destroy_process_group() sometimes deadlocks in
+    ~ProcessGroupGloo (seen with gdb: rank 0 blocked on a mutex there after writing its report, in
+    2 of ~20 short runs), which would hang the job forever. Nothing is left to do by then."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -72,6 +72,13 @@ std::string formatProgressLine(const StepMetrics& m, int total_steps, std::optio
   line += "  " + formatCount(m.tokens_per_s) + " tok/s";
   line += "  rss " + formatBytes(static_cast<double>(m.peak_rss_bytes));
   line += "  comm " + formatBytes(static_cast<double>(m.comm_bytes)) + "/step";
+  if (!m.rank_device_bytes.empty()) {
+    // ZeRO-3: rank 0's chunk state on each tier and what moved between them.
+    line += "  dev/host/disk " + formatBytes(static_cast<double>(m.rank_device_bytes.front())) + "/" +
+            formatBytes(static_cast<double>(m.rank_host_bytes.front())) + "/" +
+            formatBytes(static_cast<double>(m.rank_disk_bytes.front()));
+    line += "  moved " + formatBytes(static_cast<double>(m.rank_tier_moved_bytes.front()));
+  }
   if (total_steps > 0 && m.step > first_step) {
     // Mean time per step so far; falls back to this step's time when the elapsed total is unknown.
     const double per_step = m.elapsed_s > 0 ? m.elapsed_s / static_cast<double>(m.step - first_step) : m.step_time_s;

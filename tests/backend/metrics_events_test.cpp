@@ -34,6 +34,28 @@ StepMetrics sampleMetrics() {
   return m;
 }
 
+TEST(StepMetricsJson, Zero3TierFieldsRoundTripAndStayAbsentOtherwise) {
+  StepMetrics m = sampleMetrics();
+  EXPECT_FALSE(m.toJson().contains("rank_device_bytes"));
+  m.rank_device_bytes = {10, 11};
+  m.rank_device_peak_bytes = {20, 21};
+  m.rank_host_bytes = {30, 31};
+  m.rank_disk_bytes = {40, 41};
+  m.rank_tier_moved_bytes = {50, 51};
+  m.rank_device_chunks = {1, 2};
+  m.rank_host_chunks = {3, 4};
+  m.rank_disk_chunks = {5, 6};
+  const json out = m.toJson();
+  EXPECT_EQ(out.at("rank_disk_chunks"), json::array({5, 6}));
+  const StepMetrics back = StepMetrics::fromJson(out);
+  EXPECT_EQ(back.rank_device_peak_bytes, m.rank_device_peak_bytes);
+  EXPECT_EQ(back.rank_tier_moved_bytes, m.rank_tier_moved_bytes);
+  EXPECT_EQ(back.rank_host_chunks, m.rank_host_chunks);
+  json bad = out;
+  bad["rank_host_bytes"] = json::array({1.5});
+  EXPECT_THROW(StepMetrics::fromJson(bad), std::invalid_argument);
+}
+
 TEST(StepMetricsJson, HasTheDocumentedFieldsAndRoundTrips) {
   StepMetrics m = sampleMetrics();
   m.eval_loss = 2.4;
@@ -174,6 +196,14 @@ TEST(Progress, LineShowsLossEvalThroughputMemoryCommAndEta) {
             "step 120/300  loss 2.314  eval 2.400  1.2k tok/s  rss 210 MB  comm 1.3 MB/step  ETA 1:12");
   EXPECT_EQ(formatProgressLine(sampleMetrics(), 0, std::nullopt),
             "step 120  loss 2.314  1.2k tok/s  rss 210 MB  comm 1.3 MB/step");
+
+  StepMetrics zero3 = sampleMetrics();
+  zero3.rank_device_bytes = {2000000, 2100000};
+  zero3.rank_host_bytes = {500000, 500000};
+  zero3.rank_disk_bytes = {0, 0};
+  zero3.rank_tier_moved_bytes = {1500000, 1500000};
+  EXPECT_EQ(formatProgressLine(zero3, 0, std::nullopt),
+            "step 120  loss 2.314  1.2k tok/s  rss 210 MB  comm 1.3 MB/step  dev/host/disk 2.0 MB/500 kB/0 B  moved 1.5 MB");
 
   std::ostringstream out;
   ProgressPrinter printer(out);

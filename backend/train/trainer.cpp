@@ -216,6 +216,14 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   // ZeRO-3 under a device budget also needs it: the non-model memory beside the chunks.
   const bool zero3_budget = p.plan.zero == 3 && (p.plan.device_budget_mb > 0 || p.plan.placement == "auto");
   if (p.train.measure_memory || zero3_budget) tensor_memory::installCountingAllocator();
+  // ZeRO-3: the dp ranks build their full-size models one after another, each cutting its shards
+  // and freeing the full copy before the next starts, so the machine holds one full model at a time
+  // (a barrier per turn; tp peers share a turn, their collectives stay inside it).
+  const bool staggered = p.plan.zero == 3 && s.dp.size() > 1;
+  if (staggered) {
+    ActivityScope waiting("waiting for the lower dp ranks to shard their models");
+    for (int turn = 0; turn < s.dp.rank(); ++turn) s.dp.barrier();
+  }
   s.model = buildModel(p.model, p.train.seed, stageModelPart(p, s.pp.rank()));
   // Shards are sliced from the full seed-initialized parameters: every layout starts alike.
   s.tp_layout = parallelize(*s.model, p.plan, world);
@@ -247,6 +255,10 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
     s.updater = makeZero3Updater(*s.model, s.names, s.working, s.dp, p, norm, world.rank());
     s.chunk_record = std::make_unique<ChunkRecord>(
         p.train.out_dir, ChunkRecordIdentity{world.rank(), s.dp.rank(), s.dp.size(), s.tp.rank(), p.plan.placement});
+    if (staggered) {
+      ActivityScope waiting("waiting for the higher dp ranks to shard their models");
+      for (int turn = s.dp.rank(); turn < s.dp.size(); ++turn) s.dp.barrier();
+    }
   } else if (p.plan.zero > 0) {
     s.updater = makeZeroUpdater(s.working, s.dp, p, norm);
   } else {

@@ -120,8 +120,8 @@ TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
   document.erase("train");
   document["parallel"] = {{"sp", 2}};
   EXPECT_EQ(worldMessage(document, 2), "parallel.sp: sequence parallelism is not available in this build yet");
-  document["parallel"] = {{"zero", 3}};
-  EXPECT_EQ(worldMessage(document, 2), "parallel.zero: ZeRO stage 3 is not available in this build yet (use 0, 1 or 2)");
+  document["parallel"] = {{"zero", 3}, {"pp", 2}};
+  EXPECT_EQ(worldMessage(document, 2).rfind("parallel.zero: ZeRO stage 3 with pipeline parallelism (parallel.pp 2) is not supported", 0), 0u);
   document = minimalProject();
   document["precision"] = "fp16";
   EXPECT_EQ(worldMessage(document, 1).rfind("precision: fp16 needs parallel.zero 1 or 2", 0), 0u);

@@ -133,10 +133,16 @@ ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& ba
     const MemoryAllowance allowance = defaultAllowance(analysis.device.kind);
     analysis.estimate = estimatePlan(*analysis.model, layout, analysis.device, allowance, checked.plan.order);
     analysis.devices = deviceMemory(*analysis.estimate, checked.plan);
+    if (layout.zero == 3) {
+      analysis.chunk_plan = planChunks(*analysis.model, layout);
+      analysis.planned_tensors = plannedTensors(*analysis.model, layout.tp);
+    }
   } catch (const std::exception& error) {
     analysis.error = issueOf(error);
     analysis.estimate.reset();
     analysis.devices.clear();
+    analysis.chunk_plan.reset();
+    analysis.planned_tensors.clear();
   }
   return analysis;
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/project/project.h"
+#include "memory/chunk_plan.h"
 #include "memory/model_description.h"
 #include "memory/time_model.h"
 #include "parallel/mesh.h"
@@ -53,13 +54,18 @@ struct ProjectAnalysis {
   DeviceSpec device;
   std::optional<PlanEstimate> estimate;
   std::vector<DeviceMemory> devices;    // one per rank of the world
+  // ZeRO-3 plans: the planner's chunks of one rank (every rank holds the same shard sizes) and
+  // the parameter tensors they pack, in first-use order (memory/chunk_plan.h).
+  std::optional<ChunkPlan> chunk_plan;
+  std::vector<PlannedTensor> planned_tensors;
   double capacity_bytes = 0;            // per device; 0 = unknown
 
   bool estimated() const { return estimate.has_value(); }
   int devicesOverCapacity() const;
 };
 
-// Parses, resolves, checks shapes (the same rules as `behemoth run`), and estimates. Never
+// Parses, resolves, checks shapes (the same rules as `behemoth run`), estimates, and for
+// ZeRO-3 plans the chunks (planChunks). Never
 // throws: problems land in `error` / `run_blocker`. `base_dir` resolves relative paths.
 ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& base_dir);
 

@@ -32,6 +32,10 @@ struct PlannedChunk {
   bool persistent = false;
   Tier param_tier = Tier::device;
   Tier optim_tier = Tier::device;
+  // All-gathers per micro-batch: the runs of consecutive stages of the use sequence (embed,
+  // block 0 .. L-1, head, head, block L-1 .. 0, embed) that use it; 0 for the persistent chunk.
+  int gathers = 0;
+  std::int64_t padding() const { return capacity - numel; }
 };
 
 struct ChunkPlan {
@@ -45,9 +49,45 @@ struct ChunkPlan {
   // Chunk shards per tier: each chunk counts once for its parameter shard and once for its
   // optimizer shard (what the step events' rank_*_chunks count).
   int chunks_on[kTierCount] = {0, 0, 0};
+  // The held model states over every tier (parameter + optimizer shards: the engine's
+  // model_state_bytes), the persistent chunk gathered, and the most regular chunks one stage
+  // holds gathered at once.
+  std::int64_t model_state_bytes = 0;
+  std::int64_t persistent_gathered_bytes = 0;
+  int max_gathered_chunks = 0;
+  // The first stage of the use sequence that holds the most regular chunks gathered ("block 0"),
+  // and their bytes: the least a device budget must hold besides the persistent chunk.
+  std::string widest_stage;
+  std::int64_t widest_stage_gathered_bytes = 0;
+  // Bytes per shard element: the working parameter, and the optimizer shard (fp32 gradient,
+  // moments, the fp32 master under bf16).
+  int param_bytes_per_element = 4;
+  int optim_bytes_per_element = 12;
+
+  std::int64_t paddingElements() const;
+  std::int64_t capacityElements() const;
+  int regularChunks() const;
 };
 
+// The engine's stage names of the use sequence of one micro-batch, in order ("embed", "block 0",
+// ..., "head", "head", "block L-1", ..., "embed"), and the tensors (indices into plannedTensors)
+// each stage uses.
+struct PlannedStage {
+  std::string name;
+  bool backward = false;
+  std::vector<std::size_t> tensors;
+};
+std::vector<PlannedStage> useSequence(const ModelDescription& model, const std::vector<PlannedTensor>& tensors);
+
+// Whether planChunks describes what the engine holds for this model and layout: ZeRO-3, one
+// pipeline stage, 1D tensor parallelism the model's heads and width split over, and a model the
+// zoo builds (no experts). Elsewhere the memory and comm models keep their flat ZeRO-3 formulas.
+bool chunkPlanApplies(const ModelDescription& model, const TrainingLayout& layout);
+
 // The chunk plan of a ZeRO-3 layout (layout.zero == 3); throws std::invalid_argument otherwise.
+// Placement "static" is staticPlacement's; "auto" is a prediction (chunk_plan.cpp: the parameter
+// shards that fit under device_budget_bytes beside everything else, with one micro-batch's
+// activations standing in for the traced non-model memory).
 ChunkPlan planChunks(const ModelDescription& model, const TrainingLayout& layout);
 
 }  // namespace behemoth

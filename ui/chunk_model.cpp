@@ -116,7 +116,7 @@ std::int64_t optimShardBytes(const ChunkRow& row, int dp, int working_bytes) {
   return row.capacity / std::max(1, dp) * per_element;
 }
 
-std::vector<UseStage> useSequence(int blocks) {
+std::vector<UseStage> stepUseSequence(int blocks) {
   std::vector<UseStage> sequence;
   sequence.push_back({"forward", "embed", tr("F embed")});
   for (int b = 0; b < blocks; ++b) {

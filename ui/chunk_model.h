@@ -85,10 +85,10 @@ struct UseStage {
   std::string stage;
   QString label;  // "F embed", "B block 1", "update"
 };
-std::vector<UseStage> useSequence(int blocks);
+std::vector<UseStage> stepUseSequence(int blocks);
 // Transformer blocks a chart's rows and moves mention ("blocks.N." tensors, "block N" stages).
 int blocksOf(const ChunkChart& chart);
-// Where a move sits in useSequence(blocks), or -1 when its phase and stage are not in it.
+// Where a move sits in stepUseSequence(blocks), or -1 when its phase and stage are not in it.
 int useIndexOf(const std::vector<UseStage>& sequence, const ChunkMove& move);
 
 // The plan's chunks of one rank (every dp rank of a tp group holds the same shard sizes).

@@ -274,11 +274,11 @@ void ChunkView::paintEvent(QPaintEvent*) {
   header(barLeft(), barWidth(), tr("tensors packed in first-use order, then padding"));
   header(barLeft() + barWidth() + 6, kTextWidth - 6, tr("gathered size · padding"));
   const ChunkStep* step = shownStep();
-  const std::vector<UseStage> sequence = useSequence(blocksOf(chart_));
-  const int slots = int(sequence.size()) + 1;  // the last slot holds moves at an unknown stage
+  const std::vector<UseStage> sequence = stepUseSequence(blocksOf(chart_));
+  const int slot_count = int(sequence.size()) + 1;  // the last slot holds moves at an unknown stage
   const int track_left = trackLeft();
   const int track_width = std::max(10, width() - kMargin - track_left);
-  auto slotLeft = [&](int slot) { return track_left + double(slot) * track_width / slots; };
+  auto slotLeft = [&](int slot) { return track_left + double(slot) * track_width / slot_count; };
   if (chart_.measured()) {
     header(track_left, track_width,
            step ? tr("moves in step %1 (%2 moved), in use order").arg(step->step).arg(binaryBytes(double(step->moved_bytes)))
@@ -287,7 +287,7 @@ void ChunkView::paintEvent(QPaintEvent*) {
   y += kColumnHeader;
   if (chart_.measured()) {
     // Stage labels where they fit; otherwise the phases' names over their spans.
-    const double slot_width = double(track_width) / slots;
+    const double slot_width = double(track_width) / slot_count;
     bool labels_fit = true;
     for (const UseStage& stage : sequence) labels_fit = labels_fit && small_metrics.horizontalAdvance(stage.label) + 4 <= slot_width;
     const char* const phases[] = {"forward", "backward", "update"};
@@ -372,7 +372,7 @@ void ChunkView::paintEvent(QPaintEvent*) {
     std::map<int, std::vector<const ChunkMove*>> at;
     for (const ChunkMove& move : step->moves[std::size_t(r)]) {
       const int index = useIndexOf(sequence, move);
-      at[index < 0 ? slots - 1 : index].push_back(&move);
+      at[index < 0 ? slot_count - 1 : index].push_back(&move);
     }
     for (const auto& [slot, moves] : at) {
       const double slot_left = slotLeft(slot) + 1;

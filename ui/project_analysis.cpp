@@ -133,7 +133,8 @@ ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& ba
     const MemoryAllowance allowance = defaultAllowance(analysis.device.kind);
     analysis.estimate = estimatePlan(*analysis.model, layout, analysis.device, allowance, checked.plan.order);
     analysis.devices = deviceMemory(*analysis.estimate, checked.plan);
-    if (layout.zero == 3) {
+    // Where the planner's chunk plan describes what the engine holds (zero 3 on one stage).
+    if (chunkPlanApplies(*analysis.model, layout)) {
       analysis.chunk_plan = planChunks(*analysis.model, layout);
       analysis.planned_tensors = plannedTensors(*analysis.model, layout.tp);
     }

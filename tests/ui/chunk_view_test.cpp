@@ -120,7 +120,7 @@ TEST(ChunkModel, TensorSizesAreFilledOnlyWhenTheyAddUpToTheChunk) {
 }
 
 TEST(ChunkModel, UseSequenceRunsForwardThenBackwardThenTheUpdate) {
-  const std::vector<UseStage> sequence = useSequence(2);
+  const std::vector<UseStage> sequence = stepUseSequence(2);
   std::vector<std::string> stages;
   for (const UseStage& s : sequence) stages.push_back(s.phase + ":" + s.stage);
   EXPECT_EQ(stages, (std::vector<std::string>{"forward:embed", "forward:block 0", "forward:block 1", "forward:head",
@@ -339,6 +339,50 @@ TEST(ChunkPanelWidget, SeveralRanksGetASelectorAndEachRanksRecord) {
   QTemporaryDir empty;
   EXPECT_FALSE(panel.showRun(empty.path(), nlohmann::json()));
   EXPECT_FALSE(panel.hasRecord());
+}
+
+// The record shipped for projects/zero3-offload.json (tests/ui/fixtures/zero3-offload-run, made by
+// make_zero3_record.py from the engine's rules; a real run's record replaces it) holds the
+// planner's chunks, tiers and per-step figures of that project.
+TEST(ChunkPanelWidget, TheShippedRecordOfTheOffloadProjectHoldsThePlannersChunks) {
+  const QString project_path = testing::sourceDir() + "/projects/zero3-offload.json";
+  const nlohmann::json json = readProjectJson(project_path.toStdString());
+  Project project = projectFromJson(json, (testing::sourceDir() + "/projects").toStdString());
+  project.plan.resolve(project.devices.count);
+  const ChunkPlan plan = planChunks(describeModel(project.model), layoutFromProject(project));
+
+  ChunkPanel panel;
+  ASSERT_TRUE(panel.showRun(testing::sourceDir() + "/tests/ui/fixtures/zero3-offload-run", json));
+  ASSERT_EQ(panel.rankCombo()->count(), 2);
+  for (int rank : {0, 1}) {
+    panel.showRank(rank);
+    ASSERT_FALSE(panel.message()->isVisible()) << panel.message()->text().toStdString();
+    const ChunkChart& chart = panel.view()->chart();
+    ASSERT_EQ(chart.rows.size(), plan.chunks.size());
+    EXPECT_EQ(chart.chunk_elements, plan.chunk_elements);
+    for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+      EXPECT_EQ(chart.rows[c].tensors, plan.chunks[c].tensors) << c;
+      EXPECT_EQ(chart.rows[c].numel, plan.chunks[c].numel) << c;
+      EXPECT_EQ(chart.rows[c].capacity, plan.chunks[c].capacity) << c;
+      EXPECT_EQ(chart.rows[c].persistent, plan.chunks[c].persistent) << c;
+      EXPECT_EQ(chart.rows[c].param_tier, plan.chunks[c].param_tier) << c;
+      EXPECT_EQ(chart.rows[c].optim_tier, plan.chunks[c].optim_tier) << c;
+      EXPECT_EQ(chart.rows[c].tensor_numels.size(), chart.rows[c].tensors.size()) << c;
+    }
+    ASSERT_FALSE(chart.steps.empty());
+    for (const ChunkStep& step : chart.steps) {
+      EXPECT_EQ(step.device_bytes, plan.tier_bytes[0]) << step.step;
+      EXPECT_EQ(step.host_bytes, plan.tier_bytes[1]) << step.step;
+      EXPECT_EQ(step.disk_bytes, plan.tier_bytes[2]) << step.step;
+      EXPECT_EQ(step.device_peak_bytes, plan.device_peak_bytes) << step.step;
+      EXPECT_EQ(step.moved_bytes, plan.moved_bytes_per_step) << step.step;
+      std::int64_t moved = 0;
+      for (const auto& moves : step.moves) {
+        for (const ChunkMove& move : moves) moved += move.bytes;
+      }
+      EXPECT_EQ(moved, step.moved_bytes) << step.step;
+    }
+  }
 }
 
 TEST(ChunkPanelWidget, TheRunViewShowsARecordAndTheReadersMessageForABrokenOne) {

@@ -65,7 +65,9 @@ class Zero3Plan : public ::testing::Test {
   Spin* field(const char* name) {
     auto* widget = qobject_cast<Spin*>(editor_->fieldWidget(name));
     EXPECT_NE(widget, nullptr) << name;
-    if (widget) EXPECT_EQ(widget->objectName().toStdString(), name);
+    if (widget) {
+      EXPECT_EQ(widget->objectName().toStdString(), name);
+    }
     return widget;
   }
   void typeInto(QAbstractSpinBox* spin, const QString& text) {

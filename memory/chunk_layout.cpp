@@ -62,7 +62,8 @@ ChunkLayout::ChunkLayout(const ChunkLayoutRequest& request) : dp_(request.dp) {
   std::vector<std::size_t> chunked;
   std::vector<std::size_t> small;
   for (const std::size_t t : request.first_use) {
-    (request.numels[t] < request.keep_gathered_below ? small : chunked).push_back(t);
+    const bool keep = !request.keep_gathered.empty() && request.keep_gathered.at(t);
+    (keep ? small : chunked).push_back(t);
   }
   std::vector<std::int64_t> chunked_numels;
   for (const std::size_t t : chunked) chunked_numels.push_back(request.numels[t]);

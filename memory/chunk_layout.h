@@ -2,9 +2,10 @@
 //
 // Tensors are packed whole, in the order of their first use in a forward pass, into chunks of one
 // fixed capacity: a tensor that does not fit in what is left of the current chunk starts the next
-// one. Every chunk is sharded over dp, so its capacity is a multiple of dp. Tensors smaller than
-// `keep_gathered_below` elements go into one extra *persistent* chunk that stays gathered the whole
-// run (norm weights and biases: gathering them layer by layer costs more latency than memory).
+// one. Every chunk is sharded over dp, so its capacity is a multiple of dp. Tensors flagged
+// `keep_gathered` (the engine flags every 1-D tensor: norm weights and biases, whose gathering
+// layer by layer would cost more latency than they save memory) go into one extra *persistent*
+// chunk that stays gathered the whole run.
 // The engine and the planner build the same layout from the same list, so a plan's chunk count,
 // padding and per-tier bytes are what the engine then holds. Torch-free.
 #pragma once
@@ -34,8 +35,7 @@ struct ChunkLayoutRequest {
   std::vector<std::size_t> first_use;  // tensor indices in the order a forward first uses them (a permutation)
   int dp = 1;
   std::int64_t chunk_elements = 0;     // > 0: this capacity (rounded up to a multiple of dp); 0: search
-  std::int64_t keep_gathered_below = kKeepGatheredBelow;
-  static constexpr std::int64_t kKeepGatheredBelow = 4096;
+  std::vector<bool> keep_gathered;     // per tensor: into the persistent chunk (empty: none)
 };
 
 class ChunkLayout {

@@ -18,6 +18,7 @@ namespace behemoth {
 struct PlannedTensor {
   std::string name;        // the engine's parameter name ("blocks.0.attn.qkv.weight", ...)
   std::int64_t numel = 0;  // elements on one tp rank (its shard of a tp-sharded tensor)
+  bool keep_gathered = false;  // a 1-D tensor (norm weight, bias): the persistent chunk's
 };
 
 // The parameter tensors of one rank of a layout's tp group, in first-use order: embedding(s),

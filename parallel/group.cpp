@@ -304,6 +304,26 @@ at::Tensor Group::allGather(const at::Tensor& tensor, int64_t dim) {
   return at::cat(pieces, gather_dim);
 }
 
+void Group::allGatherInto(const at::Tensor& shard, at::Tensor& output) {
+  const int64_t bytes = byteSize(shard);
+  if (!output.is_contiguous() || output.dim() != 1 || output.numel() != shard.numel() * size() ||
+      output.scalar_type() != shard.scalar_type()) {
+    throw std::invalid_argument(describe("all_gather", bytes * size()) + ": the output must be a contiguous 1-D " +
+                                "tensor of " + std::to_string(shard.numel() * size()) + " elements of the shard's dtype");
+  }
+  counter_.add(spec_.label, allGatherBusBytes(bytes * size(), size()));
+  const at::Tensor input = shard.contiguous().reshape({-1});
+  if (size() == 1) {
+    output.copy_(input);
+    return;
+  }
+  std::vector<at::Tensor> inputs{asFlatBytes(input)};
+  const at::Tensor flat_output = asFlatBytes(output);
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int r = 0; r < size(); ++r) outputs[0].push_back(flat_output.narrow(0, r * bytes, bytes));
+  runBlocking("all_gather", bytes * size(), [&] { return backend_->allgather(outputs, inputs); });
+}
+
 std::vector<at::Tensor> Group::exchangeChunks(const at::Tensor& tensor, int64_t split_dim, const char* operation,
                                               int64_t counted_bytes) {
   const int64_t dim_size = tensor.size(split_dim);

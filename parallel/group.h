@@ -79,6 +79,10 @@ class Group {
   PendingWork allReduceAsync(at::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
   // Concatenation of every rank's tensor along dim, in group-rank order.
   at::Tensor allGather(const at::Tensor& tensor, int64_t dim);
+  // The same gather into a caller-owned buffer: `output` (contiguous, 1-D, size() * shard.numel()
+  // elements of shard's dtype) receives every rank's flat shard in group-rank order. ZeRO-3 gathers
+  // its chunks straight into their device-tier buffers this way.
+  void allGatherInto(const at::Tensor& shard, at::Tensor& output);
   // Sum over ranks, then this rank's chunk along dim (dim's size must divide by size()).
   at::Tensor reduceScatter(const at::Tensor& tensor, int64_t dim);
   // reduceScatter overlapping with whatever the caller does: after wait(), `output` (set to a new

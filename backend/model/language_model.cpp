@@ -37,13 +37,16 @@ void LanguageModel::requireWholeModel(const char* what) const {
 at::Tensor LanguageModel::hiddenStates(const at::Tensor& tokens) {
   requireWholeModel("model forward");
   checkTokens(tokens);
-  at::Tensor hidden = embed(tokens);
-  for (int index = 0; index < config_.n_layer; ++index) hidden = block(index, hidden);
+  at::Tensor hidden = runStage(0, [&] { return embed(tokens); });
+  for (int index = 0; index < config_.n_layer; ++index) {
+    hidden = runStage(1 + index, [&] { return block(index, hidden); });
+  }
   return hidden;
 }
 
 at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
-  const at::Tensor logits = head(hiddenStates(tokens));
+  const at::Tensor hidden = hiddenStates(tokens);
+  const at::Tensor logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
   if (!tp_.group) return logits;
   return gatherFromGroup(logits, *tp_.group, logits.dim() - 1).narrow(-1, 0, config_.vocab_size);
 }
@@ -53,8 +56,8 @@ at::Tensor LanguageModel::loss(const at::Tensor& tokens, const at::Tensor& targe
 }
 
 at::Tensor LanguageModel::headLoss(const at::Tensor& hidden, const at::Tensor& targets) {
-  if (!tp_.group) return lossFromLogits(head(hidden), targets);
-  const at::Tensor local_logits = head(hidden);
+  const at::Tensor local_logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
+  if (!tp_.group) return lossFromLogits(local_logits, targets);
   if (local_logits.dim() != 3 || targets.sizes() != local_logits.sizes().slice(0, 2)) {
     throw std::invalid_argument("model loss: logits must be [B, T, V] and targets [B, T]");
   }

@@ -20,6 +20,7 @@
 #include "memory/training_layout.h"
 #include "parallel/pipeline/stage_layers.h"
 #include "parallel/tensor_parallel/tensor_parallel_ops.h"
+#include "parallel/zero3/stage_hooks.h"
 
 namespace behemoth {
 
@@ -79,6 +80,9 @@ class LanguageModel : public LinearOwner {
   // again in backward from its input, selective the attention core from q, k and v.
   void setRecompute(Recompute recompute) { recompute_ = recompute; }
   Recompute recompute() const { return recompute_; }
+  // ZeRO-3 (parallel/zero3/stage_hooks.h): called around every stage of forward(), loss() and
+  // headLoss(); null (the default) calls nothing. Not owned.
+  void setStageHooks(StageHooks* hooks) { stage_hooks_ = hooks; }
   // Swaps the token embedding (for the vocabulary-parallel one).
   virtual void replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) = 0;
 
@@ -110,6 +114,14 @@ class LanguageModel : public LinearOwner {
   std::int64_t padded_vocab_ = 0;
   DropoutContext dropout_context_;
   Recompute recompute_ = Recompute::none;
+  StageHooks* stage_hooks_ = nullptr;
+  // Runs stage `stage` (0 embed, 1 + i block i, n_layer + 1 head) between the hooks.
+  template <typename Compute>
+  at::Tensor runStage(int stage, Compute compute) {
+    if (!stage_hooks_) return compute();
+    stage_hooks_->beforeStage(stage);
+    return stage_hooks_->afterStage(stage, compute());
+  }
 };
 
 // Mean cross-entropy over every token: logits [B, T, V], targets [B, T] int64.

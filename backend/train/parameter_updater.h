@@ -13,6 +13,8 @@
 namespace behemoth {
 
 class Group;
+class LanguageModel;
+class Zero3Engine;
 struct Project;
 
 // What the global gradient norm spans beyond dp. Under tensor parallelism each tp rank holds a
@@ -67,11 +69,21 @@ class ParameterUpdater {
   virtual std::vector<StateView> stateViews() = 0;
   virtual OptimizerCounters counters() const = 0;
   virtual void restoreCounters(const OptimizerCounters& counters) = 0;
+  // After a checkpoint was loaded into stateViews(): refresh what derives from them (ZeRO-3:
+  // working shards from masters, the persistent chunk). May be a collective over dp.
+  virtual void afterStateLoaded() {}
+  // ZeRO-3's chunk engine (tier figures, the chunk record); null for the other updaters.
+  virtual Zero3Engine* chunkEngine() { return nullptr; }
 };
 
 // `working`: the model's parameters (already in the working dtype), in model order.
 std::unique_ptr<ParameterUpdater> makeDataParallelUpdater(std::vector<at::Tensor> working, Group& dp,
                                                           const Project& project, NormSpan norm = {});
+// ZeRO-3 (parallel.zero 3): traces one forward of `model` to learn each stage's parameters, then
+// shards them into chunks and installs itself as the model's stage hooks.
+std::unique_ptr<ParameterUpdater> makeZero3Updater(LanguageModel& model, std::vector<std::string> names,
+                                                   std::vector<at::Tensor> working, Group& dp, const Project& project,
+                                                   NormSpan norm, int world_rank);
 std::unique_ptr<ParameterUpdater> makeZeroUpdater(std::vector<at::Tensor> working, Group& dp, const Project& project,
                                                   NormSpan norm = {});
 

@@ -25,6 +25,7 @@
 #include "backend/pipeline/step_trace.h"
 #include "backend/train/checkpoint_loading.h"
 #include "backend/train/checkpoint_saver.h"
+#include "backend/train/chunk_record.h"
 #include "backend/train/lr_schedule.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/process_stats.h"
@@ -36,6 +37,7 @@
 #include "parallel/pipeline/pipeline_schedule.h"
 #include "parallel/pipeline/stage_layers.h"
 #include "parallel/world.h"
+#include "parallel/zero3/zero3_engine.h"
 
 namespace behemoth {
 
@@ -58,6 +60,20 @@ class EvalModeScope {
  private:
   torch::nn::Module& module_;
 };
+
+// The step event's ZeRO-3 figures in a fixed order (0 when the run is not ZeRO-3): device, host,
+// disk bytes, device peak, bytes moved, and chunk shards on device, host, disk.
+double tierValue(const std::optional<Zero3TierFigures>& tiers, int field) {
+  if (!tiers) return 0.0;
+  switch (field) {
+    case 0: return static_cast<double>(tiers->bytes[0]);
+    case 1: return static_cast<double>(tiers->bytes[1]);
+    case 2: return static_cast<double>(tiers->bytes[2]);
+    case 3: return static_cast<double>(tiers->device_peak_bytes);
+    case 4: return static_cast<double>(tiers->moved_bytes);
+    default: return static_cast<double>(tiers->chunks[field - 5]);
+  }
+}
 
 }  // namespace
 
@@ -88,6 +104,7 @@ struct Trainer::State {
   std::size_t tied_param = 0;
   std::vector<bool> loaded_only;  // per parameter: a copy another rank saves (the tied head's)
   std::optional<PipelineStepResult> last_pipeline_step;
+  std::unique_ptr<ChunkRecord> chunk_record;  // ZeRO-3: OUT_DIR/chunks/rank-NNNNN.json
   double bubble_fraction = 0.0;  // the last step's measured bubble on this rank
 
   State(Project p, ProcessWorld& w)
@@ -171,6 +188,7 @@ void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
   }
   torch::NoGradGuard no_grad;
   const std::int64_t bytes_read = loadCheckpointParts(step_dir, index, parts);
+  updater->afterStateLoaded();
   // The job's figures: the slowest rank's time, every rank's bytes.
   at::Tensor figures = at::tensor({secondsSince(started), static_cast<double>(bytes_read)}, at::kDouble);
   Group& everyone = world.world();
@@ -195,7 +213,9 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   s.options = std::move(options);
   const Project& p = s.project;
   // Installed before the model exists, so parameters, gradients and optimizer states are counted.
-  if (p.train.measure_memory) tensor_memory::installCountingAllocator();
+  // ZeRO-3 under a device budget also needs it: the non-model memory beside the chunks.
+  const bool zero3_budget = p.plan.zero == 3 && (p.plan.device_budget_mb > 0 || p.plan.placement == "auto");
+  if (p.train.measure_memory || zero3_budget) tensor_memory::installCountingAllocator();
   s.model = buildModel(p.model, p.train.seed, stageModelPart(p, s.pp.rank()));
   // Shards are sliced from the full seed-initialized parameters: every layout starts alike.
   s.tp_layout = parallelize(*s.model, p.plan, world);
@@ -203,7 +223,7 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   // fp16 on a CPU computes in fp32 with fp16-rounded weights and fp16 gradient reduction (LibTorch
   // has no CPU fp16 matmul); the ZeRO optimizer does the rounding and the loss scaling.
   if (p.precision == Precision::bf16) s.model->to(at::kBFloat16);
-  if (p.precision == Precision::fp16 && p.plan.zero == 0) {
+  if (p.precision == Precision::fp16 && (p.plan.zero == 0 || p.plan.zero == 3)) {
     throw std::invalid_argument("precision: fp16 needs parallel.zero 1 or 2 (dynamic loss scaling lives in the ZeRO optimizer)");
   }
   for (const auto& item : s.model->named_parameters()) {
@@ -223,7 +243,15 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
       norm.counted.push_back(s.tp_layout.countsInNorm(s.names[k], s.tp.rank()) && !s.loaded_only[k]);
     }
   }
-  s.updater = p.plan.zero > 0 ? makeZeroUpdater(s.working, s.dp, p, norm) : makeDataParallelUpdater(s.working, s.dp, p, norm);
+  if (p.plan.zero == 3) {
+    s.updater = makeZero3Updater(*s.model, s.names, s.working, s.dp, p, norm, world.rank());
+    s.chunk_record = std::make_unique<ChunkRecord>(
+        p.train.out_dir, ChunkRecordIdentity{world.rank(), s.dp.rank(), s.dp.size(), s.tp.rank(), p.plan.placement});
+  } else if (p.plan.zero > 0) {
+    s.updater = makeZeroUpdater(s.working, s.dp, p, norm);
+  } else {
+    s.updater = makeDataParallelUpdater(s.working, s.dp, p, norm);
+  }
 
   SamplerOptions sampling;
   sampling.seq_len = p.model.seq_len;
@@ -423,6 +451,8 @@ TrainOutcome Trainer::run(EventSink* sink) {
     if (p.train.trace) s.writeTrace(step);
     const double lr = learningRateAt(p.optimizer, step, p.train.steps);
     const UpdateOutcome update = s.updater->step(lr);
+    Zero3Engine* chunks = s.updater->chunkEngine();
+    const std::optional<Zero3TierFigures> tiers = chunks ? std::optional(chunks->takeTierFigures()) : std::nullopt;
     const double grad_norm = update.grad_norm;
     const std::int64_t peak_tensor_bytes = p.train.measure_memory ? tensor_memory::peakBytes() : 0;
     // The step's traffic: the gradient reduction and, under ZeRO, the norm and the all-gather.
@@ -453,9 +483,11 @@ TrainOutcome Trainer::run(EventSink* sink) {
       const at::Tensor mine = at::tensor({static_cast<double>(modelStateBytes()), static_cast<double>(peakResidentBytes()),
                                       static_cast<double>(comm_bytes), static_cast<double>(s.updater->hostStateBytes()),
                                       static_cast<double>(s.activation_bytes), static_cast<double>(peak_tensor_bytes),
-                                      s.bubble_fraction, static_cast<double>(s.pp.rank())},
+                                      s.bubble_fraction, static_cast<double>(s.pp.rank()),
+                                      tierValue(tiers, 0), tierValue(tiers, 1), tierValue(tiers, 2), tierValue(tiers, 3),
+                                      tierValue(tiers, 4), tierValue(tiers, 5), tierValue(tiers, 6), tierValue(tiers, 7)},
                                      at::kDouble);
-      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 8]
+      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 16]
       const at::Tensor maxima = std::get<0>(per_rank.max(0));
       StepMetrics metrics;
       metrics.step = step + 1;
@@ -484,6 +516,16 @@ TrainOutcome Trainer::run(EventSink* sink) {
           if (p.train.measure_memory) metrics.rank_activation_bytes.push_back(static_cast<std::int64_t>(per_rank[r][4].item<double>()));
         }
         for (std::size_t stage = 0; stage < sums.size(); ++stage) metrics.pipeline_bubble.push_back(sums[stage] / counts[stage]);
+      }
+      if (tiers) {
+        std::vector<std::int64_t>* fields[] = {&metrics.rank_device_bytes,     &metrics.rank_host_bytes,
+                                               &metrics.rank_disk_bytes,       &metrics.rank_device_peak_bytes,
+                                               &metrics.rank_tier_moved_bytes, &metrics.rank_device_chunks,
+                                               &metrics.rank_host_chunks,      &metrics.rank_disk_chunks};
+        for (std::int64_t r = 0; r < per_rank.size(0); ++r) {
+          for (int f = 0; f < 8; ++f) fields[f]->push_back(static_cast<std::int64_t>(per_rank[r][8 + f].item<double>()));
+        }
+        s.chunk_record->record(step + 1, *chunks, *tiers);
       }
       if (p.train.measure_memory) {
         metrics.activation_bytes = static_cast<std::int64_t>(maxima[4].item<double>());

@@ -55,10 +55,11 @@ int forwardStageOf(const std::string& name, int layers) {
   return layers + 1;
 }
 
-// Bytes one rank holds of the chunk's optimizer shard per element: fp32 gradient, AdamW's
-// moments, and the fp32 master when the working dtype is 16-bit.
-int optimBytesPerElement(const TrainingLayout& layout) {
-  return 4 + layout.optimizer_state_bytes + (layout.precision == NumericFormat::fp32 ? 0 : 4);
+// Bytes one rank holds of a chunk's optimizer shard per element: fp32 gradient and AdamW's
+// moments, and a separate fp32 master when the working shard cannot be the master (bf16, auto
+// placement, or parameter and optimizer shards on different tiers: the engine's rule).
+bool separateMaster(const TrainingLayout& layout, Tier param, Tier optim) {
+  return layout.precision != NumericFormat::fp32 || layout.placement == ChunkPolicy::automatic || param != optim;
 }
 
 // auto placement, as far as a plan can tell before the first step traces the non-model memory:
@@ -68,22 +69,25 @@ int optimBytesPerElement(const TrainingLayout& layout) {
 // left stay on the device; the furthest next use is evicted first, and after a backward that is
 // the last chunks of the use order, so the first chunks keep theirs.
 void predictAutoParams(const ModelDescription& model, const TrainingLayout& layout, ChunkPlan& plan) {
-  const int wb = plan.param_bytes_per_element;
   std::int64_t fixed = plan.persistent_gathered_bytes;
-  std::int64_t regular_bytes = 0;
-  for (const PlannedChunk& chunk : plan.chunks) {
-    const std::int64_t shard = chunk.capacity / layout.dp;
-    if (chunk.optim_tier == Tier::device) fixed += shard * plan.optim_bytes_per_element;
-    if (chunk.persistent) fixed += shard * wb;
-    else regular_bytes = chunk.capacity;
+  std::int64_t regular_capacity = 0;
+  for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+    const PlannedChunk& chunk = plan.chunks[c];
+    if (chunk.optim_tier == Tier::device) fixed += plan.optimShardBytes(c);
+    if (chunk.persistent) {
+      fixed += plan.paramShardBytes(c);
+    } else {
+      regular_capacity = chunk.capacity;
+    }
   }
-  fixed += std::int64_t{plan.max_gathered_chunks} * regular_bytes * wb;
+  fixed += std::int64_t{plan.max_gathered_chunks} * regular_capacity * plan.param_bytes_per_element;
   fixed += model.layers * layerActivationBytes(model, layout) + embeddingActivationBytes(model, layout) +
            headActivationBytes(model, layout);
   std::int64_t room = layout.device_budget_bytes - fixed;
-  for (PlannedChunk& chunk : plan.chunks) {
+  for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+    PlannedChunk& chunk = plan.chunks[c];
     if (chunk.persistent) continue;
-    const std::int64_t bytes = chunk.capacity / layout.dp * wb;
+    const std::int64_t bytes = plan.paramShardBytes(c);
     chunk.param_tier = room >= bytes ? Tier::device : Tier::host;
     if (chunk.param_tier == Tier::device) room -= bytes;
   }
@@ -99,12 +103,19 @@ struct Packing {
   std::int64_t widest_stage_gathered_elements = 0;
 };
 
+// The stages of one micro-batch as the engine runs them: forward stage j (0 embed, 1 + i block i,
+// L + 1 head) holds exactly the chunks it uses (the others were released after the previous
+// stage); backward stage j holds every chunk c with e(c) <= j <= l(c), the first and last stages
+// using it (gathered at its first backward use, released once all its tensors have gradients,
+// after the backward of e(c)). Gathers: one per forward run of consecutive stages using c, and one
+// in backward unless the head uses c (it stays gathered from the head's forward into backward).
 Packing pack(const ModelDescription& model, int tp, int dp, std::int64_t chunk_elements) {
   const std::vector<PlannedTensor> tensors = plannedTensors(model, tp);
   ChunkLayoutRequest request;
   for (std::size_t t = 0; t < tensors.size(); ++t) {
     request.numels.push_back(tensors[t].numel);
     request.first_use.push_back(t);
+    request.keep_gathered.push_back(tensors[t].keep_gathered);
   }
   request.dp = dp;
   request.chunk_elements = chunk_elements;
@@ -119,26 +130,46 @@ Packing pack(const ModelDescription& model, int tp, int dp, std::int64_t chunk_e
     chunk.persistent = spec.persistent;
     packing.chunks.push_back(std::move(chunk));
   }
-  // Gathers per micro-batch: a regular chunk is gathered where a run of stages using it starts.
   const std::vector<PlannedStage> sequence = useSequence(model, tensors);
-  std::vector<std::ptrdiff_t> last_use(packing.chunks.size(), -2);
-  for (std::size_t s = 0; s < sequence.size(); ++s) {
-    std::set<std::size_t> used;
-    for (const std::size_t t : sequence[s].tensors) {
+  const std::size_t stages = sequence.size() / 2;  // forward stages; backward mirrors them
+  const std::size_t count = packing.chunks.size();
+  // uses[j]: the regular chunks forward stage j uses.
+  std::vector<std::set<std::size_t>> uses(stages);
+  for (std::size_t j = 0; j < stages; ++j) {
+    for (const std::size_t t : sequence[j].tensors) {
       const std::size_t c = packed.chunkOf(t);
-      if (!packing.chunks[c].persistent) used.insert(c);
+      if (!packing.chunks[c].persistent) uses[j].insert(c);
     }
+  }
+  std::vector<std::size_t> first(count, stages), last(count, 0);
+  for (std::size_t j = 0; j < stages; ++j) {
+    for (const std::size_t c : uses[j]) {
+      first[c] = std::min(first[c], j);
+      last[c] = std::max(last[c], j);
+      const bool continues = j > 0 && uses[j - 1].count(c) > 0;
+      if (!continues) ++packing.chunks[c].gathers;
+    }
+  }
+  const std::size_t head = stages - 1;
+  for (std::size_t c = 0; c < count; ++c) {
+    if (!packing.chunks[c].persistent && last[c] != head) ++packing.chunks[c].gathers;
+  }
+  const auto consider = [&](const PlannedStage& stage, const std::vector<std::size_t>& held) {
     std::int64_t gathered = 0;
-    for (const std::size_t c : used) {
-      if (last_use[c] != static_cast<std::ptrdiff_t>(s) - 1) ++packing.chunks[c].gathers;
-      last_use[c] = static_cast<std::ptrdiff_t>(s);
-      gathered += packing.chunks[c].capacity;
-    }
+    for (const std::size_t c : held) gathered += packing.chunks[c].capacity;
     if (gathered > packing.widest_stage_gathered_elements) {
-      packing.widest_stage = sequence[s].name;
+      packing.widest_stage = stage.name + (stage.backward ? " (backward)" : "");
       packing.widest_stage_gathered_elements = gathered;
     }
-    packing.max_gathered_chunks = std::max(packing.max_gathered_chunks, static_cast<int>(used.size()));
+    packing.max_gathered_chunks = std::max(packing.max_gathered_chunks, static_cast<int>(held.size()));
+  };
+  for (std::size_t j = 0; j < stages; ++j) consider(sequence[j], {uses[j].begin(), uses[j].end()});
+  for (std::size_t j = stages; j-- > 0;) {
+    std::vector<std::size_t> held;
+    for (std::size_t c = 0; c < count; ++c) {
+      if (!packing.chunks[c].persistent && first[c] <= j && j <= last[c]) held.push_back(c);
+    }
+    consider(sequence[sequence.size() - 1 - j], held);
   }
   return packing;
 }
@@ -176,7 +207,10 @@ std::vector<PlannedTensor> plannedTensors(const ModelDescription& m, int tp) {
   const std::int64_t t = tp;
   const std::int64_t vocab_rows = (std::int64_t{m.vocab} + t - 1) / t;  // padded to a multiple of tp, split
   std::vector<PlannedTensor> tensors;
-  const auto add = [&tensors](std::string name, std::int64_t numel) { tensors.push_back({std::move(name), numel}); };
+  // 1-D tensors (norm weights, biases) are kept gathered in the persistent chunk, as the engine does.
+  const auto add = [&tensors](std::string name, std::int64_t numel, bool one_dimensional = false) {
+    tensors.push_back({std::move(name), numel, one_dimensional});
+  };
   add("tok_emb.weight", vocab_rows * d);
   const bool gpt = m.family == ModelFamily::gpt;
   if (gpt) add("pos_emb.weight", std::int64_t{m.seq_len} * d);
@@ -185,38 +219,38 @@ std::vector<PlannedTensor> plannedTensors(const ModelDescription& m, int tp) {
     if (gpt) {
       // Column-parallel layers split their rows and biases; row-parallel ones their columns, their
       // biases replicated.
-      add(block + "ln1.weight", d);
-      add(block + "ln1.bias", d);
+      add(block + "ln1.weight", d, true);
+      add(block + "ln1.bias", d, true);
       add(block + "attn.qkv.weight", 3 * d * d / t);
-      add(block + "attn.qkv.bias", 3 * d / t);
+      add(block + "attn.qkv.bias", 3 * d / t, true);
       add(block + "attn.proj.weight", d * d / t);
-      add(block + "attn.proj.bias", d);
-      add(block + "ln2.weight", d);
-      add(block + "ln2.bias", d);
+      add(block + "attn.proj.bias", d, true);
+      add(block + "ln2.weight", d, true);
+      add(block + "ln2.bias", d, true);
       add(block + "mlp.fc.weight", f * d / t);
-      add(block + "mlp.fc.bias", f / t);
+      add(block + "mlp.fc.bias", f / t, true);
       add(block + "mlp.proj.weight", d * f / t);
-      add(block + "mlp.proj.bias", d);
+      add(block + "mlp.proj.bias", d, true);
       continue;
     }
     const std::int64_t kv_width = m.kvWidth();
     // Fewer kv heads than tp ranks: each rank holds one whole kv head.
     const std::int64_t kv_rows = m.kv_heads % tp == 0 ? kv_width / t : m.headDim();
-    add(block + "attn_norm.weight", d);
+    add(block + "attn_norm.weight", d, true);
     add(block + "attn.q.weight", d * d / t);
     add(block + "attn.k.weight", kv_rows * d);
     add(block + "attn.v.weight", kv_rows * d);
     add(block + "attn.o.weight", d * d / t);
-    add(block + "mlp_norm.weight", d);
+    add(block + "mlp_norm.weight", d, true);
     add(block + "mlp.gate.weight", f * d / t);
     add(block + "mlp.up.weight", f * d / t);
     add(block + "mlp.down.weight", d * f / t);
   }
   if (gpt) {
-    add("ln_f.weight", d);
-    add("ln_f.bias", d);
+    add("ln_f.weight", d, true);
+    add("ln_f.bias", d, true);
   } else {
-    add("norm_f.weight", d);
+    add("norm_f.weight", d, true);
   }
   if (!m.tied_embeddings) add("lm_head.weight", vocab_rows * d);
   return tensors;
@@ -275,11 +309,10 @@ ChunkPlan planChunks(const ModelDescription& model, const TrainingLayout& layout
   plan.chunks = packing.chunks;
   plan.max_gathered_chunks = packing.max_gathered_chunks;
   plan.widest_stage = packing.widest_stage;
+  plan.dp = layout.dp;
   plan.param_bytes_per_element = layout.workingBytes();
-  plan.optim_bytes_per_element = optimBytesPerElement(layout);
+  plan.optim_bytes_per_element = 4 + layout.optimizer_state_bytes;
   const int wb = plan.param_bytes_per_element;
-  const int ob = plan.optim_bytes_per_element;
-  const std::int64_t dp = layout.dp;
   plan.widest_stage_gathered_bytes = packing.widest_stage_gathered_elements * wb;
   const bool persistent_last = !plan.chunks.empty() && plan.chunks.back().persistent;
   if (persistent_last) plan.persistent_gathered_bytes = plan.chunks.back().capacity * wb;
@@ -287,36 +320,48 @@ ChunkPlan planChunks(const ModelDescription& model, const TrainingLayout& layout
   const ChunkPlacement placement = staticPlacement(plan.chunks.size(), persistent_last, layout.parameter_offload,
                                                    layout.optimizer_offload, layout.disk_optim_fraction);
   for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
-    plan.chunks[c].param_tier = placement.param[c];
-    plan.chunks[c].optim_tier = placement.optim[c];
+    PlannedChunk& chunk = plan.chunks[c];
+    chunk.param_tier = placement.param[c];
+    chunk.optim_tier = placement.optim[c];
+    chunk.separate_master = separateMaster(layout, chunk.param_tier, chunk.optim_tier);
   }
   if (layout.placement == ChunkPolicy::automatic) predictAutoParams(model, layout, plan);
 
   const std::int64_t m = layout.micro_batches;
-  std::int64_t regular_capacity = 0;
-  for (const PlannedChunk& chunk : plan.chunks) {
-    const std::int64_t shard = chunk.capacity / dp;
-    const std::int64_t param = shard * wb;
-    const std::int64_t optim = shard * ob;
+  for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+    const PlannedChunk& chunk = plan.chunks[c];
+    const std::int64_t shard = chunk.capacity / layout.dp;
+    const std::int64_t param = plan.paramShardBytes(c);
+    const std::int64_t optim = plan.optimShardBytes(c);
     plan.tier_bytes[static_cast<int>(chunk.param_tier)] += param;
     plan.tier_bytes[static_cast<int>(chunk.optim_tier)] += optim;
     plan.model_state_bytes += param + optim;
     ++plan.chunks_on[static_cast<int>(chunk.param_tier)];
     ++plan.chunks_on[static_cast<int>(chunk.optim_tier)];
-    if (!chunk.persistent) regular_capacity = chunk.capacity;
     // Each gather of a host parameter shard first copies it to the device.
     if (chunk.param_tier != Tier::device) plan.moved_bytes_per_step += m * chunk.gathers * param;
     // An optimizer shard off the device receives every micro-batch's reduced fp32 gradient shard;
-    // a disk shard is read into host staging and written back around its update.
+    // a disk shard is read into host memory and written back around its update.
     if (chunk.optim_tier != Tier::device) plan.moved_bytes_per_step += m * shard * 4;
     if (chunk.optim_tier == Tier::disk) plan.moved_bytes_per_step += 2 * optim;
-    // The updated parameter shard goes back to its own tier.
-    if (chunk.param_tier != chunk.optim_tier) plan.moved_bytes_per_step += param;
+    // A separate master is copied into the parameter shard after the update, from where it was
+    // updated (host memory for a disk shard).
+    const Tier updated_on = chunk.optim_tier == Tier::disk ? Tier::host : chunk.optim_tier;
+    if (chunk.separate_master && updated_on != chunk.param_tier) plan.moved_bytes_per_step += param;
   }
   plan.tier_bytes[static_cast<int>(Tier::device)] += plan.persistent_gathered_bytes;
-  plan.device_peak_bytes = plan.tier_bytes[static_cast<int>(Tier::device)] +
-                           std::int64_t{plan.max_gathered_chunks} * regular_capacity * wb;
+  plan.model_state_bytes += plan.persistent_gathered_bytes;  // as the engine counts it at a step's end
+  plan.device_peak_bytes = plan.tier_bytes[static_cast<int>(Tier::device)] + plan.widest_stage_gathered_bytes;
   return plan;
+}
+
+std::int64_t ChunkPlan::paramShardBytes(std::size_t chunk) const {
+  return chunks.at(chunk).capacity / dp * param_bytes_per_element;
+}
+
+std::int64_t ChunkPlan::optimShardBytes(std::size_t chunk) const {
+  const PlannedChunk& c = chunks.at(chunk);
+  return c.capacity / dp * (optim_bytes_per_element + (c.separate_master ? 4 : 0));
 }
 
 }  // namespace behemoth

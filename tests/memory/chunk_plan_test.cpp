@@ -1,10 +1,10 @@
 // The ZeRO-3 chunk plan of a one-block GPT, every figure worked out by hand from
 // /work/zero3-design.md "What the engine does" (docs/planning.md, "ZeRO-3 chunk plan").
 //
-// The model (d 64, 4 heads, ff 256, vocab 256, seq 64, tied): 22 tensors. Chunked (>= 4096
-// elements): tok_emb 16384, pos_emb 4096, qkv.weight 12288, attn.proj.weight 4096, fc.weight 16384,
-// mlp.proj.weight 16384. Small (persistent): ln1 2x64, qkv.bias 192, attn.proj.bias 64, ln2 2x64,
-// fc.bias 256, mlp.proj.bias 64, ln_f 2x64 = 960 elements.
+// The model (d 64, 4 heads, ff 256, vocab 256, seq 64, tied): 16 tensors. Chunked (the 2-D ones):
+// tok_emb 16384, pos_emb 4096, qkv.weight 12288, attn.proj.weight 4096, fc.weight 16384,
+// mlp.proj.weight 16384. Kept gathered (1-D, the persistent chunk): ln1 2x64, qkv.bias 192,
+// attn.proj.bias 64, ln2 2x64, fc.bias 256, mlp.proj.bias 64, ln_f 2x64 = 960 elements.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -127,7 +127,11 @@ TEST(UseSequence, ForwardThenBackwardWithTheTiedEmbeddingInTheHead) {
 }
 
 // Chunks of 20480 elements at dp 2: [tok_emb | pos_emb] full, [qkv.weight | attn.proj.weight]
-// 16384, [fc.weight] 16384, [mlp.proj.weight] 16384, persistent 960.
+// 16384, [fc.weight] 16384, [mlp.proj.weight] 16384, persistent 960. Stages: embed uses chunk 0,
+// block 0 chunks 1-3, the tied head chunk 0 again. Gathers per micro-batch: chunk 0 twice in
+// forward (embed, head) and not again in backward (the head keeps it gathered), chunks 1-3 once in
+// forward and once in backward. In backward chunk 0 stays gathered from the head down to the
+// embedding: block 0's backward holds all four.
 TEST(ChunkPlan, StaticTiersByHand) {
   TrainingLayout layout = zero3(2);
   layout.chunk_elements = 20480;
@@ -143,9 +147,11 @@ TEST(ChunkPlan, StaticTiersByHand) {
   EXPECT_EQ(plan.chunks[1].tensors,
             (std::vector<std::string>{"blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight"}));
   const std::int64_t numels[] = {20480, 16384, 16384, 16384, 960};
-  const int gathers[] = {3, 2, 2, 2, 0};  // chunk 0: embed, head + head, embed
+  const int gathers[] = {2, 2, 2, 2, 0};
   const Tier params[] = {Tier::host, Tier::host, Tier::device, Tier::device, Tier::device};
   const Tier optims[] = {Tier::disk, Tier::host, Tier::host, Tier::device, Tier::device};
+  // fp32 keeps a separate master only where the two shards are on different tiers.
+  const bool masters[] = {true, false, true, false, false};
   for (int c = 0; c < 5; ++c) {
     EXPECT_EQ(plan.chunks[c].numel, numels[c]) << c;
     EXPECT_EQ(plan.chunks[c].capacity, c < 4 ? 20480 : 960) << c;
@@ -153,27 +159,31 @@ TEST(ChunkPlan, StaticTiersByHand) {
     EXPECT_EQ(plan.chunks[c].gathers, gathers[c]) << c;
     EXPECT_EQ(plan.chunks[c].param_tier, params[c]) << c;
     EXPECT_EQ(plan.chunks[c].optim_tier, optims[c]) << c;
+    EXPECT_EQ(plan.chunks[c].separate_master, masters[c]) << c;
   }
   EXPECT_EQ(plan.paddingElements(), 3 * 4096);
-  EXPECT_EQ(plan.max_gathered_chunks, 3);
+  EXPECT_EQ(plan.max_gathered_chunks, 4);
+  EXPECT_EQ(plan.widest_stage, "block 0 (backward)");
+  EXPECT_EQ(plan.widest_stage_gathered_bytes, 4 * 20480 * 4);
 
-  // Shards: 10240 elements (param 40960 B, optimizer 12 B each = 122880 B); persistent 480
-  // (param 1920 B, optimizer 5760 B, gathered 960 * 4 = 3840 B).
+  // Shards: 10240 elements (param 40960 B, optimizer 12 B each = 122880 B, 163840 B with a
+  // master); persistent 480 (param 1920 B, optimizer 5760 B, gathered 960 * 4 = 3840 B).
   EXPECT_EQ(plan.persistent_gathered_bytes, 3840);
   EXPECT_EQ(plan.tier_bytes[0], 2 * 40960 + 1920 + 122880 + 5760 + 3840);  // 216320
-  EXPECT_EQ(plan.tier_bytes[1], 2 * 40960 + 2 * 122880);                   // 327680
-  EXPECT_EQ(plan.tier_bytes[2], 122880);
-  EXPECT_EQ(plan.model_state_bytes, 4 * (40960 + 122880) + 1920 + 5760);  // 663040
-  EXPECT_EQ(plan.device_peak_bytes, 216320 + 3 * 20480 * 4);               // 462080
+  EXPECT_EQ(plan.tier_bytes[1], 2 * 40960 + 122880 + 163840);              // 368640
+  EXPECT_EQ(plan.tier_bytes[2], 163840);
+  // The shards (744960) and the persistent chunk gathered, as the engine's model_state_bytes.
+  EXPECT_EQ(plan.model_state_bytes, 4 * (40960 + 122880) + 2 * 40960 + 1920 + 5760 + 3840);
+  EXPECT_EQ(plan.device_peak_bytes, 216320 + 4 * 20480 * 4);                          // 544000
   EXPECT_EQ(plan.chunks_on[0], 5);
   EXPECT_EQ(plan.chunks_on[1], 4);
   EXPECT_EQ(plan.chunks_on[2], 1);
   // Per step, 2 micro-batches:
-  //   chunk 0: 2 x 3 gathers x 40960 + 2 gradients x 40960 + disk read/write 2 x 122880 + param
-  //            back to the host 40960 = 614400
-  //   chunk 1: 2 x 2 x 40960 + 2 x 40960 (both parts on the host: no param copy) = 245760
-  //   chunk 2: 2 x 40960 gradients + 40960 param back to the device = 122880
-  EXPECT_EQ(plan.moved_bytes_per_step, 614400 + 245760 + 122880);
+  //   chunk 0: 2 x 2 gathers x 40960 + 2 gradients x 40960 + disk read and write 2 x 163840; its
+  //            master is updated in host memory, where the parameter shard lives = 573440
+  //   chunk 1: 2 x 2 x 40960 + 2 x 40960 (both parts on the host, no master) = 245760
+  //   chunk 2: 2 x 40960 gradients + 40960 master to the device's parameter shard = 122880
+  EXPECT_EQ(plan.moved_bytes_per_step, 573440 + 245760 + 122880);
 }
 
 TEST(ChunkPlan, Bf16HoldsEighteenBytesPerShardElementAllOnTheDevice) {
@@ -184,11 +194,12 @@ TEST(ChunkPlan, Bf16HoldsEighteenBytesPerShardElementAllOnTheDevice) {
   ASSERT_EQ(plan.chunks.size(), 5u);
   // 4 regular shards of 5120 elements, the persistent one of 240: (4 * 5120 + 240) * 18 bytes,
   // plus the persistent chunk gathered in bf16 (960 * 2).
-  EXPECT_EQ(plan.model_state_bytes, (4 * 5120 + 240) * 18);
+  EXPECT_EQ(plan.model_state_bytes, (4 * 5120 + 240) * 18 + 960 * 2);
   EXPECT_EQ(plan.tier_bytes[0], (4 * 5120 + 240) * 18 + 960 * 2);
   EXPECT_EQ(plan.tier_bytes[1], 0);
-  EXPECT_EQ(plan.device_peak_bytes, plan.tier_bytes[0] + 3 * 20480 * 2);
-  EXPECT_EQ(plan.moved_bytes_per_step, 0);
+  EXPECT_EQ(plan.device_peak_bytes, plan.tier_bytes[0] + 4 * 20480 * 2);
+  EXPECT_EQ(plan.moved_bytes_per_step, 0);  // the masters are updated beside their shards
+  for (const PlannedChunk& chunk : plan.chunks) EXPECT_TRUE(chunk.separate_master);
   EXPECT_EQ(plan.chunks_on[0], 10);
 }
 
@@ -215,9 +226,10 @@ int paramShardsOnDevice(const ChunkPlan& plan) {
 }
 
 // auto: everything but the regular parameter shards is fixed (optimizer shards by the static
-// fractions, here all on the device: 4 x 122880 + 5760; the persistent shard 1920 and its gathered
-// 3840; three chunks gathered, 3 x 81920; one micro-batch's activations), and the shards that fit
-// in the rest stay on the device, first chunks first.
+// fractions, here all on the device and, under auto, each with its master: 4 x 163840 + 7680; the
+// persistent shard 1920 and its gathered 3840; four chunks gathered in block 0's backward,
+// 4 x 81920; one micro-batch's activations), and the shards that fit in the rest stay on the
+// device, first chunks first.
 TEST(ChunkPlan, AutoKeepsTheFirstParameterShardsThatFitTheBudget) {
   const ModelDescription m = oneBlockGpt();
   TrainingLayout layout = zero3(2);
@@ -225,7 +237,7 @@ TEST(ChunkPlan, AutoKeepsTheFirstParameterShardsThatFitTheBudget) {
   layout.placement = ChunkPolicy::automatic;
   const std::int64_t activations =
       layerActivationBytes(m, layout) + embeddingActivationBytes(m, layout) + headActivationBytes(m, layout);
-  const std::int64_t fixed = 4 * 122880 + 5760 + 1920 + 3840 + 3 * 81920 + activations;
+  const std::int64_t fixed = 4 * 163840 + 7680 + 1920 + 3840 + 4 * 81920 + activations;
   const std::int64_t shard = 40960;
   const std::pair<std::int64_t, int> cases[] = {
       {fixed - 1, 0}, {fixed + shard - 1, 0}, {fixed + shard, 1}, {fixed + 3 * shard + 7, 3}, {fixed + 4 * shard, 4}};
@@ -234,10 +246,9 @@ TEST(ChunkPlan, AutoKeepsTheFirstParameterShardsThatFitTheBudget) {
     const ChunkPlan plan = planChunks(m, layout);
     EXPECT_EQ(paramShardsOnDevice(plan), expected) << budget;
     for (int c = 0; c < 4; ++c) EXPECT_EQ(plan.chunks[c].param_tier, c < expected ? Tier::device : Tier::host) << c;
-    // Host shards are copied to the device at every gather: 3, 2, 2, 2 per micro-batch.
-    const int gathers[] = {3, 2, 2, 2};
-    std::int64_t moved = 0;
-    for (int c = expected; c < 4; ++c) moved += gathers[c] * shard + shard;  // + the update's copy back
+    // A host shard is copied to the device at each of its 2 gathers, and the master updated on
+    // the device is copied back to it.
+    const std::int64_t moved = (4 - expected) * (2 * shard + shard);
     EXPECT_EQ(plan.moved_bytes_per_step, moved) << budget;
     if (expected == 4) {
       EXPECT_EQ(plan.device_peak_bytes, fixed - activations + 4 * shard);

@@ -110,9 +110,11 @@ std::int64_t paramShardBytes(const ChunkRow& row, int dp, int working_bytes) {
   return row.capacity / std::max(1, dp) * working_bytes;
 }
 
-std::int64_t optimShardBytes(const ChunkRow& row, int dp, int working_bytes) {
-  // fp32 gradient + two moments, and an fp32 master when the working copy is not fp32.
-  const int per_element = working_bytes == 4 ? 12 : 16;
+std::int64_t optimShardBytes(const ChunkRow& row, int dp, int working_bytes, const std::string& placement) {
+  // fp32 gradient + two moments; a separate fp32 master unless the fp32 parameter shard itself is
+  // the master (same tier, static placement).
+  const bool separate_master = working_bytes != 4 || placement == "auto" || row.param_tier != row.optim_tier;
+  const int per_element = separate_master ? 16 : 12;
   return row.capacity / std::max(1, dp) * per_element;
 }
 
@@ -347,7 +349,7 @@ QString rowToolTip(const ChunkChart& chart, std::size_t index, const ChunkStep* 
   text += tr("<br>parameter shard %1 on the %2 · optimizer shard %3 on the %4")
               .arg(binaryBytes(double(paramShardBytes(row, chart.dp, chart.working_bytes))),
                    QString::fromStdString(tierName(row.param_tier)),
-                   binaryBytes(double(optimShardBytes(row, chart.dp, chart.working_bytes))),
+                   binaryBytes(double(optimShardBytes(row, chart.dp, chart.working_bytes, chart.placement))),
                    QString::fromStdString(tierName(row.optim_tier)));
   text += tr("<br><b>Tensors</b> (%1):").arg(row.tensors.size());
   for (std::size_t t = 0; t < row.tensors.size(); ++t) {

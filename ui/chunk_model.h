@@ -73,10 +73,11 @@ struct ChunkChart {
 
 // "device", "host", "disk" (the record's words); throws std::invalid_argument otherwise.
 Tier tierFromRecordName(const std::string& name);
-// Bytes a chunk's shard holds per rank: the parameter shard S*wb, the optimizer shard (fp32
-// gradient, fp32 master unless working in fp32, two AdamW moments) S*(12 or 16).
+// Bytes a chunk's shard holds per rank: the parameter shard S*wb, and the optimizer shard: fp32
+// gradient and two AdamW moments (S*12), plus a separate fp32 master (S*4) under bf16, under
+// auto placement, or where the parameter and optimizer shards live on different tiers.
 std::int64_t paramShardBytes(const ChunkRow& row, int dp, int working_bytes);
-std::int64_t optimShardBytes(const ChunkRow& row, int dp, int working_bytes);
+std::int64_t optimShardBytes(const ChunkRow& row, int dp, int working_bytes, const std::string& placement);
 
 // The use sequence of a step of a model with `blocks` transformer blocks, as (phase, stage)
 // labels: forward embed, block 0 .. n-1, head; backward head, block n-1 .. 0, embed; update.

@@ -278,7 +278,8 @@ void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
     capacity_label_->setText(tiers ? tr("device capacity %1 GB").arg(capacity_gb, 0, 'f', 1)
                                    : tr("capacity %1 GB").arg(capacity_gb, 0, 'f', 1));
   }
-  const double top = std::max(tallest, capacity_gb) * 1.32;
+  // Headroom for the legend (two rows of entries in the tier stack).
+  const double top = std::max(tallest, capacity_gb) * (tiers ? 1.6 : 1.32);
   plot_->yAxis->setRange(0, top > 0 ? top : 1);
   plot_->xAxis->setRange(-0.6, n - 0.4);
   // Integer ticks, thinned to at most ~16 labels.

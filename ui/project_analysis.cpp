@@ -59,7 +59,12 @@ std::vector<DeviceMemory> deviceMemory(const PlanEstimate& estimate, const Plan&
     d.stage = stage.stage;
     for (const MemoryTerm& term : stage.terms) {
       d.host += term.host_bytes;
-      if (term.name == kTermParameters) {
+      d.disk += term.disk_bytes;
+      if (term.name == kTermGatheredChunks || term.name == kTermPersistentChunk) {
+        // Gathered parameters: drawn with the parameters (the tier stack draws them apart).
+        d.parameters += term.device_bytes;
+        d.chunks_in_flight += term.device_bytes;
+      } else if (term.name == kTermParameters) {
         d.parameters += term.device_bytes;
       } else if (term.name == kTermGradients || term.name == kTermMasterGrads) {
         d.gradients += term.device_bytes;

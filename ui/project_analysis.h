@@ -35,12 +35,14 @@ struct DeviceMemory {
   int rank = 0;
   int stage = 0;
   Mesh::Coordinates coordinates{};
-  std::int64_t parameters = 0;
+  std::int64_t parameters = 0;  // ZeRO-3: with the gathered and the persistent chunks
   std::int64_t gradients = 0;   // gradients + fp32 master gradients
   std::int64_t optimizer = 0;   // optimizer states + fp32 master weights
   std::int64_t activations = 0;
   std::int64_t buffers = 0;     // communication buckets + framework/allocator allowance
   std::int64_t host = 0;        // offloaded to host memory (not counted against capacity)
+  std::int64_t disk = 0;        // ZeRO-3 optimizer chunks on disk
+  std::int64_t chunks_in_flight = 0;  // ZeRO-3: gathered + persistent chunk bytes (inside parameters)
   std::int64_t total() const { return parameters + gradients + optimizer + activations + buffers; }
 };
 

@@ -93,11 +93,14 @@ TEST(ChunkModel, PlanRowsKeepEachChunksTensorsSizePaddingAndTiers) {
   EXPECT_EQ(chart.rows[1].tensors, (std::vector<std::string>{"blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight"}));
   EXPECT_TRUE(chart.rows[3].persistent);
   EXPECT_EQ(chart.rows[3].index, 3);
-  // Shards at dp 2: 2048 elements; fp32 parameters 4 bytes each, the optimizer 12 (gradient + moments).
+  // Shards at dp 2: 2048 elements; fp32 parameters 4 bytes each, the optimizer 12 (gradient +
+  // moments) where the parameter shard is the master (same tier), 16 with a separate fp32 master
+  // (tiers differ, auto placement, or bf16).
   EXPECT_EQ(paramShardBytes(chart.rows[0], chart.dp, chart.working_bytes), 8192);
-  EXPECT_EQ(optimShardBytes(chart.rows[0], chart.dp, chart.working_bytes), 24576);
-  // bf16 adds the fp32 master: 16 bytes per element.
-  EXPECT_EQ(optimShardBytes(chart.rows[0], 2, 2), 32768);
+  EXPECT_EQ(optimShardBytes(chart.rows[2], chart.dp, chart.working_bytes, "static"), 24576);
+  EXPECT_EQ(optimShardBytes(chart.rows[0], chart.dp, chart.working_bytes, "static"), 32768);
+  EXPECT_EQ(optimShardBytes(chart.rows[2], chart.dp, chart.working_bytes, "auto"), 32768);
+  EXPECT_EQ(optimShardBytes(chart.rows[2], 2, 2, "static"), 32768);
   // The summary: 3 regular chunks of 16 KiB gathered, padding 1024 of 12672 elements.
   EXPECT_TRUE(chart.summary.contains("3 chunks of 4096 elements (16.0 KiB gathered) + the persistent chunk")) << chart.summary.toStdString();
   EXPECT_TRUE(chart.summary.contains("padding 8.1 %")) << chart.summary.toStdString();
@@ -116,7 +119,7 @@ TEST(ChunkModel, TensorSizesAreFilledOnlyWhenTheyAddUpToTheChunk) {
   const QString tip = rowToolTip(chart, 1, nullptr);
   EXPECT_TRUE(tip.contains("blocks.0.attn.proj.weight — 1024")) << tip.toStdString();
   EXPECT_TRUE(tip.contains("padding 1024 (25.0 %)")) << tip.toStdString();
-  EXPECT_TRUE(tip.contains("parameter shard 8.0 KiB on the device · optimizer shard 24.0 KiB on the host")) << tip.toStdString();
+  EXPECT_TRUE(tip.contains("parameter shard 8.0 KiB on the device · optimizer shard 32.0 KiB on the host")) << tip.toStdString();
 }
 
 TEST(ChunkModel, UseSequenceRunsForwardThenBackwardThenTheUpdate) {

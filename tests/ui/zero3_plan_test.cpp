@@ -149,7 +149,9 @@ TEST_F(Zero3Plan, TheChunkGroupAppearsForZeroThreeAndWritesItsKeys) {
 }
 
 TEST_F(Zero3Plan, ARefusedTierSettingShowsTheEnginesMessageInTheGroupAndAtTheField) {
-  open(zeroThreeProject());
+  nlohmann::json json = zeroThreeProject();
+  json["parallel"]["offload_dir"] = dir_.path().toStdString();  // the disk tier's folder, once it is used
+  open(json);
   ASSERT_FALSE(analysis_->error) << analysis_->error->message;
   EXPECT_FALSE(editor_->chunkError()->isVisible());
   // o + d above 1.
@@ -201,6 +203,12 @@ TEST_F(Zero3Plan, TheMemoryPanelStacksDeviceHostAndDiskAsThePlannerCountsThem) {
     EXPECT_DOUBLE_EQ(memory->tierValues(MemoryPanel::kHostChunks)[rank], double(host) / 1e9);
     EXPECT_DOUBLE_EQ(memory->tierValues(MemoryPanel::kDiskChunks)[rank], double(disk) / 1e9);
   }
+  // The device segments add up to the memory model's device bytes (the headline's peak).
+  double device_sum = 0;
+  for (int segment : {MemoryPanel::kDeviceChunks, MemoryPanel::kGatheredChunks, MemoryPanel::kTierActivations, MemoryPanel::kTierBuffers}) {
+    device_sum += memory->tierValues(segment)[0];
+  }
+  EXPECT_NEAR(device_sum, double(analysis_->estimate->memory.peakDeviceBytes()) / 1e9, 1e-12);
   // The plain categories are not drawn; the legend names the tiers, the disk in its own entry.
   EXPECT_TRUE(memory->categoryValues(0).empty());
   const QStringList legend = memory->legendNames();

@@ -344,9 +344,9 @@ TEST(ChunkPanelWidget, SeveralRanksGetASelectorAndEachRanksRecord) {
   EXPECT_FALSE(panel.hasRecord());
 }
 
-// The record shipped for projects/zero3-offload.json (tests/ui/fixtures/zero3-offload-run, made by
-// make_zero3_record.py from the engine's rules; a real run's record replaces it) holds the
-// planner's chunks, tiers and per-step figures of that project.
+// The record of a real run of projects/zero3-offload.json (tests/ui/fixtures/zero3-offload-run,
+// written by the engine; docs/studio.md says how) holds the planner's chunks, tiers and per-step
+// figures of that project.
 TEST(ChunkPanelWidget, TheShippedRecordOfTheOffloadProjectHoldsThePlannersChunks) {
   const QString project_path = testing::sourceDir() + "/projects/zero3-offload.json";
   const nlohmann::json json = readProjectJson(project_path.toStdString());

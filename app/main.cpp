@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addPositionalArgument(QStringLiteral("project"), QStringLiteral("Project file to open"), QStringLiteral("[project]"));
-  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Render VIEW (picker, mesh, plan, run, history, compare) to --out and exit"), QStringLiteral("VIEW"));
+  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Render VIEW (picker, mesh, plan, run, history, compare, chunks) to --out and exit"), QStringLiteral("VIEW"));
   const QCommandLineOption project(QStringLiteral("project"), QStringLiteral("Project file"), QStringLiteral("FILE"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("PNG to write"), QStringLiteral("FILE"));
   const QCommandLineOption history(QStringLiteral("history"), QStringLiteral("History database"), QStringLiteral("DB"));
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size for screenshots, WxH (default 1400x900)"), QStringLiteral("WxH"));
   const QCommandLineOption highlight(QStringLiteral("highlight"), QStringLiteral("mesh view: colour ranks by this axis"), QStringLiteral("AXIS"));
   const QCommandLineOption trace(QStringLiteral("trace"), QStringLiteral("run view: a traced run's OUT_DIR (its pipeline timeline)"), QStringLiteral("DIR"));
-  parser.addOptions({screenshot, project, out, history, metrics, runs, theme, size, highlight, trace});
+  const QCommandLineOption run_dir(QStringLiteral("run-dir"), QStringLiteral("chunks view: a ZeRO-3 run's OUT_DIR (its measured chunk record)"), QStringLiteral("DIR"));
+  parser.addOptions({screenshot, project, out, history, metrics, runs, theme, size, highlight, trace, run_dir});
   parser.process(app);
 
   if (parser.isSet(screenshot)) {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     options.metrics = parser.value(metrics);
     options.highlight = parser.value(highlight);
     options.trace = parser.value(trace);
+    options.run_dir = parser.value(run_dir);
     if (parser.isSet(theme)) options.theme = parser.value(theme);
     for (const QString& id : parser.value(runs).split(',', Qt::SkipEmptyParts)) options.runs.push_back(id.toLongLong());
     if (parser.isSet(size)) {

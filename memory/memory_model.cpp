@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "memory/activation_memory.h"
+#include "memory/chunk_plan.h"
 
 namespace behemoth {
 namespace {
@@ -69,6 +70,32 @@ MemoryTerm splitTerm(const char* name, std::int64_t bytes, double host_fraction)
   return MemoryTerm{name, bytes - host, host};
 }
 
+// The model-state terms of a chunk plan, each part on its shard's tier, and what is gathered.
+void addChunkTerms(const ChunkPlan& plan, const TrainingLayout& layout, StageMemory& stage) {
+  MemoryTerm parameters{kTermParameters};
+  MemoryTerm gradients{kTermGradients};
+  MemoryTerm optimizer{kTermOptimizer};
+  MemoryTerm masters{kTermMasterWeights};
+  const auto on = [](MemoryTerm& term, Tier tier) -> std::int64_t& {
+    return tier == Tier::device ? term.device_bytes : tier == Tier::host ? term.host_bytes : term.disk_bytes;
+  };
+  for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+    const PlannedChunk& chunk = plan.chunks[c];
+    const std::int64_t shard = chunk.capacity / layout.dp;
+    on(parameters, chunk.param_tier) += plan.paramShardBytes(c);
+    on(gradients, chunk.optim_tier) += shard * 4;
+    on(optimizer, chunk.optim_tier) += shard * layout.optimizer_state_bytes;
+    if (chunk.separate_master) on(masters, chunk.optim_tier) += shard * 4;
+  }
+  stage.terms.push_back(parameters);
+  stage.terms.push_back(gradients);
+  stage.terms.push_back(optimizer);
+  stage.terms.push_back(masters);
+  stage.terms.push_back(MemoryTerm{kTermMasterGrads});
+  stage.terms.push_back(MemoryTerm{kTermGatheredChunks, plan.widest_stage_gathered_bytes});
+  stage.terms.push_back(MemoryTerm{kTermPersistentChunk, plan.persistent_gathered_bytes});
+}
+
 int communicators(const TrainingLayout& layout) {
   int count = 0;
   for (int size : {layout.dp, layout.pp, layout.tp, layout.sp, layout.ep}) count += size > 1 ? 1 : 0;
@@ -95,11 +122,21 @@ std::int64_t StageMemory::hostBytes() const {
   return sum;
 }
 
+std::int64_t StageMemory::diskBytes() const {
+  std::int64_t sum = 0;
+  for (const auto& t : terms) sum += t.disk_bytes;
+  return sum;
+}
+
 std::int64_t StageMemory::modelStateBytes() const {
   std::int64_t sum = 0;
   for (const char* name : {kTermParameters, kTermGradients, kTermOptimizer, kTermMasterWeights, kTermMasterGrads}) {
     const MemoryTerm& t = term(name);
-    sum += t.device_bytes + t.host_bytes;
+    sum += t.device_bytes + t.host_bytes + t.disk_bytes;
+  }
+  // ZeRO-3: the engine counts the persistent chunk, gathered all run, with the model states.
+  for (const auto& t : terms) {
+    if (t.name == kTermPersistentChunk) sum += t.device_bytes;
   }
   return sum;
 }
@@ -122,6 +159,12 @@ int MemoryEstimate::peakStage() const {
 std::int64_t MemoryEstimate::peakHostBytes() const {
   std::int64_t best = 0;
   for (const auto& stage : stages) best = std::max(best, stage.hostBytes());
+  return best;
+}
+
+std::int64_t MemoryEstimate::peakDiskBytes() const {
+  std::int64_t best = 0;
+  for (const auto& stage : stages) best = std::max(best, stage.diskBytes());
   return best;
 }
 
@@ -255,13 +298,17 @@ MemoryEstimate estimateMemory(const ModelDescription& m, const TrainingLayout& l
     stage.parameters = counts[s];
     stage.in_flight_micro_batches = inFlightMicroBatches(layout, s);
 
-    const ModelStateBytes states = modelStateBytes(layout, counts[s]);
-    const double x = layout.optimizer_offload;
-    stage.terms.push_back(splitTerm(kTermParameters, states.parameters, layout.parameter_offload));
-    stage.terms.push_back(MemoryTerm{kTermGradients, states.gradients, 0});
-    stage.terms.push_back(splitTerm(kTermOptimizer, states.optimizer, x));
-    stage.terms.push_back(splitTerm(kTermMasterWeights, states.master_weights, x));
-    stage.terms.push_back(splitTerm(kTermMasterGrads, states.master_grads, x));
+    if (chunkPlanApplies(m, layout)) {
+      addChunkTerms(planChunks(m, layout), layout, stage);
+    } else {
+      const ModelStateBytes states = modelStateBytes(layout, counts[s]);
+      const double x = layout.optimizer_offload;
+      stage.terms.push_back(splitTerm(kTermParameters, states.parameters, layout.parameter_offload));
+      stage.terms.push_back(MemoryTerm{kTermGradients, states.gradients, 0});
+      stage.terms.push_back(splitTerm(kTermOptimizer, states.optimizer, x));
+      stage.terms.push_back(splitTerm(kTermMasterWeights, states.master_weights, x));
+      stage.terms.push_back(splitTerm(kTermMasterGrads, states.master_grads, x));
+    }
 
     std::int64_t per_micro_batch = stage.layers * layer_activations;
     if (stage.holds_embedding) per_micro_batch += embeddingActivationBytes(m, layout);
@@ -277,7 +324,7 @@ MemoryEstimate estimateMemory(const ModelDescription& m, const TrainingLayout& l
       // accumulation one bucket at a time is flattened and reduce-scattered.
       buffers += layout.micro_batches > 1 ? param_bytes * counts[s] : static_cast<std::int64_t>(layout.bucket_mb * kMiB);
     }
-    if (layout.zero == 3 && layout.dp > 1) {
+    if (layout.zero == 3 && layout.dp > 1 && !chunkPlanApplies(m, layout)) {
       // The layer being computed and the one being prefetched, gathered whole, plus one layer's
       // full gradient before it is reduce-scattered.
       buffers += 2 * param_bytes * full_layer_params + param_bytes * full_layer_params;

@@ -10,6 +10,11 @@
 // the parameters (TrainingLayout::state_layout lists the engine's exact variants). With ZeRO the
 // flat buffers are padded to a multiple of dp (P' = ceil(P / dp) * dp; the shard is P' / dp), or
 // to whole chunks per rank when chunk_elements > 0: the padding is what chunking costs.
+//
+// ZeRO-3 (one stage, 1D tp) is the engine's chunk plan (memory/chunk_plan.h): each term is the
+// chunks' shards on the tier their placement gives them (parameters on device or host; the fp32
+// gradient, moments and bf16 master on the optimizer shard's tier, possibly disk), plus the
+// chunks in flight ("gathered chunks") and the persistent chunk, both on the device.
 #pragma once
 
 #include <cstdint>
@@ -30,11 +35,16 @@ inline constexpr const char* kTermMasterGrads = "master grads";
 inline constexpr const char* kTermActivations = "activations";
 inline constexpr const char* kTermCommBuffers = "comm buffers";
 inline constexpr const char* kTermFramework = "framework";
+// ZeRO-3 only (memory/chunk_plan.h): the most regular chunks one stage holds gathered, and the
+// persistent chunk of the 1-D tensors, gathered all run.
+inline constexpr const char* kTermGatheredChunks = "gathered chunks";
+inline constexpr const char* kTermPersistentChunk = "persistent chunk";
 
 struct MemoryTerm {
   std::string name;
   std::int64_t device_bytes = 0;
   std::int64_t host_bytes = 0;
+  std::int64_t disk_bytes = 0;  // ZeRO-3 optimizer chunks in memory-mapped files
 };
 
 // What the framework and the allocator take beyond the tensors counted above: a fixed part
@@ -61,7 +71,9 @@ struct StageMemory {
 
   std::int64_t deviceBytes() const;
   std::int64_t hostBytes() const;
-  // Parameters, gradients, optimizer states, masters (device + host): the engine's model_state_bytes.
+  std::int64_t diskBytes() const;
+  // Parameters, gradients, optimizer states, masters (device + host + disk), and under ZeRO-3 the
+  // persistent chunk gathered: the engine's model_state_bytes.
   std::int64_t modelStateBytes() const;
   // Throws std::out_of_range naming the term.
   const MemoryTerm& term(const std::string& name) const;
@@ -72,6 +84,7 @@ struct MemoryEstimate {
   int peakStage() const;            // the stage with the most device bytes
   std::int64_t peakDeviceBytes() const { return stages.at(peakStage()).deviceBytes(); }
   std::int64_t peakHostBytes() const;  // per rank
+  std::int64_t peakDiskBytes() const;  // per rank
 };
 
 // Model-state bytes of a rank whose stage has `parameters` elements (before the host split).

@@ -42,6 +42,9 @@ const std::array<std::pair<const char*, PipelineSchedule>, 4> kSchedules = {
 const std::array<std::pair<const char*, Recompute>, 3> kRecompute = {
     {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}}};
 
+const std::array<std::pair<const char*, ChunkPolicy>, 2> kChunkPolicies = {
+    {{"static", ChunkPolicy::static_fractions}, {"auto", ChunkPolicy::automatic}}};
+
 [[noreturn]] void reject(const std::string& message) { throw std::invalid_argument("layout." + message); }
 
 bool isPerfectPower(int value, int exponent) {
@@ -63,6 +66,8 @@ TensorMode tensorModeFromName(const std::string& name) { return fromName(kTensor
 ContextMode contextModeFromName(const std::string& name) { return fromName(kContextModes, name, "context_mode"); }
 PipelineSchedule pipelineScheduleFromName(const std::string& name) { return fromName(kSchedules, name, "schedule"); }
 Recompute recomputeFromName(const std::string& name) { return fromName(kRecompute, name, "recompute"); }
+std::string chunkPolicyName(ChunkPolicy policy) { return toName(kChunkPolicies, policy); }
+ChunkPolicy chunkPolicyFromName(const std::string& name) { return fromName(kChunkPolicies, name, "placement"); }
 
 void TrainingLayout::validate() const {
   const std::pair<const char*, int> axes[] = {{"dp", dp}, {"pp", pp}, {"tp", tp}, {"sp", sp}, {"ep", ep}};
@@ -79,6 +84,14 @@ void TrainingLayout::validate() const {
     reject("parameter_offload: offloading parameters needs ZeRO stage 3 (chunks that move on demand)");
   }
   if (chunk_elements < 0) reject("chunk_elements: must be >= 0");
+  if (!(disk_optim_fraction >= 0.0 && disk_optim_fraction <= 1.0)) reject("disk_optim_fraction: must be in [0, 1]");
+  if (optimizer_offload + disk_optim_fraction > 1.0 + 1e-12) {
+    reject("disk_optim_fraction: with optimizer_offload it exceeds the whole optimizer (1)");
+  }
+  if (disk_optim_fraction > 0.0 && zero != 3) reject("disk_optim_fraction: optimizer chunks on disk need ZeRO stage 3");
+  if (device_budget_bytes < 0) reject("device_budget_bytes: must be >= 0");
+  if (placement == ChunkPolicy::automatic && zero != 3) reject("placement: auto placement needs ZeRO stage 3");
+  if (prefetch < 0) reject("prefetch: must be >= 0");
   if (bucket_mb <= 0.0) reject("bucket_mb: must be positive");
   if (virtual_stages < 1) reject("virtual_stages: must be >= 1");
   if (virtual_stages > 1 && schedule != PipelineSchedule::interleaved) {

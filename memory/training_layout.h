@@ -23,18 +23,23 @@ enum class Recompute { none, selective, full };
 //               16-bit gradients sharded under stage 2).
 // Both reduce ZeRO-1 gradients with a reduce-scatter (full gradients kept, own shard reduced).
 enum class StateLayout { behemoth, zero_paper };
+// ZeRO-3 chunk placement (parallel.placement): fixed fractions of the chunks off the device, or
+// eviction and prefetch under the device budget from a traced first step (memory/chunk_plan.h).
+enum class ChunkPolicy { static_fractions, automatic };
 
 std::string numericFormatName(NumericFormat format);
 std::string tensorModeName(TensorMode mode);
 std::string contextModeName(ContextMode mode);
 std::string pipelineScheduleName(PipelineSchedule schedule);
 std::string recomputeName(Recompute recompute);
+std::string chunkPolicyName(ChunkPolicy policy);  // "static", "auto"
 // Each throws std::invalid_argument listing the accepted names.
 NumericFormat numericFormatFromName(const std::string& name);
 TensorMode tensorModeFromName(const std::string& name);
 ContextMode contextModeFromName(const std::string& name);
 PipelineSchedule pipelineScheduleFromName(const std::string& name);
 Recompute recomputeFromName(const std::string& name);
+ChunkPolicy chunkPolicyFromName(const std::string& name);
 
 struct TrainingLayout {
   // Axis sizes; their product is the world size.
@@ -64,8 +69,17 @@ struct TrainingLayout {
   Recompute recompute = Recompute::none;
 
   double optimizer_offload = 0.0; // fraction of optimizer states + masters held in host memory
-  double parameter_offload = 0.0; // fraction of parameters held in host memory (ZeRO-3 chunks)
+                                  // (ZeRO-3: parallel.offload_optim_fraction of the chunks)
+  double parameter_offload = 0.0; // fraction of parameters held in host memory (ZeRO-3 chunks:
+                                  // parallel.offload_param_fraction)
   std::int64_t chunk_elements = 0;  // ZeRO chunk size in elements; 0 = one flat shard per rank
+                                    // (ZeRO-3: the size with the least padding)
+  // ZeRO-3 tiers (docs/zero3.md): the optimizer chunks on disk, the device tier's budget per rank
+  // (0: none), the placement policy and auto's prefetch depth in chunks.
+  double disk_optim_fraction = 0.0;
+  std::int64_t device_budget_bytes = 0;
+  ChunkPolicy placement = ChunkPolicy::static_fractions;
+  int prefetch = 2;
 
   double bucket_mb = 25.0;        // gradient reduction bucket
   // The dtype gradients are reduced in over dp; unset: the working dtype (parallel.reduce_dtype auto).

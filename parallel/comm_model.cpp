@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "memory/chunk_plan.h"
 #include "memory/memory_model.h"
 #include "parallel/comm_counter.h"
 
@@ -126,6 +127,40 @@ void addDataParallel(LoadList& list, const TrainingLayout& layout, std::int64_t 
   if (layout.zero >= 1 && needs_norm) {
     list.add(Axis::dp, "gradient-norm all-reduce", CollectiveKind::all_reduce, 8, group, 1, OverlapWindow::none);
   }
+}
+
+// ZeRO-3 as the engine runs it (memory/chunk_plan.h): per micro-batch every regular chunk is
+// all-gathered once per run of stages that use it (forward and backward) and reduce-scattered
+// once, the persistent chunk reduce-scattered too; per step the 8-byte global norm (always) and the
+// persistent chunk's all-gather after the update. Gradients travel in parallel.reduce_dtype.
+void addChunkCollectives(LoadList& list, const ModelDescription& model, const TrainingLayout& layout) {
+  const ChunkPlan plan = planChunks(model, layout);
+  const int group = layout.dp;
+  const std::int64_t p = layout.workingBytes();
+  const std::int64_t g = layout.reduceBytes();
+  const std::int64_t m = layout.micro_batches;
+  std::int64_t gathers = 0;
+  std::int64_t regular = 0;
+  std::int64_t persistent = 0;
+  for (const PlannedChunk& chunk : plan.chunks) {
+    if (chunk.persistent) {
+      persistent = chunk.capacity;
+      continue;
+    }
+    gathers += chunk.gathers;
+    ++regular;
+  }
+  const std::int64_t k = plan.chunk_elements;
+  list.add(Axis::dp, "chunk all-gather (fwd+bwd)", CollectiveKind::all_gather, p * k, group, m * gathers,
+           OverlapWindow::compute);
+  list.add(Axis::dp, "chunk gradient reduce-scatter", CollectiveKind::reduce_scatter, g * k, group, m * regular,
+           OverlapWindow::compute);
+  list.add(Axis::dp, "persistent chunk gradient reduce-scatter", CollectiveKind::reduce_scatter, g * persistent, group,
+           m, OverlapWindow::last_backward);
+  // The engine reduces the squared norm every step (it reports grad_norm), clipping or not.
+  list.add(Axis::dp, "gradient-norm all-reduce", CollectiveKind::all_reduce, 8, group, 1, OverlapWindow::none);
+  list.add(Axis::dp, "persistent chunk all-gather", CollectiveKind::all_gather, p * persistent, group, 1,
+           OverlapWindow::none);
 }
 
 // Sequence parallelism: the parameters every tp rank replicates (norms, row-parallel biases,
@@ -253,7 +288,11 @@ std::vector<CollectiveLoad> stepCollectives(const ModelDescription& model, const
   const std::int64_t m = layout.micro_batches;
   const int stage_layers = layers[busiest].second;
 
-  addDataParallel(list, layout, counts[busiest]);
+  if (chunkPlanApplies(model, layout)) {
+    addChunkCollectives(list, model, layout);
+  } else {
+    addDataParallel(list, layout, counts[busiest]);
+  }
   addTensorParallel(list, model, layout, stage_layers, busiest == 0, busiest == layout.pp - 1);
 
   if (layout.pp > 1) {

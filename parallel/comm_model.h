@@ -31,6 +31,9 @@ CollectiveBackend collectiveBackendFor(const std::string& device_kind);
 // P' under ZeRO). The engine reduces them in buckets; bucket boundaries change nothing unless a
 // bucket's element count does not divide by the group where padding applies (ZeRO's buckets, and
 // 2-byte all-reduces on gloo): then each such bucket carries up to group-1 more elements.
+// ZeRO-3, where memory/chunk_plan.h plans the engine's chunks (chunkPlanApplies), is counted per
+// chunk instead: all-gathers per run of stages using a chunk, one reduce-scatter per chunk and
+// micro-batch, the gradient norm and the persistent chunk's all-gather per step.
 std::vector<CollectiveLoad> stepCollectives(const ModelDescription& model, const TrainingLayout& layout,
                                             const std::array<Axis, kAxisCount>& order, int per_node,
                                             CollectiveBackend backend = CollectiveBackend::nccl);

@@ -5,6 +5,11 @@
 #include "parallel/comm_model.h"
 
 namespace behemoth {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+}  // namespace
 
 PlanEstimate estimatePlan(const ModelDescription& model, const TrainingLayout& layout, const DeviceSpec& device,
                           const MemoryAllowance& allowance, const std::array<Axis, kAxisCount>& order) {
@@ -30,6 +35,17 @@ TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
   layout.bucket_mb = plan.bucket_mb;
   layout.overlap = plan.overlap;
   layout.optimizer_offload = plan.offload_optimizer ? 1.0 : 0.0;
+  if (plan.zero == 3) {
+    // ZeRO-3 states live in chunks; the fractions say how many chunks' shards leave the device.
+    // chunk_mb is MiB of working-dtype elements, so set the layout's precision first.
+    layout.optimizer_offload = plan.offload_optim_fraction;
+    layout.parameter_offload = plan.offload_param_fraction;
+    layout.disk_optim_fraction = plan.disk_optim_fraction;
+    layout.chunk_elements = std::llround(plan.chunk_mb * kMiB / layout.workingBytes());
+    layout.device_budget_bytes = std::llround(plan.device_budget_mb * kMiB);
+    layout.placement = chunkPolicyFromName(plan.placement);
+    layout.prefetch = plan.prefetch;
+  }
   layout.reduce_format.reset();
   if (plan.reduce_dtype != "auto") layout.reduce_format = numericFormatFromName(plan.reduce_dtype);
   layout.schedule = pipelineScheduleFromName(plan.pp_schedule);
@@ -49,6 +65,16 @@ Plan planOf(const TrainingLayout& layout) {
   plan.bucket_mb = layout.bucket_mb;
   plan.overlap = layout.overlap;
   plan.offload_optimizer = layout.optimizer_offload > 0.0;
+  if (layout.zero == 3) {
+    plan.offload_optimizer = false;  // ZeRO-3 offloads chunk by chunk instead
+    plan.offload_optim_fraction = layout.optimizer_offload;
+    plan.offload_param_fraction = layout.parameter_offload;
+    plan.disk_optim_fraction = layout.disk_optim_fraction;
+    plan.chunk_mb = static_cast<double>(layout.chunk_elements) * layout.workingBytes() / kMiB;
+    plan.device_budget_mb = static_cast<double>(layout.device_budget_bytes) / kMiB;
+    plan.placement = chunkPolicyName(layout.placement);
+    plan.prefetch = layout.prefetch;
+  }
   plan.reduce_dtype = layout.reduce_format ? numericFormatName(*layout.reduce_format) : "auto";
   plan.pp_schedule = pipelineScheduleName(layout.schedule);
   plan.pp_virtual = layout.virtual_stages;

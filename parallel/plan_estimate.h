@@ -29,9 +29,11 @@ PlanEstimate estimatePlan(const ModelDescription& model, const TrainingLayout& l
                           const MemoryAllowance& allowance, const std::array<Axis, kAxisCount>& order = Plan{}.order);
 
 // The axes, ZeRO stage, bucketing and pipeline schedule of a resolved Plan copied into a layout
-// (other fields kept).
+// (other fields kept). Under ZeRO-3 also the chunk and tier keys: chunk_mb becomes chunk_elements
+// in the layout's working dtype (set layout.precision before), offload_param_fraction /
+// offload_optim_fraction become parameter_offload / optimizer_offload.
 TrainingLayout withPlan(TrainingLayout layout, const Plan& plan);
-// The Plan a layout describes (the project's `parallel` section).
+// The Plan a layout describes (the project's `parallel` section); the inverse of withPlan.
 Plan planOf(const TrainingLayout& layout);
 
 }  // namespace behemoth

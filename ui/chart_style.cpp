@@ -22,6 +22,13 @@ QColor memoryCategoryColor(int category) {
   return colors[static_cast<std::size_t>(category) % colors.size()];
 }
 
+QColor memoryTierColor(int tier) {
+  static const std::array<QColor, 3> colors = {QColor(0x00, 0x72, 0xB2),   // device: blue
+                                               QColor(0xE6, 0x9F, 0x00),   // host: orange
+                                               QColor(0xCC, 0x4B, 0x9B)};  // disk: magenta
+  return colors[static_cast<std::size_t>(tier) % colors.size()];
+}
+
 namespace {
 void styleAxis(QCPAxis* axis, const QColor& text, const QColor& line, const QColor& grid, const QFont& font) {
   axis->setBasePen(QPen(line));

@@ -16,6 +16,9 @@ QColor seriesColor(int index);
 // Memory categories, stacked bottom to top.
 QColor memoryCategoryColor(int category);
 
+// Memory tiers of ZeRO-3 chunks (index: memory/chunk_placement.h Tier: device, host, disk).
+QColor memoryTierColor(int tier);
+
 // Background, grid, axis and text colours from the palette; fonts sized for reading.
 void styleChart(QCustomPlot* plot, const QPalette& palette);
 // Replots unless the plot was never laid out (a page never shown): its first resize replots it.

@@ -29,7 +29,10 @@ T valueOr(const ProjectDocument* document, const std::string& pointer, T fallbac
 void bindSpin(QSpinBox* spin, ProjectDocument* document, const std::string& pointer, int fallback) {
   auto refresh = [=] {
     const QSignalBlocker block(spin);
-    spin->setValue(valueOr(document, pointer, fallback));
+    // Only a different value is set: re-setting the one being typed would reformat the text and
+    // move the cursor past the suffix mid-edit.
+    const int value = valueOr(document, pointer, fallback);
+    if (spin->value() != value) spin->setValue(value);
   };
   refresh();
   QObject::connect(document, &ProjectDocument::changed, spin, refresh);
@@ -40,7 +43,9 @@ void bindSpin(QSpinBox* spin, ProjectDocument* document, const std::string& poin
 void bindDouble(QDoubleSpinBox* spin, ProjectDocument* document, const std::string& pointer, double fallback) {
   auto refresh = [=] {
     const QSignalBlocker block(spin);
-    spin->setValue(valueOr(document, pointer, fallback));
+    // As above: typing "0.25" must not become "0.20" when "0.2" is written back mid-edit.
+    const double value = valueOr(document, pointer, fallback);
+    if (spin->value() != spin->valueFromText(spin->textFromValue(value))) spin->setValue(value);
   };
   refresh();
   QObject::connect(document, &ProjectDocument::changed, spin, refresh);

@@ -27,6 +27,7 @@
 
 #include "backend/checkpoint/checkpoint_catalog.h"
 #include "ui/auto_plan_dialog.h"
+#include "ui/chunk_view.h"
 #include "ui/compare_view.h"
 #include "ui/history_view.h"
 #include "ui/icons.h"
@@ -143,8 +144,10 @@ void MainWindow::buildPages() {
   mesh_ = new MeshDesignerView(&document_, pages_);
   auto* plan_page = new QSplitter(Qt::Horizontal, pages_);
   plan_ = new PlanEditorView(&document_, plan_page);
-  // The plan's memory, and below it its pipeline schedule (shown while the plan has a pipeline).
+  // The plan's memory, and below it its pipeline schedule (shown while the plan has a pipeline)
+  // and its ZeRO-3 chunks (shown for zero 3).
   auto* plan_right = new QSplitter(Qt::Vertical, plan_page);
+  plan_right_ = plan_right;
   memory_ = new MemoryPanel(plan_right);
   auto* schedule_scroll = new QScrollArea(plan_right);
   schedule_scroll->setWidgetResizable(true);
@@ -153,11 +156,20 @@ void MainWindow::buildPages() {
   schedule_scroll->setWidget(schedule_);
   schedule_scroll->setVisible(false);
   schedule_area_ = schedule_scroll;
+  auto* chunk_scroll = new QScrollArea(plan_right);
+  chunk_scroll->setWidgetResizable(true);
+  chunk_scroll->setFrameShape(QFrame::NoFrame);
+  chunks_ = new ChunkView(chunk_scroll);
+  chunk_scroll->setWidget(chunks_);
+  chunk_scroll->setVisible(false);
+  chunk_area_ = chunk_scroll;
   plan_right->addWidget(memory_);
   plan_right->addWidget(schedule_scroll);
+  plan_right->addWidget(chunk_scroll);
   plan_right->setStretchFactor(0, 3);
   plan_right->setStretchFactor(1, 2);
-  plan_right->setSizes({520, 330});
+  plan_right->setStretchFactor(2, 2);
+  plan_right->setSizes({520, 330, 330});
   plan_page->addWidget(plan_);
   plan_page->addWidget(plan_right);
   plan_page->setStretchFactor(0, 2);
@@ -191,7 +203,9 @@ void MainWindow::buildPages() {
     // A traced run's timeline, from the folder the engine wrote (relative to the project's folder).
     const nlohmann::json out = document_.value("/train/out_dir", "runs/default");
     if (out.is_string()) {
-      run_->showTrace(QDir(document_.baseDir()).absoluteFilePath(QString::fromStdString(out.get<std::string>())), document_.json());
+      const QString out_dir = QDir(document_.baseDir()).absoluteFilePath(QString::fromStdString(out.get<std::string>()));
+      run_->showTrace(out_dir, document_.json());
+      run_->showChunks(out_dir, document_.json());
     }
   });
   connect(history_view_, &HistoryView::openRequested, this, &MainWindow::openHistoryRun);
@@ -334,6 +348,8 @@ void MainWindow::onAnalysis(const AnalysisPtr& analysis) {
   memory_->showAnalysis(analysis);
   schedule_->showAnalysis(analysis);
   schedule_area_->setVisible(schedule_->hasPipeline());
+  chunks_->showAnalysis(analysis);
+  chunk_area_->setVisible(chunks_->hasChunks());
   QString blocker;
   if (analysis->error) {
     blocker = QString::fromStdString(analysis->error->message);
@@ -549,6 +565,7 @@ void MainWindow::onFetched(const HistoryDetails& details, int purpose) {
                                                    .arg(run.run.id)
                                                    .arg(QString::fromStdString(run.run.name), QString::fromStdString(outcomeName(run.run.outcome))));
     run_->showTrace(QString::fromStdString(run.run.out_dir), run.run.project);
+    run_->showChunks(QString::fromStdString(run.run.out_dir), run.run.project);
     showPage(Page::run);
   } else if (purpose == kFetchCompare) {
     compare_->showRuns(details.runs);

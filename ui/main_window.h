@@ -1,5 +1,5 @@
 // The Studio's window: the project (new, open, save, recent, undo/redo), a sidebar of views
-// (model, mesh, plan + memory + pipeline schedule, run, history, compare), the status bar, shortcuts, themes and the
+// (model, mesh, plan + memory + pipeline schedule + ZeRO-3 chunks, run, history, compare), the status bar, shortcuts, themes and the
 // window state kept between sessions. Wires the views to the document and the services; the
 // views present, the small classes behind them compute.
 #pragma once
@@ -19,11 +19,13 @@ class QAction;
 class QLabel;
 class QListWidget;
 class QMenu;
+class QSplitter;
 class QStackedWidget;
 class QToolButton;
 
 namespace behemoth::ui {
 
+class ChunkView;
 class CompareView;
 class HistoryView;
 class MemoryPanel;
@@ -52,6 +54,9 @@ class MainWindow : public QMainWindow {
   PlanEditorView* planEditor() const { return plan_; }
   MemoryPanel* memoryPanel() const { return memory_; }
   ScheduleView* scheduleView() const { return schedule_; }
+  ChunkView* chunkView() const { return chunks_; }
+  // The plan page's right-hand column: memory panel, schedule, chunks (screenshots size it).
+  QSplitter* planColumn() const { return plan_right_; }
   RunView* runView() const { return run_; }
   HistoryView* historyView() const { return history_view_; }
   CompareView* compareView() const { return compare_; }
@@ -111,6 +116,9 @@ class MainWindow : public QMainWindow {
   MemoryPanel* memory_ = nullptr;
   ScheduleView* schedule_ = nullptr;
   QWidget* schedule_area_ = nullptr;  // the schedule's scroll area (hidden without a pipeline)
+  ChunkView* chunks_ = nullptr;
+  QWidget* chunk_area_ = nullptr;     // the chunk view's scroll area (hidden unless zero 3)
+  QSplitter* plan_right_ = nullptr;
   RunView* run_ = nullptr;
   HistoryView* history_view_ = nullptr;
   CompareView* compare_ = nullptr;

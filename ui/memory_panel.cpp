@@ -17,6 +17,38 @@ namespace {
 constexpr std::array<const char*, MemoryPanel::kCategories> kCategoryNames = {
     "parameters", "gradients", "optimizer states", "activations", "buffers + framework"};
 
+constexpr std::array<const char*, MemoryPanel::kTierSegments> kTierSegmentNames = {
+    "device: chunk shards", "device: chunks gathered (peak)", "device: activations", "device: buffers + framework",
+    "host memory: chunk shards", "disk: optimizer shards"};
+
+QColor tierSegmentColor(int segment) {
+  switch (segment) {
+    case MemoryPanel::kDeviceChunks: return memoryTierColor(0);
+    case MemoryPanel::kGatheredChunks: return QColor(0x56, 0xB4, 0xE9);  // sky blue: device, transient
+    case MemoryPanel::kTierActivations: return memoryCategoryColor(3);
+    case MemoryPanel::kTierBuffers: return memoryCategoryColor(4);
+    case MemoryPanel::kHostChunks: return memoryTierColor(1);
+    default: return memoryTierColor(2);
+  }
+}
+
+// One rank's ZeRO-3 stack in bytes: the chunk state from the planner's chunk plan (every rank
+// holds the same shards), activations and buffers from the memory model.
+std::array<std::int64_t, MemoryPanel::kTierSegments> tierBytes(const ChunkPlan& plan, const DeviceMemory& d) {
+  const std::int64_t at_rest = plan.tier_bytes[static_cast<int>(Tier::device)];
+  return {at_rest,
+          std::max<std::int64_t>(0, plan.device_peak_bytes - at_rest),
+          d.activations,
+          d.buffers,
+          plan.tier_bytes[static_cast<int>(Tier::host)],
+          plan.tier_bytes[static_cast<int>(Tier::disk)]};
+}
+
+std::int64_t deviceSum(const std::array<std::int64_t, MemoryPanel::kTierSegments>& bytes) {
+  return bytes[MemoryPanel::kDeviceChunks] + bytes[MemoryPanel::kGatheredChunks] + bytes[MemoryPanel::kTierActivations] +
+         bytes[MemoryPanel::kTierBuffers];
+}
+
 std::int64_t categoryBytes(const DeviceMemory& d, int category) {
   switch (category) {
     case 0: return d.parameters;
@@ -70,6 +102,19 @@ MemoryPanel::MemoryPanel(QWidget* parent) : QWidget(parent), plot_(new QCustomPl
     below = bars;
     bars_.push_back(bars);
   }
+  below = nullptr;
+  for (int t = 0; t < kTierSegments; ++t) {
+    auto* bars = new QCPBars(plot_->xAxis, plot_->yAxis);
+    bars->setName(QString::fromUtf8(kTierSegmentNames[t]));
+    bars->setPen(Qt::NoPen);
+    bars->setBrush(tierSegmentColor(t));
+    bars->setWidthType(QCPBars::wtPlotCoords);
+    bars->setWidth(0.72);
+    if (below) bars->moveAbove(below);
+    below = bars;
+    tier_bars_.push_back(bars);
+  }
+  showBarSet(false);
   // An unfilled bar as tall as the whole stack, drawn over devices that do not fit.
   over_marker_ = new QCPBars(plot_->xAxis, plot_->yAxis);
   over_marker_->setName(tr("over capacity"));
@@ -118,6 +163,40 @@ void MemoryPanel::applyTheme(const QPalette& palette) {
   replotIfSized(plot_);
 }
 
+void MemoryPanel::showBarSet(bool tiers) {
+  shows_tiers_ = tiers;
+  for (QCPBars* bars : bars_) {
+    bars->setVisible(!tiers);
+    if (tiers) bars->removeFromLegend();
+    else bars->addToLegend();
+  }
+  for (QCPBars* bars : tier_bars_) {
+    bars->setVisible(tiers);
+    if (tiers) bars->addToLegend();
+    else bars->removeFromLegend();
+  }
+  // The over-capacity outline stays the legend's last entry.
+  if (over_marker_ && over_marker_->removeFromLegend()) over_marker_->addToLegend();
+  auto* title = qobject_cast<QCPTextElement*>(plot_->plotLayout()->element(0, 0));
+  if (title) title->setText(tiers ? tr("Estimated memory per rank: device, host and disk tiers (ZeRO-3)") : tr("Estimated memory per device"));
+  plot_->yAxis->setLabel(tiers ? tr("memory per rank (GB)") : tr("device memory (GB)"));
+}
+
+std::vector<double> MemoryPanel::tierValues(int segment) const {
+  std::vector<double> values;
+  const auto data = tier_bars_.at(segment)->data();
+  for (auto it = data->constBegin(); it != data->constEnd(); ++it) values.push_back(it->value);
+  return values;
+}
+
+QStringList MemoryPanel::legendNames() const {
+  QStringList names;
+  for (int i = 0; i < plot_->legend->itemCount(); ++i) {
+    if (auto* item = qobject_cast<QCPPlottableLegendItem*>(plot_->legend->item(i))) names << item->plottable()->name();
+  }
+  return names;
+}
+
 std::vector<double> MemoryPanel::categoryValues(int category) const {
   std::vector<double> values;
   const auto data = bars_.at(category)->data();
@@ -134,6 +213,7 @@ QString MemoryPanel::summaryText() const { return headline_->text() + "\n" + det
 
 void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
   for (QCPBars* bars : bars_) bars->data()->clear();
+  for (QCPBars* bars : tier_bars_) bars->data()->clear();
   over_marker_->data()->clear();
   if (!analysis || !analysis->estimated() || analysis->devicesOverCapacity() == 0) showSuggestion({});
   if (!analysis || !analysis->estimated()) {
@@ -147,24 +227,43 @@ void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
     return;
   }
   const ProjectAnalysis& a = *analysis;
+  const bool tiers = a.chunk_plan.has_value();
+  showBarSet(tiers);
   const int n = static_cast<int>(a.devices.size());
   QVector<double> keys(n);
   std::array<QVector<double>, kCategories> values;
   for (auto& v : values) v.resize(n);
+  std::array<QVector<double>, kTierSegments> tier_values;
+  for (auto& v : tier_values) v.resize(n);
   QVector<double> over_keys, over_values;
   double tallest = 0;
+  std::int64_t tier_device_peak = 0;
   for (int i = 0; i < n; ++i) {
     const DeviceMemory& d = a.devices[i];
     keys[i] = d.rank;
-    for (int c = 0; c < kCategories; ++c) values[c][i] = double(categoryBytes(d, c)) / 1e9;
-    const double total = double(d.total());
-    tallest = std::max(tallest, total / 1e9);
-    if (a.capacity_bytes > 0 && total > a.capacity_bytes) {
+    double device_total = double(d.total());
+    double stack_total = device_total;
+    if (tiers) {
+      const auto bytes = tierBytes(*a.chunk_plan, d);
+      for (int t = 0; t < kTierSegments; ++t) tier_values[t][i] = double(bytes[t]) / 1e9;
+      device_total = double(deviceSum(bytes));
+      stack_total = device_total + double(bytes[kHostChunks] + bytes[kDiskChunks]);
+      tier_device_peak = std::max(tier_device_peak, deviceSum(bytes));
+    } else {
+      for (int c = 0; c < kCategories; ++c) values[c][i] = double(categoryBytes(d, c)) / 1e9;
+    }
+    tallest = std::max(tallest, stack_total / 1e9);
+    // The outline surrounds the device part only: host and disk do not count against it.
+    if (a.capacity_bytes > 0 && device_total > a.capacity_bytes) {
       over_keys << d.rank;
-      over_values << total / 1e9;
+      over_values << device_total / 1e9;
     }
   }
-  for (int c = 0; c < kCategories; ++c) bars_[c]->setData(keys, values[c], true);
+  if (tiers) {
+    for (int t = 0; t < kTierSegments; ++t) tier_bars_[t]->setData(keys, tier_values[t], true);
+  } else {
+    for (int c = 0; c < kCategories; ++c) bars_[c]->setData(keys, values[c], true);
+  }
   over_marker_->setData(over_keys, over_values, true);
   over_marker_->removeFromLegend();
   if (!over_keys.isEmpty()) over_marker_->addToLegend();
@@ -176,9 +275,11 @@ void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
     capacity_line_->point1->setCoords(-1, capacity_gb);
     capacity_line_->point2->setCoords(n + 1, capacity_gb);
     capacity_label_->position->setCoords(0.01, capacity_gb);
-    capacity_label_->setText(tr("capacity %1 GB").arg(capacity_gb, 0, 'f', 1));
+    capacity_label_->setText(tiers ? tr("device capacity %1 GB").arg(capacity_gb, 0, 'f', 1)
+                                   : tr("capacity %1 GB").arg(capacity_gb, 0, 'f', 1));
   }
-  const double top = std::max(tallest, capacity_gb) * 1.32;
+  // Headroom for the legend (two rows of entries in the tier stack).
+  const double top = std::max(tallest, capacity_gb) * (tiers ? 1.6 : 1.32);
   plot_->yAxis->setRange(0, top > 0 ? top : 1);
   plot_->xAxis->setRange(-0.6, n - 0.4);
   // Integer ticks, thinned to at most ~16 labels.
@@ -190,8 +291,8 @@ void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
 
   // Headline: fit or not, peak and headroom.
   const PlanEstimate& e = *a.estimate;
-  const double peak = double(e.memory.peakDeviceBytes());
-  const int over = a.devicesOverCapacity();
+  const double peak = tiers ? double(tier_device_peak) : double(e.memory.peakDeviceBytes());
+  const int over = tiers ? int(over_keys.size()) : a.devicesOverCapacity();
   QString headline;
   if (a.capacity_bytes <= 0) {
     headline = tr("<b>Peak %1 per device</b> (device memory unknown: set devices.memory_gb to check the fit)").arg(humanBytes(peak));
@@ -214,8 +315,19 @@ void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
                         .arg(t.mfu * 100, 0, 'f', 1)
                         .arg(humanBytes(double(e.comm_bytes_per_step)), milliseconds(t.compute_s), milliseconds(t.bubble_s),
                              milliseconds(t.optimizer_s), milliseconds(t.offload_s), milliseconds(t.comm_exposed_s));
-  const std::int64_t host = e.memory.peakHostBytes();
-  if (host > 0) details += tr(" · %1 offloaded to host memory per rank").arg(humanBytes(double(host)));
+  if (tiers) {
+    const ChunkPlan& plan = *a.chunk_plan;
+    details += tr("<br><b>ZeRO-3 chunks</b> per rank: %1 chunks of %2 · device %3 at rest, %4 at the peak · host %5 · disk %6 · "
+                  "%7 moved between tiers per step")
+                   .arg(plan.chunks.size())
+                   .arg(humanBytes(double(plan.chunk_elements) * e.layout.workingBytes()),
+                        humanBytes(double(plan.tier_bytes[0])), humanBytes(double(plan.device_peak_bytes)),
+                        humanBytes(double(plan.tier_bytes[1])), humanBytes(double(plan.tier_bytes[2])),
+                        humanBytes(double(plan.moved_bytes_per_step)));
+  } else {
+    const std::int64_t host = e.memory.peakHostBytes();
+    if (host > 0) details += tr(" · %1 offloaded to host memory per rank").arg(humanBytes(double(host)));
+  }
   if (a.device.assumed) details += tr(" · unknown device name: H100 figures assumed");
   if (a.run_blocker) details += tr("<br><span style='color:#F59E0B'>Planning only: %1</span>").arg(QString::fromStdString(a.run_blocker->message).toHtmlEscaped());
   details_->setText(details);

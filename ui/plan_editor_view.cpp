@@ -12,6 +12,8 @@
 #include <QStandardItemModel>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "ui/field_binding.h"
 #include "ui/project_document.h"
 
@@ -105,6 +107,73 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
   bindCombo(precision_, document_, "/precision", "fp32");
   state->addRow(tr("Precision"), precision_);
   layout->addWidget(state_box);
+
+  // ZeRO-3's chunks and where their shards live (docs/zero3.md, memory/chunk_placement.h).
+  chunk_box_ = new QGroupBox(tr("Chunks and tiers"), body);
+  chunk_box_->setObjectName(QStringLiteral("chunkGroup"));
+  auto* chunks = new QFormLayout(chunk_box_);
+  auto* chunk_mb = new QDoubleSpinBox;
+  chunk_mb->setRange(0, 1 << 20);
+  chunk_mb->setDecimals(2);
+  chunk_mb->setSuffix(tr(" MiB"));
+  chunk_mb->setSpecialValueText(tr("auto (least padding)"));
+  chunk_mb->setToolTip(tr("Chunk capacity in MiB of working-dtype parameters; 0 searches the size that leaves the least padding"));
+  chunk_mb->setObjectName("parallel.chunk_mb");
+  bindDouble(chunk_mb, document_, "/parallel/chunk_mb", 0.0);
+  chunks->addRow(tr("Chunk size"), chunk_mb);
+  placement_ = new QComboBox;
+  placement_->addItem(tr("static — the fractions below"), "static");
+  placement_->addItem(tr("auto — traced budget, evict and prefetch"), "auto");
+  placement_->setObjectName("parallel.placement");
+  bindCombo(placement_, document_, "/parallel/placement", "static");
+  chunks->addRow(tr("Placement"), placement_);
+  auto fraction = [&](const char* key, const QString& tip) {
+    auto* spin = new QDoubleSpinBox;
+    spin->setRange(0, 1);
+    spin->setDecimals(2);
+    spin->setSingleStep(0.05);
+    spin->setToolTip(tip);
+    spin->setObjectName(QString::fromLatin1("parallel.") + key);
+    bindDouble(spin, document_, std::string("/parallel/") + key, 0.0);
+    return spin;
+  };
+  param_fraction_ = fraction("offload_param_fraction", tr("Fraction of the regular chunks whose parameter shard lives in host memory"));
+  chunks->addRow(tr("Parameters on host"), param_fraction_);
+  auto* optim_fraction = fraction("offload_optim_fraction", tr("Fraction of the optimizer shards in host memory (updated by the CPU AdamW)"));
+  chunks->addRow(tr("Optimizer on host"), optim_fraction);
+  auto* disk_fraction = fraction("disk_optim_fraction", tr("Fraction of the optimizer shards in memory-mapped files under the offload folder"));
+  chunks->addRow(tr("Optimizer on disk"), disk_fraction);
+  auto* offload_dir = new QLineEdit;
+  offload_dir->setPlaceholderText(tr("needed when the optimizer goes to disk"));
+  offload_dir->setToolTip(tr("Folder for the disk tier's memory-mapped files (relative to the project's folder)"));
+  offload_dir->setObjectName("parallel.offload_dir");
+  bindText(offload_dir, document_, "/parallel/offload_dir", QString());
+  chunks->addRow(tr("Offload folder"), offload_dir);
+  auto* budget = new QDoubleSpinBox;
+  budget->setRange(0, 1e9);
+  budget->setDecimals(0);
+  budget->setSingleStep(64);
+  budget->setSuffix(tr(" MiB"));
+  budget->setSpecialValueText(tr("no budget"));
+  budget->setToolTip(tr("The device tier's budget per rank (on a CPU: a separately accounted pool of host memory)"));
+  budget->setObjectName("parallel.device_budget_mb");
+  bindDouble(budget, document_, "/parallel/device_budget_mb", 0.0);
+  chunks->addRow(tr("Device budget"), budget);
+  prefetch_ = new QSpinBox;
+  prefetch_->setRange(0, 1024);
+  prefetch_->setSuffix(tr(" chunk(s) ahead"));
+  prefetch_->setObjectName("parallel.prefetch");
+  bindSpin(prefetch_, document_, "/parallel/prefetch", 2);
+  chunks->addRow(tr("Prefetch"), prefetch_);
+  chunk_hint_ = reasonLabel({});
+  chunk_hint_->setObjectName(QStringLiteral("chunkHint"));
+  chunks->addRow(QString(), chunk_hint_);
+  chunk_error_ = new QLabel;
+  chunk_error_->setObjectName(QStringLiteral("fieldError"));
+  chunk_error_->setWordWrap(true);
+  chunk_error_->setVisible(false);
+  chunks->addRow(QString(), chunk_error_);
+  layout->addWidget(chunk_box_);
 
   auto* batch_box = new QGroupBox(tr("Batch"), body);
   auto* batch = new QFormLayout(batch_box);
@@ -266,12 +335,32 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
              {"optimizer.warmup_steps", warmup}, {"train.log_every", log_every},           {"train.eval_every", eval_every},
              {"train.out_dir", out_dir},        {"name", name},
              {"parallel.pp_schedule", schedule_}, {"parallel.pp_virtual", virtual_}, {"parallel.pp_layers", layers_},
-             {"train.recompute", recompute_}};
+             {"train.recompute", recompute_},
+             {"parallel.chunk_mb", chunk_mb}, {"parallel.placement", placement_},
+             {"parallel.offload_param_fraction", param_fraction_}, {"parallel.offload_optim_fraction", optim_fraction},
+             {"parallel.disk_optim_fraction", disk_fraction}, {"parallel.offload_dir", offload_dir},
+             {"parallel.device_budget_mb", budget}, {"parallel.prefetch", prefetch_}};
   connect(document_, &ProjectDocument::changed, this, &PlanEditorView::refreshAvailability);
   refreshAvailability();
 }
 
 QWidget* PlanEditorView::fieldWidget(const std::string& field) const { return findField(fields_, field); }
+
+const std::vector<std::string>& PlanEditorView::chunkFields() {
+  static const std::vector<std::string> fields = {"parallel.chunk_mb", "parallel.placement", "parallel.offload_param_fraction",
+                                                  "parallel.offload_optim_fraction", "parallel.disk_optim_fraction",
+                                                  "parallel.offload_dir", "parallel.device_budget_mb", "parallel.prefetch"};
+  return fields;
+}
+
+namespace {
+
+bool isChunkField(const std::string& field) {
+  const auto& fields = PlanEditorView::chunkFields();
+  return std::find(fields.begin(), fields.end(), field) != fields.end();
+}
+
+}  // namespace
 
 void PlanEditorView::refreshAvailability() {
   const nlohmann::json& json = document_->json();
@@ -302,6 +391,7 @@ void PlanEditorView::refreshAvailability() {
                                               "outside the matmuls falls by tp")
                                         : tr("Set parallel.tp > 1 on the Mesh view first"));
   refreshPipeline(json, base);
+  refreshChunks(json);
   const char* const recomputations[] = {"none", "selective", "full"};
   for (int i = 0; i < 3; ++i) {
     setItemEnabled(recompute_, i, unavailableReason(json, base, [&](Project& p) { p.train.recompute = recomputations[i]; }));
@@ -351,6 +441,42 @@ void PlanEditorView::refreshPipeline(const nlohmann::json& json, const std::stri
   pipeline_hint_->setVisible(!hints.isEmpty());
 }
 
+void PlanEditorView::refreshChunks(const nlohmann::json& json) {
+  int zero = 0;
+  bool any_key = false;
+  std::string placement = "static";
+  try {
+    const nlohmann::json& parallel = json.at("parallel");
+    zero = parallel.value("zero", 0);
+    placement = parallel.value("placement", std::string("static"));
+    for (const std::string& field : chunkFields()) any_key = any_key || parallel.contains(field.substr(field.find('.') + 1));
+  } catch (const nlohmann::json::exception&) {
+    // No parallel section, or a malformed one: the analysis reports it at its field.
+  }
+  // Shown for ZeRO-3, and while the file holds one of its keys under another stage (the engine
+  // refuses that, naming the key, and the key must stay editable to take it back).
+  chunk_box_->setVisible(zero == 3 || any_key);
+  const bool automatic = placement == "auto";
+  param_fraction_->setEnabled(!automatic || param_fraction_->value() > 0);
+  param_fraction_->setToolTip(automatic ? tr("auto placement decides where parameter shards live (static only)")
+                                        : tr("Fraction of the regular chunks whose parameter shard lives in host memory"));
+  prefetch_->setEnabled(automatic || prefetch_->value() != 2);
+  prefetch_->setToolTip(automatic ? tr("Chunks whose parameter shards are brought back to the device ahead of their use")
+                                  : tr("auto placement only (parallel.placement \"auto\")"));
+  QString hint;
+  if (zero != 3) {
+    hint = tr("These settings need parallel.zero 3.");
+  } else if (automatic) {
+    hint = tr("Step 1 runs with every parameter shard on the host and traces the non-model memory; later steps keep shards on "
+              "the device within the budget, evicting the one used furthest ahead and prefetching. Optimizer shards follow "
+              "the fractions.");
+  } else {
+    hint = tr("Of C regular chunks, the first round(p·C) keep their parameter shard on the host; of the optimizer shards, "
+              "the first round(d·C) go to disk and the next round(o·C) to the host (o + d ≤ 1).");
+  }
+  chunk_hint_->setText(hint);
+}
+
 void PlanEditorView::showAnalysis(const AnalysisPtr& analysis) {
   const std::string field = analysis && analysis->error ? analysis->error->field : std::string();
   const QString message = analysis && analysis->error ? QString::fromStdString(analysis->error->message) : QString();
@@ -364,7 +490,11 @@ void PlanEditorView::showAnalysis(const AnalysisPtr& analysis) {
   const bool pipeline = !message.isEmpty() && (field.rfind("parallel.pp", 0) == 0 || message.contains(QLatin1String("parallel.pp")));
   pipeline_error_->setText(pipeline ? message : QString());
   pipeline_error_->setVisible(pipeline);
-  const bool mine = fields_.count(field) > 0 && !pipeline;
+  // A refused chunk or tier setting is shown in its group, in the engine's words.
+  const bool chunk = !message.isEmpty() && !pipeline && isChunkField(field);
+  chunk_error_->setText(chunk ? message : QString());
+  chunk_error_->setVisible(chunk);
+  const bool mine = fields_.count(field) > 0 && !pipeline && !chunk;
   error_->setText(mine ? message : QString());
   error_->setVisible(mine);
   if (analysis && analysis->project && !analysis->error) {

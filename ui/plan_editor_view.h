@@ -1,4 +1,4 @@
-// Plan editor: ZeRO stage, optimizer offload, precision, batch and micro-batch, gradient buckets,
+// Plan editor: ZeRO stage, optimizer offload, ZeRO-3's chunks and memory tiers, precision, batch and micro-batch, gradient buckets,
 // the pipeline schedule and activation recomputation, and the training settings. Options the engine cannot run yet are shown disabled with the
 // engine's own reason (probed with rejectUnavailableFeatures, so they enable as strategies land).
 #pragma once
@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "backend/project/project.h"
 #include "ui/estimate_service.h"
@@ -15,6 +16,8 @@
 
 class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
@@ -49,10 +52,23 @@ class PlanEditorView : public QWidget {
   // The engine's message when it refuses the pipeline settings (hidden otherwise).
   QLabel* pipelineError() const { return pipeline_error_; }
   QWidget* fieldWidget(const std::string& field) const;
+  // "Chunks and tiers": shown for parallel.zero 3 (and while the file still has one of its keys,
+  // so a refused key stays fixable); its fields carry their keys as object names.
+  QGroupBox* chunkGroup() const { return chunk_box_; }
+  QComboBox* placementCombo() const { return placement_; }
+  QSpinBox* prefetchSpin() const { return prefetch_; }
+  QDoubleSpinBox* paramFractionSpin() const { return param_fraction_; }
+  QLabel* chunkHint() const { return chunk_hint_; }
+  // The engine's message when it refuses a chunk or tier setting (hidden otherwise).
+  QLabel* chunkError() const { return chunk_error_; }
+
+  // The project keys of the "Chunks and tiers" group ("parallel.chunk_mb", ...).
+  static const std::vector<std::string>& chunkFields();
 
  private:
   void refreshAvailability();
   void refreshPipeline(const nlohmann::json& json, const std::string& base);
+  void refreshChunks(const nlohmann::json& json);
 
   ProjectDocument* document_;
   QComboBox* zero_;
@@ -66,6 +82,12 @@ class PlanEditorView : public QWidget {
   QComboBox* recompute_;
   QLabel* pipeline_hint_;
   QLabel* pipeline_error_;
+  QGroupBox* chunk_box_;
+  QComboBox* placement_;
+  QDoubleSpinBox* param_fraction_;
+  QSpinBox* prefetch_;
+  QLabel* chunk_hint_;
+  QLabel* chunk_error_;
   QLabel* batching_;
   QLabel* error_;
   FieldWidgets fields_;

@@ -59,7 +59,12 @@ std::vector<DeviceMemory> deviceMemory(const PlanEstimate& estimate, const Plan&
     d.stage = stage.stage;
     for (const MemoryTerm& term : stage.terms) {
       d.host += term.host_bytes;
-      if (term.name == kTermParameters) {
+      d.disk += term.disk_bytes;
+      if (term.name == kTermGatheredChunks || term.name == kTermPersistentChunk) {
+        // Gathered parameters: drawn with the parameters (the tier stack draws them apart).
+        d.parameters += term.device_bytes;
+        d.chunks_in_flight += term.device_bytes;
+      } else if (term.name == kTermParameters) {
         d.parameters += term.device_bytes;
       } else if (term.name == kTermGradients || term.name == kTermMasterGrads) {
         d.gradients += term.device_bytes;
@@ -133,10 +138,17 @@ ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& ba
     const MemoryAllowance allowance = defaultAllowance(analysis.device.kind);
     analysis.estimate = estimatePlan(*analysis.model, layout, analysis.device, allowance, checked.plan.order);
     analysis.devices = deviceMemory(*analysis.estimate, checked.plan);
+    // Where the planner's chunk plan describes what the engine holds (zero 3 on one stage).
+    if (chunkPlanApplies(*analysis.model, layout)) {
+      analysis.chunk_plan = planChunks(*analysis.model, layout);
+      analysis.planned_tensors = plannedTensors(*analysis.model, layout.tp);
+    }
   } catch (const std::exception& error) {
     analysis.error = issueOf(error);
     analysis.estimate.reset();
     analysis.devices.clear();
+    analysis.chunk_plan.reset();
+    analysis.planned_tensors.clear();
   }
   return analysis;
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/project/project.h"
+#include "memory/chunk_plan.h"
 #include "memory/model_description.h"
 #include "memory/time_model.h"
 #include "parallel/mesh.h"
@@ -34,12 +35,14 @@ struct DeviceMemory {
   int rank = 0;
   int stage = 0;
   Mesh::Coordinates coordinates{};
-  std::int64_t parameters = 0;
+  std::int64_t parameters = 0;  // ZeRO-3: with the gathered and the persistent chunks
   std::int64_t gradients = 0;   // gradients + fp32 master gradients
   std::int64_t optimizer = 0;   // optimizer states + fp32 master weights
   std::int64_t activations = 0;
   std::int64_t buffers = 0;     // communication buckets + framework/allocator allowance
   std::int64_t host = 0;        // offloaded to host memory (not counted against capacity)
+  std::int64_t disk = 0;        // ZeRO-3 optimizer chunks on disk
+  std::int64_t chunks_in_flight = 0;  // ZeRO-3: gathered + persistent chunk bytes (inside parameters)
   std::int64_t total() const { return parameters + gradients + optimizer + activations + buffers; }
 };
 
@@ -53,13 +56,18 @@ struct ProjectAnalysis {
   DeviceSpec device;
   std::optional<PlanEstimate> estimate;
   std::vector<DeviceMemory> devices;    // one per rank of the world
+  // ZeRO-3 plans: the planner's chunks of one rank (every rank holds the same shard sizes) and
+  // the parameter tensors they pack, in first-use order (memory/chunk_plan.h).
+  std::optional<ChunkPlan> chunk_plan;
+  std::vector<PlannedTensor> planned_tensors;
   double capacity_bytes = 0;            // per device; 0 = unknown
 
   bool estimated() const { return estimate.has_value(); }
   int devicesOverCapacity() const;
 };
 
-// Parses, resolves, checks shapes (the same rules as `behemoth run`), and estimates. Never
+// Parses, resolves, checks shapes (the same rules as `behemoth run`), estimates, and for
+// ZeRO-3 plans the chunks (planChunks). Never
 // throws: problems land in `error` / `run_blocker`. `base_dir` resolves relative paths.
 ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& base_dir);
 

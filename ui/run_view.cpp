@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "backend/metrics/events.h"
+#include "ui/chunk_panel.h"
 #include "ui/icons.h"
 #include "ui/metric_charts.h"
 #include "ui/model_zoo.h"
@@ -67,12 +68,16 @@ RunView::RunView(QWidget* parent)
   log_->setFont(mono);
   trace_ = new TracePanel(split);
   trace_->setVisible(false);
+  chunks_ = new ChunkPanel(split);
+  chunks_->setVisible(false);
   split->addWidget(charts_);
   split->addWidget(trace_);
+  split->addWidget(chunks_);
   split->addWidget(log_);
   split->setStretchFactor(0, 5);
   split->setStretchFactor(1, 3);
-  split->setStretchFactor(2, 1);
+  split->setStretchFactor(2, 3);
+  split->setStretchFactor(3, 1);
   layout->addWidget(split, 1);
 
   connect(run_, &QPushButton::clicked, this, &RunView::runRequested);
@@ -114,6 +119,8 @@ bool RunView::startRun(const QString& project_path, int nproc, double flops_per_
   charts_->beginLive(QFileInfo(project_path).completeBaseName(), flops_per_token);
   trace_->clear();
   trace_->setVisible(false);
+  chunks_->clear();
+  chunks_->setVisible(false);
   title_->setText(resume.isEmpty() ? tr("Starting %1…").arg(QFileInfo(project_path).fileName())
                                    : tr("Resuming %1 from %2…").arg(QFileInfo(project_path).fileName(), QFileInfo(resume).fileName()));
   const QStringList arguments = runArguments(project_path, nproc, history_path_, resume);
@@ -148,9 +155,20 @@ void RunView::showTrace(const QString& out_dir, const nlohmann::json& project) {
   if (traced && trace_->isHidden()) {
     // Room for the timeline: charts, timeline and log share the height about 9 : 8 : 3.
     const int height = std::max(600, split_->height());
-    split_->setSizes({height * 9 / 20, height * 8 / 20, height * 3 / 20});
+    split_->setSizes({height * 9 / 20, height * 8 / 20, chunks_->isVisible() ? height * 8 / 20 : 0, height * 3 / 20});
   }
   trace_->setVisible(traced);
+}
+
+void RunView::showChunks(const QString& out_dir, const nlohmann::json& project) {
+  const bool recorded = chunks_->showRun(out_dir, project);
+  if (recorded && chunks_->isHidden()) {
+    // Room for the chunks: charts, chunks and log share the height about 8 : 9 : 3 (the
+    // timeline, when shown, keeps its share).
+    const int height = std::max(600, split_->height());
+    split_->setSizes({height * 8 / 20, trace_->isVisible() ? height * 8 / 20 : 0, height * 9 / 20, height * 3 / 20});
+  }
+  chunks_->setVisible(recorded);
 }
 
 void RunView::onEvent(const nlohmann::json& event) {

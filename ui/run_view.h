@@ -17,6 +17,7 @@ class QSplitter;
 
 namespace behemoth::ui {
 
+class ChunkPanel;
 class MetricCharts;
 class TracePanel;
 
@@ -42,11 +43,15 @@ class RunView : public QWidget {
   // A run's pipeline timeline when OUT_DIR has a trace (train.trace); hidden otherwise.
   // `project`: the run's project JSON, whose plan's simulated step is drawn too.
   void showTrace(const QString& out_dir, const nlohmann::json& project);
+  // A ZeRO-3 run's measured chunks when OUT_DIR has a chunk record (OUT_DIR/chunks); hidden
+  // otherwise. `project`: the run's project JSON (names each tensor's size).
+  void showChunks(const QString& out_dir, const nlohmann::json& project);
   // Why a launch is impossible right now (shown on the Run button); empty enables it.
   void setLaunchBlocker(const QString& reason);
 
   MetricCharts* charts() const { return charts_; }
   TracePanel* tracePanel() const { return trace_; }
+  ChunkPanel* chunkPanel() const { return chunks_; }
   RunController* controller() const { return controller_; }
   QLabel* banner() const { return banner_; }
   QPushButton* runButton() const { return run_; }
@@ -70,6 +75,7 @@ class RunView : public QWidget {
   RunController* controller_;
   MetricCharts* charts_;
   TracePanel* trace_;
+  ChunkPanel* chunks_;
   QSplitter* split_;
   QPlainTextEdit* log_;
   QLabel* title_;

@@ -5,11 +5,14 @@
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QRadioButton>
+#include <QSplitter>
 #include <QThread>
 #include <qcustomplot.h>
 
 #include <iostream>
 
+#include "ui/chunk_panel.h"
+#include "ui/chunk_view.h"
 #include "ui/compare_view.h"
 #include "ui/history_table_model.h"
 #include "ui/history_view.h"
@@ -39,7 +42,7 @@ void screenshotMessages(QtMsgType type, const QMessageLogContext& context, const
 }  // namespace
 
 const std::vector<QString>& screenshotViews() {
-  static const std::vector<QString> views = {"picker", "mesh", "plan", "run", "history", "compare"};
+  static const std::vector<QString> views = {"picker", "mesh", "plan", "run", "history", "compare", "chunks"};
   return views;
 }
 
@@ -79,7 +82,7 @@ std::vector<std::int64_t> newestCompleted(const HistoryTableModel* model, std::s
 int renderScreenshot(const ScreenshotOptions& options) {
   const auto& views = screenshotViews();
   if (std::find(views.begin(), views.end(), options.view) == views.end()) {
-    return fail(QStringLiteral("unknown view '%1' (expected picker, mesh, plan, run, history or compare)").arg(options.view));
+    return fail(QStringLiteral("unknown view '%1' (expected picker, mesh, plan, run, history, compare or chunks)").arg(options.view));
   }
   auto* app = qobject_cast<QApplication*>(QCoreApplication::instance());
   previous_handler = qInstallMessageHandler(screenshotMessages);
@@ -142,6 +145,33 @@ int renderScreenshot(const ScreenshotOptions& options) {
     window.compareRuns(ids);
     if (!waitUntil([&] { return window.currentPage() == MainWindow::Page::compare; }, 20000)) {
       return fail(window.notice()->text());
+    }
+  }
+  if (view == "chunks" && options.run_dir.isEmpty()) {
+    // The plan's chunks under its tier stacks, given most of the plan page's right-hand column.
+    window.showPage(MainWindow::Page::plan);
+    if (!window.chunkView()->hasChunks()) return fail(QStringLiteral("the project is not a ZeRO-3 plan (parallel.zero 3)"));
+    const int height = std::max(600, window.planColumn()->height());
+    window.planColumn()->setSizes({height * 9 / 20, 0, height * 11 / 20});
+  } else if (view == "chunks") {
+    RunSeries series;
+    if (!options.metrics.isEmpty()) {
+      try {
+        const AnalysisPtr analysis = window.estimates()->latest();
+        series = readMetricsFile(options.metrics, analysis ? analysis->flops.model() : 0);
+      } catch (const std::exception& error) {
+        return fail(QString::fromStdString(error.what()));
+      }
+    }
+    window.runView()->showRecorded(std::move(series), QStringLiteral("Recorded run: %1").arg(options.run_dir));
+    window.runView()->showChunks(options.run_dir, window.document()->json());
+    if (!window.runView()->chunkPanel()->hasRecord()) return fail(QStringLiteral("no chunk record under %1/chunks").arg(options.run_dir));
+    window.showPage(MainWindow::Page::run);
+    if (auto* split = window.runView()->findChild<QSplitter*>()) {
+      // Without curves the chunks take the page; with them, the charts keep a third.
+      const int height = std::max(600, split->height());
+      split->setSizes(options.metrics.isEmpty() ? QList<int>{0, 0, height * 17 / 20, height * 3 / 20}
+                                                : QList<int>{height * 7 / 20, 0, height * 11 / 20, height * 2 / 20});
     }
   }
   if (view == "run" && !options.trace.isEmpty()) {

@@ -12,7 +12,7 @@
 namespace behemoth::ui {
 
 struct ScreenshotOptions {
-  QString view;        // picker, mesh, plan, run, history, compare
+  QString view;        // picker, mesh, plan, run, history, compare, chunks
   QString project;     // project file to open (optional for history/compare)
   QString out;         // PNG path
   QString history;     // history database (default: the engine's)
@@ -20,6 +20,7 @@ struct ScreenshotOptions {
   QString theme = QStringLiteral("light");
   QString highlight;   // mesh: the axis to colour by (dp, pp, tp, sp, ep)
   QString trace;       // run: a traced run's OUT_DIR, its pipeline timeline shown (with the project's plan)
+  QString run_dir;     // chunks: a ZeRO-3 run's OUT_DIR, its measured chunk record shown (else the plan's)
   std::vector<std::int64_t> runs;  // compare / run: these run ids (default: the newest two / one)
   QSize size{1400, 900};
 };

@@ -24,6 +24,7 @@
 #include "backend/planning/plan_inputs.h"
 #include "backend/planning/plan_report.h"
 #include "backend/project/project.h"
+#include "memory/chunk_plan.h"
 #include "parallel/plan_estimate.h"
 #include "parallel/pipeline/stage_layers.h"
 #include "parallel/plan_search.h"
@@ -45,8 +46,8 @@ struct PlanOptions {
   bool sequence_parallel = false;
   std::string context_mode = "ulysses";
   double optimizer_offload = -1.0;  // < 0: the project's parallel.offload_optimizer
-  double parameter_offload = 0.0;
-  long long chunk_elements = 0;
+  double parameter_offload = -1.0;  // < 0: the project's (ZeRO-3: parallel.offload_param_fraction)
+  long long chunk_elements = -1;    // < 0: the project's (ZeRO-3: parallel.chunk_mb)
   double efficiency = 0.0;   // 0: the device default
   double cpu_flops = 0.0;    // 0: measure the matmul roofline
   int keep = 5;
@@ -73,8 +74,8 @@ TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
   if (options.sequence_parallel) layout.sequence_parallel = true;
   layout.context_mode = contextModeFromName(options.context_mode);
   if (options.optimizer_offload >= 0) layout.optimizer_offload = options.optimizer_offload;
-  layout.parameter_offload = options.parameter_offload;
-  layout.chunk_elements = options.chunk_elements;
+  if (options.parameter_offload >= 0) layout.parameter_offload = options.parameter_offload;
+  if (options.chunk_elements >= 0) layout.chunk_elements = options.chunk_elements;
   layout.validate();
   return layout;
 }
@@ -90,21 +91,47 @@ void printMemoryTable(std::ostream& out, const PlanEstimate& e) {
   const bool small = e.memory.peakDeviceBytes() < (std::int64_t{1} << 30);
   const double unit = small ? double(1 << 20) : double(std::int64_t{1} << 30);
   const char* unit_name = small ? "MiB" : "GiB";
-  out << "Memory per device (" << unit_name << "; host-offloaded bytes as +host)\n";
+  const bool disk = e.memory.peakDiskBytes() > 0;
+  out << "Memory per device (" << unit_name << "; host-offloaded bytes as +host" << (disk ? ", disk as +disk" : "")
+      << ")\n";
   out << padded("stage", 6) << padded("layers", 9);
   for (const MemoryTerm& term : e.memory.stages.front().terms) out << padded(term.name, 15);
-  out << padded("device", 10) << "host\n";
+  out << padded("device", 10) << (disk ? padded("host", 10) + "disk" : std::string("host")) << "\n";
   for (const StageMemory& stage : e.memory.stages) {
     out << padded(std::to_string(stage.stage), 6)
         << padded(std::to_string(stage.first_layer) + "-" + std::to_string(stage.first_layer + stage.layers - 1), 9);
     for (const MemoryTerm& term : stage.terms) {
       std::string cell = fixed(double(term.device_bytes) / unit, 2);
       if (term.host_bytes > 0) cell += "+" + fixed(double(term.host_bytes) / unit, 1) + "h";
+      if (term.disk_bytes > 0) cell += "+" + fixed(double(term.disk_bytes) / unit, 1) + "d";
       out << padded(cell, 15);
     }
-    out << padded(fixed(double(stage.deviceBytes()) / unit, 2), 10) << fixed(double(stage.hostBytes()) / unit, 2)
-        << "\n";
+    out << padded(fixed(double(stage.deviceBytes()) / unit, 2), 10);
+    if (disk) {
+      out << padded(fixed(double(stage.hostBytes()) / unit, 2), 10) << fixed(double(stage.diskBytes()) / unit, 2) << "\n";
+    } else {
+      out << fixed(double(stage.hostBytes()) / unit, 2) << "\n";
+    }
   }
+}
+
+std::string mebibytes(std::int64_t bytes) { return fixed(double(bytes) / double(1 << 20), 2) + " MiB"; }
+
+// ZeRO-3: the chunks the engine will pack, where their shards live and what moves per step.
+void printChunkPlan(std::ostream& out, const ChunkPlan& plan) {
+  const std::size_t count = plan.chunks.size();
+  const int regular = plan.regularChunks();
+  out << "ZeRO-3 chunks: " << count << " (" << regular << " of " << plan.chunk_elements << " elements"
+      << (static_cast<int>(count) > regular ? " + 1 persistent of " + std::to_string(plan.chunks.back().capacity) : "")
+      << "), padding " << plan.paddingElements() << " elements ("
+      << fixed(100.0 * double(plan.paddingElements()) / double(std::max<std::int64_t>(1, plan.capacityElements())), 1)
+      << " %)\n";
+  out << "  per rank: device " << mebibytes(plan.tier_bytes[0]) << ", host " << mebibytes(plan.tier_bytes[1])
+      << ", disk " << mebibytes(plan.tier_bytes[2]) << "; device peak " << mebibytes(plan.device_peak_bytes) << " ("
+      << plan.max_gathered_chunks << " chunks gathered at '" << plan.widest_stage << "'); moved "
+      << mebibytes(plan.moved_bytes_per_step) << " per step\n";
+  out << "  chunk shards: device " << plan.chunks_on[0] << ", host " << plan.chunks_on[1] << ", disk "
+      << plan.chunks_on[2] << " (parameter and optimizer shard each)\n";
 }
 
 void printTime(std::ostream& out, const PlanEstimate& e) {
@@ -179,6 +206,8 @@ int planProject(const PlanOptions& options) {
   const DeviceSpec device = deviceFor(project, options);
   const MemoryAllowance allowance = defaultAllowance(device.kind);
   const PlanEstimate estimate = estimatePlan(model, layout, device, allowance, project.plan.order);
+  std::optional<ChunkPlan> chunks;
+  if (chunkPlanApplies(model, layout)) chunks = planChunks(model, layout);
 
   std::optional<SearchResult> search;
   if (options.search) {
@@ -203,6 +232,7 @@ int planProject(const PlanOptions& options) {
                             {"compute_efficiency", device.compute_efficiency},
                             {"assumed", device.assumed}}},
                           {"plan", planEstimateToJson(estimate)}};
+    if (chunks) out["chunks"] = chunkPlanToJson(*chunks);
     if (search) out["search"] = searchResultToJson(*search);
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -219,6 +249,7 @@ int planProject(const PlanOptions& options) {
       << (device.assumed ? " [unknown name: H100 figures assumed]" : "") << "\n";
   out << "Plan: " << describeLayout(layout) << ", " << numericFormatName(layout.precision) << "\n\n";
   printMemoryTable(out, estimate);
+  if (chunks) printChunkPlan(out, *chunks);
   if (device.memory_bytes > 0) {
     out << (estimate.fits() ? "Fits" : "DOES NOT FIT") << ": peak " << fixed(double(estimate.memory.peakDeviceBytes()) / 1e9, 2)
         << " GB of " << fixed(device.memory_bytes / 1e9, 2) << " GB on stage " << estimate.memory.peakStage() << "\n";
@@ -253,8 +284,10 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_flag("--sequence-parallel", options->sequence_parallel, "Megatron sequence parallelism in the tp group");
   command->add_option("--context-mode", options->context_mode, "How sp splits attention: ulysses, ring");
   command->add_option("--offload-optimizer", options->optimizer_offload, "Fraction of optimizer states on the host (default: parallel.offload_optimizer)");
-  command->add_option("--offload-params", options->parameter_offload, "Fraction of parameters on the host (ZeRO-3)");
-  command->add_option("--chunk-elements", options->chunk_elements, "ZeRO chunk size in elements (0: no chunks)");
+  command->add_option("--offload-params", options->parameter_offload,
+                      "Fraction of parameters on the host (ZeRO-3; default: parallel.offload_param_fraction)");
+  command->add_option("--chunk-elements", options->chunk_elements,
+                      "ZeRO chunk size in elements (0: none below stage 3, searched at 3; default: parallel.chunk_mb)");
   command->add_option("--efficiency", options->efficiency, "Achievable fraction of the device's peak FLOP/s");
   command->add_option("--cpu-flops", options->cpu_flops, "CPU peak FLOP/s per rank (default: a measured matmul roofline)");
   command->add_option("--keep", options->keep, "Plans the search returns");

@@ -37,8 +37,9 @@ NumericFormat numericFormatOf(Precision precision) {
 
 TrainingLayout layoutFromProject(const Project& project) {
   if (project.plan.dp < 1) throw std::invalid_argument("parallel.dp: resolve the plan before planning");
-  TrainingLayout layout = withPlan(TrainingLayout{}, project.plan);
-  layout.precision = numericFormatOf(project.precision);
+  TrainingLayout base;
+  base.precision = numericFormatOf(project.precision);  // before withPlan: chunk_mb counts working bytes
+  TrainingLayout layout = withPlan(base, project.plan);
   layout.micro_batch_size = project.microBatchSize();
   layout.micro_batches = project.microBatches();
   layout.recompute = recomputeFromName(project.train.recompute);

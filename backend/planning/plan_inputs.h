@@ -16,8 +16,8 @@ ModelDescription describeModel(const ModelConfig& config);
 NumericFormat numericFormatOf(Precision precision);
 
 // The project's resolved plan (plan.dp must not be -1): precision, micro-batching, the pipeline
-// schedule and its virtual stages, recomputation. Parameter offload is not in the project file
-// yet: it keeps its default (none) unless the caller sets it.
+// schedule and its virtual stages, recomputation; under ZeRO-3 the chunk size, the tier fractions,
+// the device budget, the placement and the prefetch depth (parallel.* chunk keys).
 TrainingLayout layoutFromProject(const Project& project);
 
 // deviceSpec() for devices.kind / devices.name, with devices.memory_gb (10^9 bytes) and

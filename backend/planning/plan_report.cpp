@@ -23,7 +23,47 @@ nlohmann::json layoutToJson(const TrainingLayout& l) {
           {"recompute", recomputeName(l.recompute)},
           {"optimizer_offload", l.optimizer_offload},
           {"parameter_offload", l.parameter_offload},
-          {"chunk_elements", l.chunk_elements}};
+          {"chunk_elements", l.chunk_elements},
+          {"disk_optim_fraction", l.disk_optim_fraction},
+          {"device_budget_bytes", l.device_budget_bytes},
+          {"placement", chunkPolicyName(l.placement)},
+          {"prefetch", l.prefetch}};
+}
+
+nlohmann::json chunkPlanToJson(const ChunkPlan& plan) {
+  const auto perTier = [](const auto& values) {
+    nlohmann::json tiers = nlohmann::json::object();
+    for (int t = 0; t < kTierCount; ++t) tiers[tierName(static_cast<Tier>(t))] = values[t];
+    return tiers;
+  };
+  nlohmann::json chunks = nlohmann::json::array();
+  for (std::size_t c = 0; c < plan.chunks.size(); ++c) {
+    const PlannedChunk& chunk = plan.chunks[c];
+    chunks.push_back({{"index", c},
+                      {"tensors", chunk.tensors},
+                      {"numel", chunk.numel},
+                      {"capacity", chunk.capacity},
+                      {"padding", chunk.padding()},
+                      {"persistent", chunk.persistent},
+                      {"gathers", chunk.gathers},
+                      {"param_tier", tierName(chunk.param_tier)},
+                      {"optim_tier", tierName(chunk.optim_tier)}});
+  }
+  return {{"chunk_elements", plan.chunk_elements},
+          {"chunk_count", plan.chunks.size()},
+          {"regular_chunks", plan.regularChunks()},
+          {"padding_elements", plan.paddingElements()},
+          {"capacity_elements", plan.capacityElements()},
+          {"tier_bytes", perTier(plan.tier_bytes)},
+          {"chunks_on", perTier(plan.chunks_on)},
+          {"device_peak_bytes", plan.device_peak_bytes},
+          {"moved_bytes_per_step", plan.moved_bytes_per_step},
+          {"model_state_bytes", plan.model_state_bytes},
+          {"persistent_gathered_bytes", plan.persistent_gathered_bytes},
+          {"max_gathered_chunks", plan.max_gathered_chunks},
+          {"widest_stage", plan.widest_stage},
+          {"widest_stage_gathered_bytes", plan.widest_stage_gathered_bytes},
+          {"chunks", chunks}};
 }
 
 nlohmann::json modelSummaryToJson(const ModelDescription& m) {
@@ -51,7 +91,8 @@ nlohmann::json planEstimateToJson(const PlanEstimate& e) {
   for (const StageMemory& stage : e.memory.stages) {
     nlohmann::json terms = nlohmann::json::object();
     for (const MemoryTerm& term : stage.terms) {
-      terms[term.name] = {{"device_bytes", term.device_bytes}, {"host_bytes", term.host_bytes}};
+      terms[term.name] = {
+          {"device_bytes", term.device_bytes}, {"host_bytes", term.host_bytes}, {"disk_bytes", term.disk_bytes}};
     }
     stages.push_back({{"stage", stage.stage},
                       {"first_layer", stage.first_layer},
@@ -63,7 +104,8 @@ nlohmann::json planEstimateToJson(const PlanEstimate& e) {
                       {"terms", terms},
                       {"model_state_bytes", stage.modelStateBytes()},
                       {"device_bytes", stage.deviceBytes()},
-                      {"host_bytes", stage.hostBytes()}});
+                      {"host_bytes", stage.hostBytes()},
+                      {"disk_bytes", stage.diskBytes()}});
   }
   nlohmann::json collectives = nlohmann::json::array();
   for (const CollectiveLoad& load : e.collectives) {

@@ -26,6 +26,7 @@ Project projectWithLayout(Project project, const TrainingLayout& layout) {
   plan.overlap = project.plan.overlap;
   plan.reduce_dtype = project.plan.reduce_dtype;
   plan.order = project.plan.order;
+  if (plan.zero == 3) plan.offload_dir = project.plan.offload_dir;
   project.plan = plan;
   project.train.micro_batch_size = layout.micro_batch_size;
   project.train.recompute = recomputeName(layout.recompute);
@@ -35,7 +36,7 @@ Project projectWithLayout(Project project, const TrainingLayout& layout) {
 std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const TrainingLayout& layout) {
   const Project applied = projectWithLayout(Project{}, layout);
   const Plan& plan = applied.plan;
-  return {{"parallel.dp", plan.dp},
+  std::vector<std::pair<std::string, nlohmann::json>> fields = {{"parallel.dp", plan.dp},
           {"parallel.pp", plan.pp},
           {"parallel.tp", plan.tp},
           {"parallel.sp", plan.sp},
@@ -47,6 +48,20 @@ std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const Tr
           {"parallel.pp_virtual", plan.pp_virtual},
           {"train.micro_batch_size", applied.train.micro_batch_size},
           {"train.recompute", applied.train.recompute}};
+  if (plan.zero == 3) {
+    // ZeRO-3's chunk keys are in the project file (docs/project-file.md); offload_dir stays the
+    // project's own (a directory, not something a search chooses).
+    const std::vector<std::pair<std::string, nlohmann::json>> chunk_fields = {
+        {"parallel.chunk_mb", plan.chunk_mb},
+        {"parallel.device_budget_mb", plan.device_budget_mb},
+        {"parallel.placement", plan.placement},
+        {"parallel.offload_param_fraction", plan.offload_param_fraction},
+        {"parallel.offload_optim_fraction", plan.offload_optim_fraction},
+        {"parallel.disk_optim_fraction", plan.disk_optim_fraction},
+        {"parallel.prefetch", plan.prefetch}};
+    fields.insert(fields.end(), chunk_fields.begin(), chunk_fields.end());
+  }
+  return fields;
 }
 
 std::vector<std::string> layoutOverrides(const TrainingLayout& layout) {
@@ -61,14 +76,23 @@ void writeLayoutToJson(nlohmann::json& project, const TrainingLayout& layout) {
     project[key.substr(0, dot)][key.substr(dot + 1)] = value;
   }
   project["parallel"].erase("pp_layers");
+  if (layout.zero != 3) {
+    // The chunk keys are refused without ZeRO-3: a plan that leaves stage 3 drops them.
+    for (const char* key : {"chunk_mb", "device_budget_mb", "placement", "offload_param_fraction",
+                            "offload_optim_fraction", "disk_optim_fraction", "offload_dir", "prefetch"}) {
+      project["parallel"].erase(key);
+    }
+  }
 }
 
 std::string layoutOutsideProjectFile(const TrainingLayout& layout) {
-  if (layout.optimizer_offload > 0.0 && layout.optimizer_offload < 1.0) {
+  // ZeRO-3 says per chunk what leaves the device (parallel.offload_*_fraction, chunk_mb).
+  const bool chunked = layout.zero == 3;
+  if (!chunked && layout.optimizer_offload > 0.0 && layout.optimizer_offload < 1.0) {
     return "parallel.offload_optimizer: the plan offloads " + percent(layout.optimizer_offload) +
            " of the optimizer states; the project file offloads all or nothing";
   }
-  if (layout.parameter_offload > 0.0) {
+  if (!chunked && layout.parameter_offload > 0.0) {
     return "parallel.zero: the plan offloads " + percent(layout.parameter_offload) +
            " of the parameters (ZeRO-3 parameter offload), which the project file cannot express";
   }
@@ -80,7 +104,7 @@ std::string layoutOutsideProjectFile(const TrainingLayout& layout) {
     return "parallel.sp: the plan's " + contextModeName(layout.context_mode) +
            " attention is not in the project file (the sp axis splits attention Ulysses-style)";
   }
-  if (layout.chunk_elements > 0) return "parallel.zero: the plan's ZeRO chunks are not in the project file";
+  if (!chunked && layout.chunk_elements > 0) return "parallel.zero: the plan's ZeRO chunks are not in the project file";
   return "";
 }
 

@@ -18,8 +18,9 @@ namespace behemoth {
 
 // The project with the layout's axes, ZeRO stage, Megatron sequence parallelism, optimizer offload,
 // pipeline schedule and model chunks (blocks split evenly: parallel.pp_layers cleared),
-// micro-batch size and recomputation. Precision, bucketing, overlap, reduce dtype and axis order
-// stay the project's (the search copies them from it). Does not validate.
+// micro-batch size and recomputation, and under ZeRO-3 the chunk and tier keys. Precision,
+// bucketing, overlap, reduce dtype, axis order and offload_dir stay the project's (the search
+// copies them from it). Does not validate.
 Project projectWithLayout(Project project, const TrainingLayout& layout);
 
 // The project-file fields projectWithLayout decides, as dotted keys and values
@@ -28,12 +29,13 @@ Project projectWithLayout(Project project, const TrainingLayout& layout);
 std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const TrainingLayout& layout);
 // `key=value` strings for `behemoth run --set` (values as JSON).
 std::vector<std::string> layoutOverrides(const TrainingLayout& layout);
-// Writes those fields into a project document (and removes parallel.pp_layers: an even split).
+// Writes those fields into a project document (and removes parallel.pp_layers: an even split;
+// without ZeRO-3 also the chunk keys, which only stage 3 accepts).
 void writeLayoutToJson(nlohmann::json& project, const TrainingLayout& layout);
 
-// What of the layout the project file cannot express (a partial optimizer offload, parameter
-// offload, 2D/2.5D/3D tensor parallelism, ring attention, ZeRO chunks), one line naming the
-// field; "" when all of it can be written.
+// What of the layout the project file cannot express (outside ZeRO-3: a partial optimizer
+// offload, parameter offload, ZeRO chunks; 2D/2.5D/3D tensor parallelism, ring attention), one
+// line naming the field; "" when all of it can be written.
 std::string layoutOutsideProjectFile(const TrainingLayout& layout);
 
 // How the devices are judged. project_devices: as the project gives them (a CUDA project on a

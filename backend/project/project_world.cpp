@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backend/project/project.h"
+#include "backend/project/zero3_checks.h"
 #include "parallel/pipeline/pipeline_schedule.h"
 #include "parallel/pipeline/stage_layers.h"
 
@@ -158,6 +159,7 @@ void validateForWorld(Project& project, int world_size) {
   checkProjectScale(project);
   checkCorpus(project);
   rejectUnavailableFeatures(project);
+  checkZeroThree(project);
 }
 
 }  // namespace behemoth

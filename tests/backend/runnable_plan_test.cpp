@@ -73,15 +73,18 @@ TEST(RunnablePlan, PipelinePlansRunnableSinceTheValidationTakesThem) {
 
 TEST(RunnablePlan, RefusedPlansCarryTheValidationsMessage) {
   const Project project = fourDevices();
-  TrainingLayout zero3 = dataParallel(4);
+  TrainingLayout zero3 = dataParallel(2);
   zero3.zero = 3;
+  zero3.pp = 2;
+  zero3.micro_batch_size = 1;
+  zero3.micro_batches = 4;
   TrainingLayout sp = dataParallel(2);
   sp.sp = 2;
   TrainingLayout ep = dataParallel(2);
   ep.ep = 2;
   ep.micro_batches = 1;
   const std::pair<TrainingLayout, const char*> refused[] = {
-      {zero3, "parallel.zero: ZeRO stage 3 is not available"},
+      {zero3, "parallel.zero: ZeRO stage 3 with pipeline parallelism"},
       {sp, "parallel.sp: sequence parallelism is not available"},
       {ep, "parallel.ep: expert parallelism is not available"}};
   for (const auto& [layout, expected] : refused) {
@@ -103,6 +106,38 @@ TEST(RunnablePlan, WhatTheProjectFileCannotSayIsNotRunnable) {
   TrainingLayout whole = partial;
   whole.optimizer_offload = 1.0;
   EXPECT_EQ(whyNotRunnable(project, whole), "");
+}
+
+// ZeRO-3's fractions and chunk size are project keys: a searched stage-3 layout writes them and
+// reads back as the same layout (chunk_elements through chunk_mb in the working dtype).
+TEST(RunnablePlan, ZeroThreeChunkKeysAreInTheProjectFile) {
+  Project project = fourDevices();
+  project.precision = Precision::bf16;
+  TrainingLayout layout = dataParallel(4);
+  layout.precision = NumericFormat::bf16;
+  layout.zero = 3;
+  layout.parameter_offload = 0.5;
+  layout.optimizer_offload = 0.25;
+  layout.chunk_elements = 16384;
+  EXPECT_EQ(layoutOutsideProjectFile(layout), "");
+  EXPECT_EQ(whyNotRunnable(project, layout), "");
+  Project applied = projectWithLayout(project, layout);
+  EXPECT_EQ(applied.plan.offload_param_fraction, 0.5);
+  EXPECT_EQ(applied.plan.offload_optim_fraction, 0.25);
+  EXPECT_FALSE(applied.plan.offload_optimizer);
+  EXPECT_EQ(applied.plan.chunk_mb, 16384.0 * 2 / (1 << 20));
+  validateForWorld(applied, 4);
+  const TrainingLayout back = layoutFromProject(applied);
+  EXPECT_EQ(back.parameter_offload, 0.5);
+  EXPECT_EQ(back.optimizer_offload, 0.25);
+  EXPECT_EQ(back.chunk_elements, 16384);
+  // Leaving stage 3 drops the keys only stage 3 accepts.
+  json document = minimalProject();
+  writeLayoutToJson(document, layout);
+  EXPECT_EQ(document["parallel"]["offload_param_fraction"], 0.5);
+  writeLayoutToJson(document, dataParallel(4));
+  EXPECT_FALSE(document["parallel"].contains("offload_param_fraction"));
+  EXPECT_EQ(projectFromJson(document).plan.zero, 0);
 }
 
 TEST(RunnablePlan, DevicesAreJudgedAsTheCallerAsks) {

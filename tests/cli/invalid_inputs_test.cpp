@@ -270,7 +270,9 @@ void addConflicts(std::vector<InvalidCase>& cases) {
   cases.push_back(setting("trace_not_bool", "train.trace", "yes", "train.trace"));
   cases.push_back(setting("sp_axis_not_built", "parallel.sp", 2, "parallel.sp"));
   cases.push_back(setting("expert_parallel_not_built", "parallel.ep", 2, "parallel.ep"));
-  cases.push_back(setting("zero3_not_built", "parallel.zero", 3, "parallel.zero"));
+  cases.push_back(settings("zero3_with_pipeline",
+                           {{"parallel.zero", 3}, {"parallel.pp", 2}, {"model.n_layer", 2}, {"train.micro_batch_size", 1}},
+                           "parallel.zero: ZeRO stage 3 with pipeline parallelism"));
   cases.push_back(setting("offload_without_zero", "parallel.offload_optimizer", true, "parallel.offload_optimizer"));
   cases.push_back(setting("fp16_without_zero", "precision", "fp16", "precision"));
   cases.push_back(setting("batch_not_divisible_by_dp", "data.global_batch_size", 7, "data.global_batch_size"));
@@ -364,6 +366,70 @@ void addCommandLineProblems(std::vector<InvalidCase>& cases) {
   cases.push_back(withArgs("node_rank_outside", {"--nnodes", "2", "--node-rank", "2", "--master", "127.0.0.1:1"}, "--node-rank"));
 }
 
+// ZeRO-3's chunk and tier keys (backend/project/zero3_checks.cpp). The tiny GPT at dp 2 packs
+// chunks of 8192 elements: block 0's backward holds three of them gathered (96 KiB), so a
+// 0.01 MiB budget cannot run.
+void addZeroThreeProblems(std::vector<InvalidCase>& cases) {
+  const auto zero3 = [](std::vector<std::pair<std::string, json>> values) {
+    values.insert(values.begin(), {"parallel.zero", 3});
+    return values;
+  };
+  cases.push_back(settings("zero3_budget_below_widest_stage", zero3({{"parallel.device_budget_mb", 0.01}}),
+                           "parallel.device_budget_mb: 0.01 MiB is below what stage 'block 0 (backward)' needs gathered"));
+  cases.push_back(settings("zero3_budget_negative", zero3({{"parallel.device_budget_mb", -1}}),
+                           "parallel.device_budget_mb: must be >= 0"));
+  cases.push_back(settings("zero3_param_fraction_above_one", zero3({{"parallel.offload_param_fraction", 1.5}}),
+                           "parallel.offload_param_fraction: must be in [0, 1], got 1.5"));
+  cases.push_back(settings("zero3_optim_fraction_negative", zero3({{"parallel.offload_optim_fraction", -0.25}}),
+                           "parallel.offload_optim_fraction: must be in [0, 1], got -0.25"));
+  cases.push_back({"zero3_host_and_disk_fractions_above_one",
+                   [](json& p, const std::string& folder) {
+                     p["parallel"] = {{"dp", -1}, {"zero", 3}, {"offload_optim_fraction", 0.75},
+                                      {"disk_optim_fraction", 0.5}, {"offload_dir", folder}};
+                   },
+                   "parallel.disk_optim_fraction: 0.5 on disk plus offload_optim_fraction 0.75", {}, {}});
+  cases.push_back(settings("zero3_disk_without_offload_dir", zero3({{"parallel.disk_optim_fraction", 0.5}}),
+                           "parallel.offload_dir: required when parallel.disk_optim_fraction is 0.5"));
+  cases.push_back(settings("zero3_offload_dir_not_writable",
+                           zero3({{"parallel.disk_optim_fraction", 1}, {"parallel.offload_dir", "/proc"}}),
+                           "parallel.offload_dir: /proc is not writable"));
+  cases.push_back({"zero3_offload_dir_is_a_file",
+                   [](json& p, const std::string& folder) {
+                     writeFile(folder + "/plain.txt", "x");
+                     p["parallel"] = {{"dp", -1}, {"zero", 3}, {"disk_optim_fraction", 1}, {"offload_dir", folder + "/plain.txt"}};
+                   },
+                   "plain.txt is not a directory", {}, {}});
+  // 128 blocks of d 16384: about 412e9 parameters, 12 bytes each on disk over 2 ranks (~4.5 TiB).
+  cases.push_back({"zero3_offload_dir_too_small",
+                   [](json& p, const std::string& folder) {
+                     p["model"]["n_layer"] = 128;
+                     p["model"]["d_model"] = 16384;
+                     p["model"]["n_head"] = 128;
+                     p["parallel"] = {{"dp", -1}, {"zero", 3}, {"disk_optim_fraction", 1}, {"offload_dir", folder}};
+                   },
+                   "free, the disk tier needs", {}, {}});
+  cases.push_back(settings("zero3_chunk_below_largest_tensor", zero3({{"parallel.chunk_mb", 0.001}}),
+                           "parallel.chunk_mb: a chunk of"));
+  cases.push_back(settings("zero3_auto_without_budget", zero3({{"parallel.placement", "auto"}}),
+                           "parallel.placement: \"auto\" places chunks under a budget"));
+  cases.push_back(settings("zero3_with_fp16", zero3({{"precision", "fp16"}}), "precision: fp16 needs parallel.zero 1 or 2"));
+  cases.push_back(settings("zero3_with_offload_optimizer", zero3({{"parallel.offload_optimizer", true}}),
+                           "use parallel.offload_optim_fraction"));
+  const std::pair<std::string, json> stage_three_keys[] = {{"offload_param_fraction", 0.5},
+                                                           {"offload_optim_fraction", 0.5},
+                                                           {"disk_optim_fraction", 0.5},
+                                                           {"device_budget_mb", 64},
+                                                           {"chunk_mb", 1},
+                                                           {"placement", "auto"},
+                                                           {"offload_dir", "/tmp"}};
+  for (const auto& [key, value] : stage_three_keys) {
+    cases.push_back(settings("zero3_key_" + key + "_with_zero2", {{"parallel.zero", 2}, {"parallel." + key, value}},
+                             "parallel." + key + ": "));
+    cases.back().field += value.is_string() ? "\"" + value.get<std::string>() + "\" needs parallel.zero 3"
+                                            : value.dump() + " needs parallel.zero 3";
+  }
+}
+
 std::vector<InvalidCase> allInvalidCases() {
   std::vector<InvalidCase> cases;
   addWrongTypes(cases);
@@ -371,6 +437,7 @@ std::vector<InvalidCase> allInvalidCases() {
   addUnknownAndMissing(cases);
   addJsonTraps(cases, tinyProjectJson("OUT"));
   addConflicts(cases);
+  addZeroThreeProblems(cases);
   addCorpusProblems(cases);
   addMachineFit(cases);
   addHfConfigProblems(cases);

@@ -192,8 +192,11 @@ TEST(TensorMemory, OneDShardsMatricesAndReplicatesNorms) {
   EXPECT_EQ(2 * estimateMemory(m, layout).stages[0].parameters, whole + replicated);
 }
 
+// The flat ZeRO-3 formulas, where no chunk plan applies (a description the zoo does not build:
+// a GPT without biases; the zoo's models are the chunk plan's, below).
 TEST(OffloadAndPadding, HostBytesAndChunkPadding) {
   ModelDescription m;
+  m.biases = false;
   const std::int64_t psi = totalParameters(m);
   TrainingLayout layout;
   layout.dp = 4;
@@ -214,6 +217,46 @@ TEST(OffloadAndPadding, HostBytesAndChunkPadding) {
   // (the engine's layout keeps the reduced gradient shard in fp32)
   EXPECT_EQ(chunked.term(kTermGradients).device_bytes, 4 * ((chunks + 3) / 4) * 1000);
   EXPECT_GE(chunked.modelStateBytes(), plain.modelStateBytes());
+}
+
+// ZeRO-3 of a zoo GPT (2 blocks, d 64, ff 256, vocab 256, seq 64, tied) is its chunk plan. At
+// 20480 elements per chunk and dp 4: 7 regular chunks ([tok_emb | pos_emb], then per block
+// [qkv | attn.proj], [fc], [mlp.proj]) with shards of 5120 elements, the persistent chunk of the
+// 1-D tensors, 1792 elements (shard 448). bf16 keeps a master in every optimizer shard. bf16, optimizer offload 1 (all 7 regular optimizer shards on the host), parameter
+// offload 0.5 (round(3.5) = the first 4 parameter shards on the host).
+TEST(OffloadAndPadding, ZeroThreeTermsAreTheChunkPlans) {
+  const ModelDescription m;
+  TrainingLayout layout;
+  layout.dp = 4;
+  layout.zero = 3;
+  layout.precision = NumericFormat::bf16;
+  layout.optimizer_offload = 1.0;
+  layout.parameter_offload = 0.5;
+  layout.chunk_elements = 20480;
+  const StageMemory stage = estimateMemory(m, layout).stages[0];
+  const auto expect = [&stage](const char* name, std::int64_t device, std::int64_t host) {
+    EXPECT_EQ(stage.term(name).device_bytes, device) << name;
+    EXPECT_EQ(stage.term(name).host_bytes, host) << name;
+    EXPECT_EQ(stage.term(name).disk_bytes, 0) << name;
+  };
+  expect(kTermParameters, 3 * 5120 * 2 + 448 * 2, 4 * 5120 * 2);
+  expect(kTermGradients, 448 * 4, 7 * 5120 * 4);  // the fp32 gradient shard, with the optimizer's
+  expect(kTermOptimizer, 448 * 8, 7 * 5120 * 8);
+  expect(kTermMasterWeights, 448 * 4, 7 * 5120 * 4);
+  expect(kTermMasterGrads, 0, 0);
+  // A block's backward: its three chunks and the tied embedding's, kept from the head down.
+  expect(kTermGatheredChunks, 4 * 20480 * 2, 0);
+  expect(kTermPersistentChunk, 1792 * 2, 0);
+  expect(kTermCommBuffers, 0, 0);
+  EXPECT_EQ(stage.modelStateBytes(), (7 * 5120 + 448) * 18 + 1792 * 2);  // + the persistent chunk gathered
+  // Optimizer shards on disk instead: the same bytes on the disk tier.
+  layout.optimizer_offload = 0.0;
+  layout.disk_optim_fraction = 1.0;
+  const StageMemory disk = estimateMemory(m, layout).stages[0];
+  EXPECT_EQ(disk.term(kTermOptimizer).disk_bytes, 7 * 5120 * 8);
+  EXPECT_EQ(disk.diskBytes(), 7 * 5120 * (4 + 8 + 4));
+  EXPECT_EQ(disk.hostBytes(), 4 * 5120 * 2);
+  EXPECT_EQ(disk.modelStateBytes(), stage.modelStateBytes());
 }
 
 TEST(MemoryModel, RejectsLayoutsThatCannotWork) {

@@ -419,7 +419,6 @@ void addZeroThreeProblems(std::vector<InvalidCase>& cases) {
                                                            {"offload_optim_fraction", 0.5},
                                                            {"disk_optim_fraction", 0.5},
                                                            {"device_budget_mb", 64},
-                                                           {"chunk_mb", 1},
                                                            {"placement", "auto"},
                                                            {"offload_dir", "/tmp"}};
   for (const auto& [key, value] : stage_three_keys) {

@@ -34,14 +34,14 @@ std::string number(double value) {
   return text;
 }
 
-// Keys only ZeRO-3 reads: set with another stage they would silently do nothing.
+// Keys only ZeRO-3 reads that move state off the device: set with another stage they would
+// silently do nothing. (chunk_mb is left alone: a project keeps it when it compares stages.)
 void rejectChunkKeysWithoutStageThree(const Plan& plan) {
   const std::string stage = "needs parallel.zero 3 (it is " + std::to_string(plan.zero) + ")";
   const std::pair<const char*, double> values[] = {{"offload_param_fraction", plan.offload_param_fraction},
                                                    {"offload_optim_fraction", plan.offload_optim_fraction},
                                                    {"disk_optim_fraction", plan.disk_optim_fraction},
-                                                   {"device_budget_mb", plan.device_budget_mb},
-                                                   {"chunk_mb", plan.chunk_mb}};
+                                                   {"device_budget_mb", plan.device_budget_mb}};
   for (const auto& [field, value] : values) {
     if (value != 0.0) reject(std::string("parallel.") + field + ": " + number(value) + " " + stage);
   }

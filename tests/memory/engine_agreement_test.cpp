@@ -7,8 +7,10 @@
 #include <string>
 
 #include "backend/planning/plan_inputs.h"
+#include "memory/chunk_plan.h"
 #include "parallel/comm_counter.h"
 #include "parallel/plan_estimate.h"
+#include "tests/support/command.h"
 #include "tests/support/parity.h"
 
 namespace behemoth {
@@ -267,6 +269,54 @@ INSTANTIATE_TEST_SUITE_P(Layouts, EngineAgreementTensorParallel,
                                          TensorCase{Arch::llama, 4, 1, true, 0, 256},
                                          TensorCase{Arch::llama, 2, 2, false, 2, 256}),
                          tensorCaseName);
+
+// ZeRO-3: the chunk plan the planner draws is what the engine holds and moves. For static
+// placements on every tier, each rank's bytes per tier, chunk shards per tier, bytes moved between
+// tiers and the step's communication equal the plan exactly.
+TEST(EngineAgreement, Zero3TiersMovesAndTrafficEqualTheChunkPlan) {
+  const TempDir dir;
+  struct Case {
+    Arch arch;
+    double param_fraction;
+    double optim_fraction;
+    double disk_fraction;
+    int micro_batch_size;
+  };
+  for (const Case& c : {Case{Arch::gpt, 0.0, 0.0, 0.0, 0}, Case{Arch::llama, 0.5, 0.25, 0.5, 0},
+                        Case{Arch::gpt, 1.0, 1.0, 0.0, 2}}) {
+    Project project = tinyProject(c.arch);
+    project.plan.zero = 3;
+    project.plan.chunk_mb = 0.035;
+    project.plan.offload_param_fraction = c.param_fraction;
+    project.plan.offload_optim_fraction = c.optim_fraction;
+    project.plan.disk_optim_fraction = c.disk_fraction;
+    project.plan.offload_dir = dir.path();
+    project.train.micro_batch_size = c.micro_batch_size;
+    SCOPED_TRACE(archName(c.arch) + " fractions " + std::to_string(c.param_fraction) + "/" +
+                 std::to_string(c.optim_fraction) + "/" + std::to_string(c.disk_fraction));
+    const PlanEstimate predicted = predict(project, 2);
+    Project resolved = project;
+    resolved.plan.dp = -1;
+    resolved.plan.resolve(2);
+    const ChunkPlan plan = planChunks(describeModel(project.model), layoutFromProject(resolved));
+    const ParityRun run = trainOnRanks(project, 2);
+    ASSERT_FALSE(run.step_events.empty());
+    for (const auto& event : run.step_events) {
+      for (int rank = 0; rank < 2; ++rank) {
+        const auto at = [&](const char* field) { return event.at(field).at(static_cast<std::size_t>(rank)).get<std::int64_t>(); };
+        EXPECT_EQ(at("rank_device_bytes"), plan.tier_bytes[0] + plan.persistent_gathered_bytes);
+        EXPECT_EQ(at("rank_host_bytes"), plan.tier_bytes[1]);
+        EXPECT_EQ(at("rank_disk_bytes"), plan.tier_bytes[2]);
+        EXPECT_EQ(at("rank_device_chunks"), plan.chunks_on[0]);
+        EXPECT_EQ(at("rank_host_chunks"), plan.chunks_on[1]);
+        EXPECT_EQ(at("rank_disk_chunks"), plan.chunks_on[2]);
+        EXPECT_EQ(at("rank_tier_moved_bytes"), plan.moved_bytes_per_step);
+        EXPECT_EQ(at("rank_model_state_bytes"), plan.model_state_bytes);
+      }
+      EXPECT_EQ(event.at("comm_bytes").get<std::int64_t>(), predicted.comm_bytes_per_step) << "step " << event.at("step");
+    }
+  }
+}
 
 }  // namespace
 }  // namespace behemoth

@@ -90,32 +90,35 @@ std::int64_t last(const nlohmann::json& event, const char* field, int rank) {
 }
 
 TEST(Zero3Placement, StaticFractionsTrainAlikeAndLiveWhereTheySay) {
-  const Project base = zero3Project(Arch::gpt);
-  Project single = base;
-  single.plan.zero = 0;
-  const ParityRun reference = trainOnRanks(single, 1);
-  std::int64_t device_at_zero = 0;
-  for (double fraction : {0.0, 0.5, 1.0}) {
-    Project project = base;
-    project.plan.offload_param_fraction = fraction;
-    project.plan.offload_optim_fraction = fraction;
-    const ParityRun run = trainOnRanks(project, 2);
-    expectSameTraining(reference, run, 1e-5);
-    ASSERT_FALSE(run.step_events.empty());
-    const nlohmann::json& event = run.step_events.back();
-    const std::int64_t device = last(event, "rank_device_bytes", 0);
-    const std::int64_t host = last(event, "rank_host_bytes", 0);
-    EXPECT_EQ(last(event, "rank_disk_bytes", 0), 0);
-    // Everything a rank holds is on one of the tiers.
-    EXPECT_EQ(device + host, event.at("rank_model_state_bytes").at(0).get<std::int64_t>()) << "fraction " << fraction;
-    if (fraction == 0.0) {
-      EXPECT_EQ(host, 0);
-      EXPECT_EQ(last(event, "rank_tier_moved_bytes", 0), 0) << "nothing leaves the device";
-      device_at_zero = device;
-    } else {
-      EXPECT_GT(host, 0);
-      EXPECT_LT(device, device_at_zero);
-      EXPECT_GT(last(event, "rank_tier_moved_bytes", 0), 0) << "shards on the host are copied to the device";
+  for (Arch arch : {Arch::gpt, Arch::llama}) {
+    SCOPED_TRACE(archName(arch));
+    const Project base = zero3Project(arch);
+    Project single = base;
+    single.plan.zero = 0;
+    const ParityRun reference = trainOnRanks(single, 1);
+    std::int64_t device_at_zero = 0;
+    for (double fraction : {0.0, 0.5, 1.0}) {
+      Project project = base;
+      project.plan.offload_param_fraction = fraction;
+      project.plan.offload_optim_fraction = fraction;
+      const ParityRun run = trainOnRanks(project, 2);
+      expectSameTraining(reference, run, 1e-5);
+      ASSERT_FALSE(run.step_events.empty());
+      const nlohmann::json& event = run.step_events.back();
+      const std::int64_t device = last(event, "rank_device_bytes", 0);
+      const std::int64_t host = last(event, "rank_host_bytes", 0);
+      EXPECT_EQ(last(event, "rank_disk_bytes", 0), 0);
+      // Everything a rank holds is on one of the tiers.
+      EXPECT_EQ(device + host, event.at("rank_model_state_bytes").at(0).get<std::int64_t>()) << "fraction " << fraction;
+      if (fraction == 0.0) {
+        EXPECT_EQ(host, 0);
+        EXPECT_EQ(last(event, "rank_tier_moved_bytes", 0), 0) << "nothing leaves the device";
+        device_at_zero = device;
+      } else {
+        EXPECT_GT(host, 0);
+        EXPECT_LT(device, device_at_zero);
+        EXPECT_GT(last(event, "rank_tier_moved_bytes", 0), 0) << "shards on the host are copied to the device";
+      }
     }
   }
 }
@@ -148,8 +151,8 @@ TEST(Zero3Placement, OptimizerShardsOnDiskTrainAlike) {
 
 // A model whose states outweigh its activations, so a budget can sit below the states and above
 // what one stage needs.
-Project budgetProject() {
-  Project project = zero3Project(Arch::gpt);
+Project budgetProject(Arch arch) {
+  Project project = zero3Project(arch);
   project.model.d_model = 64;
   project.plan.chunk_mb = 0.07;
   project.train.micro_batch_size = 1;  // small activations beside the chunks
@@ -158,33 +161,36 @@ Project budgetProject() {
 }
 
 TEST(Zero3Placement, AutoStaysWithinABudgetSmallerThanTheModelStates) {
-  Project project = budgetProject();
-  Project single = project;
-  single.plan.zero = 0;
-  const ParityRun reference = trainOnRanks(single, 1);
-  project.plan.placement = "auto";
-  project.plan.offload_optim_fraction = 1.0;  // auto moves parameter shards; the optimizer lives on the host
-  project.plan.device_budget_mb = 0.8;
-  project.plan.prefetch = 2;
-  const ParityRun run = trainOnRanks(project, 2);
-  expectSameTraining(reference, run, 1e-5);
-  ASSERT_EQ(run.step_events.size(), 5u);
-  const auto budget = static_cast<std::int64_t>(project.plan.device_budget_mb * 1024 * 1024);
-  std::int64_t moved_after_trace = 0;
-  for (std::size_t step = 0; step < run.step_events.size(); ++step) {
-    const nlohmann::json& event = run.step_events[step];
-    for (int rank = 0; rank < 2; ++rank) {
-      // The states do not fit the budget: the placement has to move them.
-      EXPECT_GT(event.at("rank_model_state_bytes").at(rank).get<std::int64_t>(), budget);
-      // Checked at every gather and prefetch by the engine (it throws); this is the step's peak.
-      EXPECT_LE(last(event, "rank_device_peak_bytes", rank), budget) << "step " << step + 1 << " rank " << rank;
-      EXPECT_GT(last(event, "rank_device_peak_bytes", rank), 0);
-      if (step > 0) moved_after_trace += last(event, "rank_tier_moved_bytes", rank);
+  for (Arch arch : {Arch::gpt, Arch::llama}) {
+    SCOPED_TRACE(archName(arch));
+    Project project = budgetProject(arch);
+    Project single = project;
+    single.plan.zero = 0;
+    const ParityRun reference = trainOnRanks(single, 1);
+    project.plan.placement = "auto";
+    project.plan.offload_optim_fraction = 1.0;  // auto moves parameter shards; the optimizer lives on the host
+    project.plan.device_budget_mb = 0.8;
+    project.plan.prefetch = 2;
+    const ParityRun run = trainOnRanks(project, 2);
+    expectSameTraining(reference, run, 1e-5);
+    ASSERT_EQ(run.step_events.size(), 5u);
+    const auto budget = static_cast<std::int64_t>(project.plan.device_budget_mb * 1024 * 1024);
+    std::int64_t moved_after_trace = 0;
+    for (std::size_t step = 0; step < run.step_events.size(); ++step) {
+      const nlohmann::json& event = run.step_events[step];
+      for (int rank = 0; rank < 2; ++rank) {
+        // The states do not fit the budget: the placement has to move them.
+        EXPECT_GT(event.at("rank_model_state_bytes").at(rank).get<std::int64_t>(), budget);
+        // Checked at every gather and prefetch by the engine (it throws); this is the step's peak.
+        EXPECT_LE(last(event, "rank_device_peak_bytes", rank), budget) << "step " << step + 1 << " rank " << rank;
+        EXPECT_GT(last(event, "rank_device_peak_bytes", rank), 0);
+        if (step > 0) moved_after_trace += last(event, "rank_tier_moved_bytes", rank);
+      }
     }
+    EXPECT_GT(moved_after_trace, 0) << "evictions and prefetches move shards between the device and the host";
+    // After the traced first step, some parameter shards live on the device.
+    EXPECT_GT(last(run.step_events.back(), "rank_device_chunks", 0), last(run.step_events.front(), "rank_device_chunks", 0));
   }
-  EXPECT_GT(moved_after_trace, 0) << "evictions and prefetches move shards between the device and the host";
-  // After the traced first step, some parameter shards live on the device.
-  EXPECT_GT(last(run.step_events.back(), "rank_device_chunks", 0), last(run.step_events.front(), "rank_device_chunks", 0));
 }
 
 // The chunk layout the engine builds, rebuilt here from the model's tensors by first use (stage by

@@ -21,9 +21,10 @@ std::string mib(std::int64_t bytes) {
   return text;
 }
 
+// The process id keeps two runs that share an offload_dir (and their ranks) out of each other's files.
 std::string fileName(int rank) {
-  char name[48];
-  std::snprintf(name, sizeof name, "behemoth-rank-%05d.optim", rank);
+  char name[64];
+  std::snprintf(name, sizeof name, "behemoth-rank-%05d-pid%d.optim", rank, static_cast<int>(::getpid()));
   return name;
 }
 
@@ -42,7 +43,7 @@ DiskTier::DiskTier(const std::filesystem::path& directory, int rank, std::int64_
                                "'s disk tier needs " + mib(bytes));
     }
   }
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) throw std::runtime_error(where + ": cannot create " + path_.string() + ": " + std::strerror(errno));
   if (bytes_ > 0) {
     // posix_fallocate reserves the blocks now, so a full disk fails here and not mid-step.

@@ -14,7 +14,8 @@ namespace behemoth {
 
 class DiskTier {
  public:
-  // Creates `directory`/behemoth-rank-NNNNN.optim of `bytes` bytes and maps it. Throws
+  // Creates `directory`/behemoth-rank-NNNNN-pidP.optim of `bytes` bytes (a new file: never one
+  // another run is using) and maps it. Throws
   // std::runtime_error naming parallel.offload_dir, the file and the figures when the directory
   // cannot be written or lacks the space.
   DiskTier(const std::filesystem::path& directory, int rank, std::int64_t bytes);

@@ -43,7 +43,7 @@ TEST(DiskTier, MapsAFileOfTheSizeAndRemovesIt) {
   {
     DiskTier disk(dir, 3, 4096);
     file = disk.path();
-    EXPECT_EQ(file.filename(), "behemoth-rank-00003.optim");
+    EXPECT_EQ(file.filename(), "behemoth-rank-00003-pid" + std::to_string(::getpid()) + ".optim");
     EXPECT_EQ(std::filesystem::file_size(file), 4096u);
     at::Tensor a = disk.floats(0, 512);
     a.fill_(1.5f);

@@ -1,6 +1,8 @@
 // Project files: strict parsing (every error names its JSON path), serialization and `--set` overrides.
 #include "backend/project/project.h"
 
+#include "memory/chunk_placement.h"
+
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -218,14 +220,8 @@ Plan parsePlan(const json& section) {
   fields.read("disk_optim_fraction", plan.disk_optim_fraction);
   fields.read("offload_dir", plan.offload_dir);
   fields.read("prefetch", plan.prefetch);
-  for (const auto& [name, fraction] : {std::pair<const char*, double>{"offload_param_fraction", plan.offload_param_fraction},
-                                       {"offload_optim_fraction", plan.offload_optim_fraction},
-                                       {"disk_optim_fraction", plan.disk_optim_fraction}}) {
-    if (!(fraction >= 0.0 && fraction <= 1.0)) fields.fail(name, "must be in [0, 1], got " + std::to_string(fraction));
-  }
-  if (plan.offload_optim_fraction + plan.disk_optim_fraction > 1.0 + 1e-12) {
-    fields.fail("disk_optim_fraction", "the optimizer on disk plus offload_optim_fraction on the host exceed the whole optimizer (1)");
-  }
+  // The fractions' ranges (and host + disk <= 1), with the engine's own messages.
+  staticPlacement(1, false, plan.offload_param_fraction, plan.offload_optim_fraction, plan.disk_optim_fraction);
   if (plan.placement != "static" && plan.placement != "auto") {
     fields.fail("placement", "unknown placement '" + plan.placement + "' (expected static or auto)");
   }

@@ -141,7 +141,7 @@ void rejectUnavailableFeatures(const Project& project) {
     reject("optimizer.name: ZeRO runs adamw only, got '" + project.optimizer.name + "'");
   }
   if (project.precision == Precision::fp16 && plan.zero == 0) {
-    reject("precision: fp16 needs parallel.zero 1 or 2 (fp32 master weights and dynamic loss scaling live in the ZeRO "
+    reject("precision: fp16 needs parallel.zero 1, 2 or 3 (fp32 master weights and dynamic loss scaling live in the ZeRO "
            "optimizer); use bf16 or set parallel.zero");
   }
 #ifndef BEHEMOTH_WITH_CUDA

@@ -109,9 +109,6 @@ void checkZeroThree(const Project& project) {
     rejectChunkKeysWithoutStageThree(plan);
     return;
   }
-  if (project.precision == Precision::fp16) {
-    reject("precision: fp16 needs parallel.zero 1 or 2 (ZeRO-3 chunks train in fp32 or bf16, no loss scaler)");
-  }
   if (plan.offload_optimizer) {
     reject("parallel.offload_optimizer: ZeRO-3 offloads per chunk; use parallel.offload_optim_fraction (1 = all "
            "optimizer shards on the host)");

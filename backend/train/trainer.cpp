@@ -231,8 +231,8 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   // fp16 on a CPU computes in fp32 with fp16-rounded weights and fp16 gradient reduction (LibTorch
   // has no CPU fp16 matmul); the ZeRO optimizer does the rounding and the loss scaling.
   if (p.precision == Precision::bf16) s.model->to(at::kBFloat16);
-  if (p.precision == Precision::fp16 && (p.plan.zero == 0 || p.plan.zero == 3)) {
-    throw std::invalid_argument("precision: fp16 needs parallel.zero 1 or 2 (dynamic loss scaling lives in the ZeRO optimizer)");
+  if (p.precision == Precision::fp16 && p.plan.zero == 0) {
+    throw std::invalid_argument("precision: fp16 needs parallel.zero 1, 2 or 3 (dynamic loss scaling lives in the ZeRO optimizer)");
   }
   for (const auto& item : s.model->named_parameters()) {
     s.names.push_back(item.key());

@@ -63,6 +63,13 @@ class Zero3Updater final : public ParameterUpdater {
     options.offload_dir = plan.offload_dir;
     options.prefetch = plan.prefetch;
     options.comm_dtype = gradientReduceDtype(project);
+    if (project.precision == Precision::fp16) {
+      LossScalerOptions scaling;
+      scaling.initial_scale = project.optimizer.loss_scale;
+      scaling.growth_interval = project.optimizer.loss_scale_window;
+      options.loss_scaling = scaling;
+      if (working.front().scalar_type() != at::kHalf) options.round_working_to = at::kHalf;
+    }
     options.beta1 = project.optimizer.beta1;
     options.beta2 = project.optimizer.beta2;
     options.eps = project.optimizer.eps;
@@ -81,8 +88,11 @@ class Zero3Updater final : public ParameterUpdater {
   void zeroGrad() override { engine_->zeroGrad(); }
   void beginBackward(bool last) override { engine_->beginBackward(last); }
   void finishReduction() override { engine_->finishReduction(); }
-  double lossScale() const override { return 1.0; }
-  UpdateOutcome step(double lr) override { return {engine_->step(lr, max_norm_).grad_norm, false, 1.0}; }
+  double lossScale() const override { return engine_->lossScale(); }
+  UpdateOutcome step(double lr) override {
+    const Zero3StepOutcome z = engine_->step(lr, max_norm_);
+    return {z.grad_norm, z.skipped, z.loss_scale};
+  }
   at::Tensor fullParameter(std::size_t k) const override { return engine_->fullParameter(k); }
   std::int64_t stateBytes() const override { return engine_->stateBytes(); }
   std::int64_t hostStateBytes() const override { return engine_->hostStateBytes(); }
@@ -102,8 +112,13 @@ class Zero3Updater final : public ParameterUpdater {
     return views;
   }
   void afterStateLoaded() override { engine_->afterStateLoaded(); }
-  OptimizerCounters counters() const override { return {engine_->updates(), 1.0, 0}; }
-  void restoreCounters(const OptimizerCounters& c) override { engine_->setUpdates(c.updates); }
+  OptimizerCounters counters() const override {
+    return {engine_->updates(), engine_->lossScale(), engine_->cleanSteps()};
+  }
+  void restoreCounters(const OptimizerCounters& c) override {
+    engine_->setUpdates(c.updates);
+    engine_->restoreLossScale(c.loss_scale, c.clean_steps);
+  }
 
  private:
   LanguageModel& model_;

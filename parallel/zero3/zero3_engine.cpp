@@ -15,6 +15,7 @@
 #include "memory/disk_tier.h"
 #include "memory/tensor_state.h"
 #include "parallel/gradient_ready_hooks.h"
+#include "parallel/zero/test_hooks.h"
 
 namespace behemoth {
 namespace {
@@ -91,6 +92,8 @@ struct Zero3Engine::State {
   std::vector<int> pending_grads;                      // per chunk: tensors still without one
   bool in_backward = false;
   std::int64_t updates = 0;
+  std::int64_t steps_called = 0;  // step() calls, skipped ones included (the test hook's index)
+  std::optional<LossScaler> scaler;
   TierLedger ledger;
   std::int64_t device_peak = 0;
   // auto placement: the most non-model bytes seen at each position of the use sequence.
@@ -112,6 +115,11 @@ struct Zero3Engine::State {
   int stageAt(int position) const { return position < stages() ? position : positions() - 1 - position; }
   std::int64_t workingBytes() const { return static_cast<std::int64_t>(c10::elementSize(working_dtype)); }
   bool persistent(std::size_t c) const { return chunks[c].spec.persistent; }
+
+  // The working values from fp32 ones: rounded to fp16 where the options say so.
+  void setWorking(at::Tensor& working, const at::Tensor& values) const {
+    working.copy_(options.round_working_to ? values.to(*options.round_working_to) : values);
+  }
 
   at::Tensor onTier(Tier tier, std::int64_t numel, at::ScalarType dtype, std::int64_t& disk_offset) {
     switch (tier) {
@@ -357,12 +365,14 @@ Zero3Engine::Zero3Engine(std::vector<at::Tensor> params, std::vector<std::string
     s.non_model_trace.assign(static_cast<std::size_t>(s.positions()), 0);
   }
   const bool fp32 = s.working_dtype == at::kFloat;
+  const bool rounded = o.round_working_to.has_value();
   const int rank = dp.rank();
+  if (o.loss_scaling) s.scaler.emplace(*o.loss_scaling);
   // The disk tier holds, per chunk placed there, the gradient, master (when kept) and moments.
   std::int64_t disk_floats = 0;
   for (std::size_t c = 0; c < count; ++c) {
     if (placement.optim[c] != Tier::disk) continue;
-    const bool separate_master = !fp32 || o.auto_placement || placement.param[c] != Tier::disk;
+    const bool separate_master = !fp32 || rounded || o.auto_placement || placement.param[c] != Tier::disk;
     disk_floats += s.layout.shardElements(c) * (separate_master ? 4 : 3);
   }
   if (disk_floats > 0) {
@@ -392,11 +402,15 @@ Zero3Engine::Zero3Engine(std::vector<at::Tensor> params, std::vector<std::string
     chunk.param_shard = s.onTier(chunk.param_tier, chunk.shard, s.working_dtype, unused);
     chunk.param_shard.copy_(chunk.payload.narrow(0, rank * chunk.shard, chunk.shard));
     // The disk tier cannot hold working parameters: a disk optimizer shard always has a master.
-    const bool separate_master = !fp32 || o.auto_placement || chunk.param_tier != chunk.optim_tier;
+    const bool separate_master = !fp32 || rounded || o.auto_placement || chunk.param_tier != chunk.optim_tier;
     chunk.grad = s.onTier(chunk.optim_tier, chunk.shard, at::kFloat, disk_offset);
     if (separate_master) {
       chunk.master = s.onTier(chunk.optim_tier, chunk.shard, at::kFloat, disk_offset);
       chunk.master.copy_(chunk.param_shard);
+    }
+    if (rounded) {  // the masters keep the exact initial values; the working ones are rounded
+      s.setWorking(chunk.param_shard, chunk.param_shard);
+      s.setWorking(chunk.payload, chunk.payload);
     }
     chunk.exp_avg = s.onTier(chunk.optim_tier, chunk.shard, at::kFloat, disk_offset);
     chunk.exp_avg_sq = s.onTier(chunk.optim_tier, chunk.shard, at::kFloat, disk_offset);
@@ -504,6 +518,13 @@ Zero3StepOutcome Zero3Engine::step(double lr, double max_norm) {
   at::NoGradGuard no_grad;
   s.ledger.setPhase("update", "update");
   Zero3StepOutcome outcome;
+  outcome.loss_scale = lossScale();
+  if (const auto& hook = zeroGradientHookForTesting()) hook(s.dp.rank(), s.steps_called, s.chunks.front().grad);
+  ++s.steps_called;
+  if (outcome.loss_scale != 1.0) {
+    for (Chunk& chunk : s.chunks) chunk.grad.mul_(1.0 / outcome.loss_scale);
+  }
+  // The global norm; non-finite on every rank as soon as any rank's shard holds inf/NaN.
   double squares = 0.0;
   for (const Chunk& chunk : s.chunks) {
     for (const ShardSegment& seg : chunk.segments) {
@@ -515,6 +536,15 @@ Zero3StepOutcome Zero3Engine::step(double lr, double max_norm) {
   if (s.dp.size() > 1) s.dp.allReduce(global, ReduceOp::Sum);
   if (s.options.norm_group != nullptr && s.options.norm_group->size() > 1) s.options.norm_group->allReduce(global, ReduceOp::Sum);
   outcome.grad_norm = std::sqrt(global.item<double>());
+  if (s.scaler) {
+    // One decision for every shard on every tier and every rank: skip them all, or update them all.
+    const bool overflow = !std::isfinite(outcome.grad_norm);
+    s.scaler->update(overflow);
+    if (overflow) {
+      outcome.skipped = true;
+      return outcome;
+    }
+  }
   const double clip = max_norm > 0.0 && outcome.grad_norm > max_norm ? max_norm / (outcome.grad_norm + 1e-6) : 1.0;
 
   ++s.updates;
@@ -555,7 +585,7 @@ Zero3StepOutcome Zero3Engine::step(double lr, double max_norm) {
       s.ledger.add({c, "optim", Tier::host, Tier::disk, staged, "", ""});
     }
     if (chunk.master.defined()) {
-      chunk.param_shard.copy_(master);  // rounded to the working dtype in bf16
+      s.setWorking(chunk.param_shard, master);  // rounded to the working dtype in bf16, to fp16 values in fp16
       const Tier from = on_disk ? Tier::host : chunk.optim_tier;
       s.ledger.add({c, "param", from, chunk.param_tier, bytesOf(chunk.param_shard), "", ""});
     }
@@ -638,12 +668,17 @@ std::vector<Zero3StateView> Zero3Engine::stateViews() {
 
 std::int64_t Zero3Engine::updates() const { return state_->updates; }
 void Zero3Engine::setUpdates(std::int64_t updates) { state_->updates = updates; }
+double Zero3Engine::lossScale() const { return state_->scaler ? state_->scaler->scale() : 1.0; }
+int Zero3Engine::cleanSteps() const { return state_->scaler ? state_->scaler->cleanSteps() : 0; }
+void Zero3Engine::restoreLossScale(double scale, int clean_steps) {
+  if (state_->scaler) state_->scaler->restore(scale, clean_steps);
+}
 
 void Zero3Engine::afterStateLoaded() {
   State& s = *state_;
   at::NoGradGuard no_grad;
   for (Chunk& chunk : s.chunks) {
-    if (chunk.master.defined()) chunk.param_shard.copy_(chunk.master);
+    if (chunk.master.defined()) s.setWorking(chunk.param_shard, chunk.master);
     if (chunk.spec.persistent) {
       at::Tensor own = chunk.payload.narrow(0, s.dp.rank() * chunk.shard, chunk.shard);
       own.copy_(chunk.param_shard);

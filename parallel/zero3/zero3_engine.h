@@ -25,12 +25,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "memory/chunk_layout.h"
 #include "memory/chunk_placement.h"
 #include "parallel/group.h"
+#include "parallel/zero/loss_scaler.h"
 #include "parallel/zero3/stage_hooks.h"
 #include "parallel/zero3/tier_ledger.h"
 #include "parallel/zero3/use_trace.h"
@@ -47,6 +49,11 @@ struct Zero3Options {
   std::filesystem::path offload_dir;     // the disk tier's directory (disk_optim_fraction > 0)
   int prefetch = 2;                      // auto: parameter shards brought back ahead of use
   at::ScalarType comm_dtype = at::kFloat;  // gradients are reduce-scattered in this dtype
+  // fp16: dynamic loss scaling, one decision for every shard on every tier; and the working values
+  // rounded to this dtype after each update (on a CPU fp16 computes in fp32 with fp16-rounded
+  // weights, which needs a separate fp32 master for every chunk).
+  std::optional<LossScalerOptions> loss_scaling;
+  std::optional<at::ScalarType> round_working_to;
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
@@ -64,6 +71,8 @@ struct Zero3Options {
 
 struct Zero3StepOutcome {
   double grad_norm = 0.0;
+  bool skipped = false;     // fp16: a gradient held inf/NaN on some rank; no shard was updated
+  double loss_scale = 1.0;  // the scale this step's loss was multiplied by
 };
 
 // A rank's tier figures for one step (what the step events carry).
@@ -127,6 +136,11 @@ class Zero3Engine final : public StageHooks {
   std::vector<Zero3StateView> stateViews();
   std::int64_t updates() const;
   void setUpdates(std::int64_t updates);
+  // fp16's loss scaler (1 and 0 without one): what the trainer multiplies the loss by, and its
+  // clean-step count; a resumed run puts both back.
+  double lossScale() const;
+  int cleanSteps() const;
+  void restoreLossScale(double scale, int clean_steps);
   // After a checkpoint wrote into the views: refresh what derives from them (working shards from
   // fp32 masters, the persistent chunk's gathered values). A collective over dp.
   void afterStateLoaded();

@@ -127,7 +127,7 @@ TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
       << zero3_pp;
   document = minimalProject();
   document["precision"] = "fp16";
-  EXPECT_EQ(worldMessage(document, 1).rfind("precision: fp16 needs parallel.zero 1 or 2", 0), 0u);
+  EXPECT_EQ(worldMessage(document, 1).rfind("precision: fp16 needs parallel.zero 1, 2 or 3", 0), 0u);
   document["parallel"] = {{"zero", 2}};
   Project fp16 = projectFromJson(document);
   EXPECT_NO_THROW(validateForWorld(fp16, 2));

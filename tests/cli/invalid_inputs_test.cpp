@@ -412,7 +412,6 @@ void addZeroThreeProblems(std::vector<InvalidCase>& cases) {
                            "parallel.chunk_mb: a chunk of"));
   cases.push_back(settings("zero3_auto_without_budget", zero3({{"parallel.placement", "auto"}}),
                            "parallel.placement: \"auto\" places chunks under a budget"));
-  cases.push_back(settings("zero3_with_fp16", zero3({{"precision", "fp16"}}), "precision: fp16 needs parallel.zero 1 or 2"));
   cases.push_back(settings("zero3_with_offload_optimizer", zero3({{"parallel.offload_optimizer", true}}),
                            "use parallel.offload_optim_fraction"));
   const std::pair<std::string, json> stage_three_keys[] = {{"offload_param_fraction", 0.5},

@@ -91,7 +91,7 @@ TEST(ProjectAnalysis, FieldOfMessage) {
   EXPECT_EQ(fieldOfMessage("parallel.tp must be >= 1, got 0"), "parallel.tp");
   EXPECT_EQ(fieldOfMessage("model.n_head: 4 heads cannot be split"), "model.n_head");
   EXPECT_EQ(fieldOfMessage("parallel: dp*pp*tp*sp*ep = 3 but the world has 4 ranks"), "parallel");
-  EXPECT_EQ(fieldOfMessage("precision: fp16 needs parallel.zero 1 or 2"), "precision");
+  EXPECT_EQ(fieldOfMessage("precision: fp16 needs parallel.zero 1, 2 or 3"), "precision");
   EXPECT_EQ(fieldOfMessage("world size must be at least 1"), "");
   EXPECT_EQ(fieldOfMessage("/tmp/x.json: cannot be opened"), "");
 }

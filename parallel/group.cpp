@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "parallel/activity.h"
@@ -146,6 +147,20 @@ PendingWork::~PendingWork() {
   }
 }
 
+namespace {
+
+// Gloo's worker thread drops its reference to a finished work a moment after wait() returns. Waiting
+// for it to let go makes the work, and the tensors it holds, die on this thread, not on the worker's
+// at a time that depends on scheduling: tensor memory counted around a collective (activation
+// bytes, the device budget) then does not change with the machine's load. Bounded: a backend that
+// keeps its reference leaves the release to it, as before.
+void releaseOnThisThread(c10::intrusive_ptr<c10d::Work>& work) {
+  for (int spin = 0; work.use_count() > 1 && spin < 1000000; ++spin) std::this_thread::yield();
+  work.reset();
+}
+
+}  // namespace
+
 void PendingWork::wait() {
   auto work = std::move(work_);
   auto finish = std::move(finish_);
@@ -162,6 +177,7 @@ void PendingWork::wait() {
     } catch (const std::exception& error) {
       throw std::runtime_error(collectiveFailureMessage(description_, errorText(error), timeout_));
     }
+    releaseOnThisThread(work);
   }
   if (finish) finish();
 }
@@ -192,11 +208,14 @@ void Group::runBlocking(const char* operation, int64_t bytes,
                         const std::function<c10::intrusive_ptr<c10d::Work>()>& launch) {
   const std::string description = describe(operation, bytes);
   ActivityScope scope(description.c_str());
+  c10::intrusive_ptr<c10d::Work> work;
   try {
-    launch()->wait();
+    work = launch();
+    work->wait();
   } catch (const std::exception& error) {
     throw std::runtime_error(collectiveFailureMessage(description, errorText(error), spec_.timeout));
   }
+  releaseOnThisThread(work);
 }
 
 void Group::allReduce(at::Tensor& tensor, ReduceOp op) {

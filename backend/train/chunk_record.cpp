@@ -75,6 +75,16 @@ void ChunkRecord::record(int step, const Zero3Engine& engine, const Zero3TierFig
                       {"param_tier", tierName(engine.paramTier(c))},
                       {"optim_tier", tierName(engine.optimTier(c))}});
   }
+  // auto placement: the non-model memory its first step traced, per stage position.
+  nlohmann::json trace = nlohmann::json::array();
+  for (const Zero3TracePoint& point : engine.nonModelTrace()) {
+    trace.push_back({{"position", point.position},
+                     {"stage", point.stage},
+                     {"phase", point.phase},
+                     {"peak_bytes", point.peak_bytes},
+                     {"entry_bytes", point.entry_bytes},
+                     {"operators", point.operators}});
+  }
   nlohmann::json steps = steps_->first;
   if (!steps_->latest.is_null()) steps.push_back(steps_->latest);
   const nlohmann::json record = {{"rank", identity_.rank},
@@ -85,6 +95,7 @@ void ChunkRecord::record(int step, const Zero3Engine& engine, const Zero3TierFig
                                  {"working_bytes", engine.workingBytes()},
                                  {"placement", identity_.placement},
                                  {"chunks", std::move(chunks)},
+                                 {"non_model_trace", std::move(trace)},
                                  {"steps", std::move(steps)}};
   writeFileDurably(file_, record.dump(1) + "\n");
 }

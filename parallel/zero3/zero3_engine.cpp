@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "kernels/cpu_adamw.h"
 #include "kernels/tensor_adamw.h"
@@ -16,6 +17,7 @@
 #include "memory/tensor_state.h"
 #include "parallel/gradient_ready_hooks.h"
 #include "parallel/zero/test_hooks.h"
+#include "parallel/zero3/operator_observer.h"
 
 namespace behemoth {
 namespace {
@@ -25,6 +27,9 @@ std::string mib(std::int64_t bytes) {
   std::snprintf(text, sizeof text, "%.2f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   return text;
 }
+
+// MiB for reading, bytes for the cases where two figures round alike.
+std::string mibAndBytes(std::int64_t bytes) { return mib(bytes) + " (" + std::to_string(bytes) + " bytes)"; }
 
 std::int64_t bytesOf(const at::Tensor& t) { return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0; }
 
@@ -96,11 +101,24 @@ struct Zero3Engine::State {
   std::optional<LossScaler> scaler;
   TierLedger ledger;
   std::int64_t device_peak = 0;
-  // auto placement: the most non-model bytes seen at each position of the use sequence.
+  std::int64_t host_bytes = 0;  // parameter and optimizer shards in host memory
+  // auto placement: the most non-model bytes seen at each position of the use sequence, at any
+  // operator of the traced first step; the operators seen there, and the bytes at the position's entry.
   std::vector<std::int64_t> non_model_trace;
+  std::vector<std::int64_t> trace_operators;
+  std::vector<std::int64_t> trace_entry_bytes;
   bool traced = false;
   int position = 0;
+  bool in_stage = false;                // between a stage's entry and the step's reduction
+  bool in_step = false;                 // between zeroGrad() and the end of step()
   std::int64_t non_model_baseline = 0;  // live bytes outside the tiers when the step began
+  // Memory at every operator (auto placement, or a budget to check): on the thread that trains.
+  std::unique_ptr<OperatorObserver> operator_observer;
+  std::thread::id training_thread = std::this_thread::get_id();
+  std::string overrun;  // the first budget overrun an operator saw; thrown at the next engine call
+  // fullParameter's last gathered chunk (host memory), dropped when the parameters change.
+  std::size_t full_chunk = 0;
+  at::Tensor full_values;
   std::unique_ptr<GradientReadyHooks> gradient_hooks;
 
   State(std::vector<at::Tensor> p, std::vector<std::string> n, std::vector<bool> d, StageUses u, Group& g,
@@ -139,12 +157,13 @@ struct Zero3Engine::State {
   // counting allocator sees too, so they are taken out; what lived before the step (the corpus,
   // the batch sampler) is host data, not the device's.
   std::int64_t liveOutsideTiers() const {
-    return options.live_tensor_bytes ? options.live_tensor_bytes() - tierBytes(Tier::host) : 0;
+    return options.live_tensor_bytes ? options.live_tensor_bytes() - host_bytes : 0;
   }
   std::int64_t nonModelBytes() const { return std::max<std::int64_t>(0, liveOutsideTiers() - non_model_baseline); }
 
   std::int64_t tierBytes(Tier tier) const {
     if (tier == Tier::device) return device.liveBytes();
+    if (tier == Tier::host) return host_bytes;
     std::int64_t bytes = 0;
     for (const Chunk& c : chunks) {
       if (c.param_tier == tier) bytes += bytesOf(c.param_shard);
@@ -156,15 +175,45 @@ struct Zero3Engine::State {
   // The device tier plus the non-model tensors beside it, checked against the budget at every
   // gather and prefetch: exceeding it is an error, never a silent overrun.
   void checkBudget(const char* doing, std::size_t chunk) {
+    throwIfOverrun();
     const std::int64_t used = device.liveBytes() + nonModelBytes();
     device_peak = std::max(device_peak, used);
     const std::int64_t budget = options.device_budget_bytes;
     if (budget > 0 && used > budget) {
-      throw std::runtime_error("parallel.device_budget_mb: rank " + std::to_string(options.world_rank) + " " + doing +
-                               " chunk " + std::to_string(chunk) + " at " + ledger.stage() + " (" + ledger.phase() +
-                               ") needs " + mib(used) + " on the device (" + mib(device.liveBytes()) +
-                               " of chunks, the rest non-model), over the budget of " + mib(budget));
+      throw std::runtime_error(overBudget(std::string(doing) + " chunk " + std::to_string(chunk), used));
     }
+  }
+
+  std::string overBudget(const std::string& doing, std::int64_t used) const {
+    return "parallel.device_budget_mb: rank " + std::to_string(options.world_rank) + " " + doing + " at " +
+           ledger.stage() + " (" + ledger.phase() + ") needs " + mibAndBytes(used) + " on the device (" +
+           mib(device.liveBytes()) + " of chunks, the rest non-model), over the budget of " +
+           mibAndBytes(options.device_budget_bytes);
+  }
+
+  // An operator cannot throw from inside its bookkeeping: the overrun it saw surfaces at the next
+  // gather, stage boundary, reduction or update.
+  void throwIfOverrun() {
+    if (overrun.empty()) return;
+    const std::string message = std::move(overrun);
+    overrun.clear();
+    throw std::runtime_error(message);
+  }
+
+  // At every operator of the training thread: the device's use (its peak, the budget) and, in the
+  // traced first step, the non-model memory at the current position.
+  void observeOperator(const char* name, bool starting) {
+    if (!in_step || std::this_thread::get_id() != training_thread) return;
+    const std::int64_t non_model = nonModelBytes();
+    const std::int64_t used = device.liveBytes() + non_model;
+    device_peak = std::max(device_peak, used);
+    if (options.auto_placement && !traced && in_stage) {
+      const auto p = static_cast<std::size_t>(position);
+      non_model_trace[p] = std::max(non_model_trace[p], non_model);
+      if (starting) ++trace_operators[p];
+    }
+    const std::int64_t budget = options.device_budget_bytes;
+    if (budget > 0 && used > budget && overrun.empty()) overrun = overBudget(std::string("operator ") + name, used);
   }
 
   void setParameterViews(std::size_t c) {
@@ -182,6 +231,8 @@ struct Zero3Engine::State {
     at::Tensor moved = onTier(to, chunk.shard, working_dtype, unused_offset);
     moved.copy_(chunk.param_shard);
     ledger.add({c, "param", chunk.param_tier, to, bytesOf(moved), "", ""});
+    if (chunk.param_tier == Tier::host) host_bytes -= bytesOf(moved);
+    if (to == Tier::host) host_bytes += bytesOf(moved);
     chunk.param_shard = moved;
     chunk.param_tier = to;
   }
@@ -274,13 +325,16 @@ struct Zero3Engine::State {
 
   void recordNonModel() {
     if (!options.auto_placement || traced) return;
-    auto& seen = non_model_trace[static_cast<std::size_t>(position)];
-    seen = std::max(seen, nonModelBytes());
+    const auto p = static_cast<std::size_t>(position);
+    const std::int64_t now = nonModelBytes();
+    non_model_trace[p] = std::max(non_model_trace[p], now);
+    trace_entry_bytes[p] = std::max(trace_entry_bytes[p], now);
   }
 
   void enterStage(int stage, bool backward) {
     position = backward ? backwardPosition(stage) : forwardPosition(stage);
     ledger.setPhase(backward ? "backward" : "forward", stageName(stage, options.layers));
+    in_stage = true;
     recordNonModel();
     for (const std::size_t c : stage_chunks[static_cast<std::size_t>(stage)]) gather(c);
     for (const std::size_t k : uses.uses[static_cast<std::size_t>(stage)]) {
@@ -363,6 +417,8 @@ Zero3Engine::Zero3Engine(std::vector<at::Tensor> params, std::vector<std::string
     // later steps move shards to the device as the budget allows.
     for (std::size_t c = 0; c + (has_persistent ? 1 : 0) < count; ++c) placement.param[c] = Tier::host;
     s.non_model_trace.assign(static_cast<std::size_t>(s.positions()), 0);
+    s.trace_operators.assign(static_cast<std::size_t>(s.positions()), 0);
+    s.trace_entry_bytes.assign(static_cast<std::size_t>(s.positions()), 0);
   }
   const bool fp32 = s.working_dtype == at::kFloat;
   const bool rounded = o.round_working_to.has_value();
@@ -441,8 +497,17 @@ Zero3Engine::Zero3Engine(std::vector<at::Tensor> params, std::vector<std::string
   s.gradient_hooks = std::make_unique<GradientReadyHooks>(s.params, [state = state_.get()](std::size_t k) {
     state->gradientReady(k);
   });
+  for (const Chunk& c : s.chunks) {
+    if (c.param_tier == Tier::host) s.host_bytes += bytesOf(c.param_shard);
+    if (c.optim_tier == Tier::host) s.host_bytes += bytesOf(c.grad) + bytesOf(c.master) + bytesOf(c.exp_avg) + bytesOf(c.exp_avg_sq);
+  }
   s.ledger.takeStep();
   s.device.resetPeak();
+  if (o.live_tensor_bytes && (o.auto_placement || o.device_budget_bytes > 0)) {
+    s.operator_observer = std::make_unique<OperatorObserver>([state = state_.get()](const char* name, bool starting) {
+      state->observeOperator(name, starting);
+    });
+  }
 }
 
 Zero3Engine::~Zero3Engine() = default;
@@ -455,6 +520,7 @@ void Zero3Engine::beforeStage(int stage) {
 
 at::Tensor Zero3Engine::afterStage(int stage, const at::Tensor& output) {
   State& s = *state_;
+  s.throwIfOverrun();
   if (s.in_backward) return output;
   for (const std::size_t k : s.uses.uses[static_cast<std::size_t>(stage)]) {
     s.states[k] = checkedTransition(s.names[k], s.states[k], TensorState::holding);
@@ -476,6 +542,7 @@ at::Tensor Zero3Engine::afterStage(int stage, const at::Tensor& output) {
 
 void Zero3Engine::beforeStageBackward(int stage) {
   State& s = *state_;
+  s.throwIfOverrun();
   s.in_backward = true;
   s.enterStage(stage, /*backward=*/true);
 }
@@ -484,6 +551,8 @@ void Zero3Engine::zeroGrad() {
   State& s = *state_;
   for (Chunk& c : s.chunks) c.grad.zero_();
   s.non_model_baseline = s.liveOutsideTiers();
+  s.in_step = true;
+  s.full_values = at::Tensor();
 }
 
 void Zero3Engine::beginBackward(bool /*last_micro_batch*/) {
@@ -510,6 +579,8 @@ void Zero3Engine::finishReduction() {
                            " got no gradient)");
   }
   s.in_backward = false;
+  s.in_stage = false;
+  s.throwIfOverrun();
   if (s.options.auto_placement && !s.traced) s.traced = true;
 }
 
@@ -517,6 +588,12 @@ Zero3StepOutcome Zero3Engine::step(double lr, double max_norm) {
   State& s = *state_;
   at::NoGradGuard no_grad;
   s.ledger.setPhase("update", "update");
+  s.full_values = at::Tensor();  // the update changes every shard
+  // The step's operators are watched until the update ends, however it ends.
+  struct StepEnd {
+    State& s;
+    ~StepEnd() { s.in_step = false; }
+  } step_end{s};
   Zero3StepOutcome outcome;
   outcome.loss_scale = lossScale();
   if (const auto& hook = zeroGradientHookForTesting()) hook(s.dp.rank(), s.steps_called, s.chunks.front().grad);
@@ -595,6 +672,7 @@ Zero3StepOutcome Zero3Engine::step(double lr, double max_norm) {
       s.dp.allGatherInto(own, chunk.payload);
     }
   }
+  s.throwIfOverrun();
   return outcome;
 }
 
@@ -611,8 +689,15 @@ at::Tensor Zero3Engine::fullParameter(std::size_t k) {
   if (chunk.gathered) {
     full = chunk.payload;
   } else {
-    full = at::empty({chunk.spec.capacity}, at::TensorOptions().dtype(s.working_dtype));
-    s.dp.allGatherInto(chunk.param_shard.contiguous(), full);
+    // Callers walk the parameters in order (checkpoints, the final weights): consecutive ones
+    // mostly share a chunk, gathered once. Every rank asks in the same order, so every rank hits
+    // and misses alike and the collectives match.
+    if (s.full_chunk != c || !s.full_values.defined()) {
+      s.full_values = at::empty({chunk.spec.capacity}, at::TensorOptions().dtype(s.working_dtype));
+      s.dp.allGatherInto(chunk.param_shard.contiguous(), s.full_values);
+      s.full_chunk = c;
+    }
+    full = s.full_values;
   }
   return full.narrow(0, member->offset, member->numel).view(s.params[k].sizes()).to(at::kFloat).clone();
 }
@@ -651,6 +736,18 @@ const ChunkLayout& Zero3Engine::layout() const { return state_->layout; }
 Tier Zero3Engine::paramTier(std::size_t chunk) const { return state_->chunks.at(chunk).param_tier; }
 Tier Zero3Engine::optimTier(std::size_t chunk) const { return state_->chunks.at(chunk).optim_tier; }
 const std::vector<std::string>& Zero3Engine::names() const { return state_->names; }
+std::vector<Zero3TracePoint> Zero3Engine::nonModelTrace() const {
+  const State& s = *state_;
+  std::vector<Zero3TracePoint> points;
+  if (!s.traced) return points;
+  for (int p = 0; p < s.positions(); ++p) {
+    const auto q = static_cast<std::size_t>(p);
+    points.push_back({p, stageName(s.stageAt(p), s.options.layers), p < s.stages() ? "forward" : "backward",
+                      s.non_model_trace[q], s.trace_entry_bytes[q], s.trace_operators[q]});
+  }
+  return points;
+}
+
 int Zero3Engine::workingBytes() const { return static_cast<int>(state_->workingBytes()); }
 
 std::vector<Zero3StateView> Zero3Engine::stateViews() {
@@ -677,6 +774,7 @@ void Zero3Engine::restoreLossScale(double scale, int clean_steps) {
 void Zero3Engine::afterStateLoaded() {
   State& s = *state_;
   at::NoGradGuard no_grad;
+  s.full_values = at::Tensor();
   for (Chunk& chunk : s.chunks) {
     if (chunk.master.defined()) s.setWorking(chunk.param_shard, chunk.master);
     if (chunk.spec.persistent) {

@@ -84,6 +84,17 @@ struct Zero3TierFigures {
   std::vector<TierMove> moves;                 // every copy between tiers in the step
 };
 
+// auto placement: what the traced first step saw at one position of the use sequence (a stage's
+// forward or backward).
+struct Zero3TracePoint {
+  int position = 0;
+  std::string stage;               // "embed", "block N", "head"
+  std::string phase;               // "forward" | "backward"
+  std::int64_t peak_bytes = 0;     // the most non-model bytes at any of its operators
+  std::int64_t entry_bytes = 0;    // the non-model bytes when the stage began
+  std::int64_t operators = 0;      // operators observed
+};
+
 // One parameter piece of this rank's shards, as views into the live state (checkpoints).
 struct Zero3StateView {
   std::size_t param = 0;
@@ -130,7 +141,9 @@ class Zero3Engine final : public StageHooks {
   Tier paramTier(std::size_t chunk) const;
   Tier optimTier(std::size_t chunk) const;
   const std::vector<std::string>& names() const;
-  int workingBytes() const;  // bytes per element of the working parameters
+  int workingBytes() const;
+  // auto placement: the traced first step's non-model memory per position (empty until traced).
+  std::vector<Zero3TracePoint> nonModelTrace() const;  // bytes per element of the working parameters
 
   // Checkpoints: views of this rank's shards, and AdamW's update count.
   std::vector<Zero3StateView> stateViews();

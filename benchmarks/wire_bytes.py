@@ -59,6 +59,10 @@ RUNS = [
     ("dp, reduce bf16", {"parallel.zero": 0, "parallel.reduce_dtype": "bf16"}),
     ("zero2, reduce fp32", {"parallel.zero": 2, "parallel.reduce_dtype": "fp32"}),
     ("zero2, reduce bf16", {"parallel.zero": 2, "parallel.reduce_dtype": "bf16"}),
+    # ZeRO-3: chunks all-gathered in forward and again in backward, gradients reduce-scattered.
+    ("zero3, reduce fp32", {"parallel.zero": 3, "parallel.reduce_dtype": "fp32"}),
+    ("zero3 host tiers, reduce fp32", {"parallel.zero": 3, "parallel.reduce_dtype": "fp32",
+                                       "parallel.offload_param_fraction": 1.0, "parallel.offload_optim_fraction": 1.0}),
 ]
 
 
@@ -68,6 +72,7 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=8, help="N: each configuration runs N and 2N steps")
     parser.add_argument("--json", help="write the report here (default benchmarks/results/wire_bytes-DATE.json)")
     parser.add_argument("--reps", type=int, default=2, help="repetitions of every run; the cleanest is used")
+    parser.add_argument("--runs", default="", help="only the runs whose name contains this (e.g. zero3)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed for one run")
     parser.add_argument("--inside", metavar="RESULTS", help=argparse.SUPPRESS)  # the namespaced half
     args = parser.parse_args(argv)
@@ -159,6 +164,8 @@ def measure(args):
     results = {}
     with tempfile.TemporaryDirectory(prefix="wire_bytes-") as out_root:
         for name, overrides in RUNS:
+            if args.runs not in name:
+                continue
             short, full = (cleanest_run(args, overrides, steps, out_root) for steps in (args.steps, 2 * args.steps))
             print(f"[{name}] {short['loopback_tx_bytes']} / {full['loopback_tx_bytes']} loopback bytes", file=sys.stderr,
                   flush=True)
@@ -217,7 +224,7 @@ def main(argv=None):
     load_before = os.getloadavg()
     with tempfile.NamedTemporaryFile(prefix="wire_bytes-", suffix=".json") as handoff:
         command = ["unshare", "--net", "--", sys.executable, os.path.abspath(__file__), "--bin", args.bin,
-                   "--steps", str(args.steps), "--reps", str(args.reps), "--timeout", str(args.timeout), "--inside", handoff.name]
+                   "--steps", str(args.steps), "--reps", str(args.reps), "--timeout", str(args.timeout), "--runs", args.runs, "--inside", handoff.name]
         done = subprocess.run(command)
         if done.returncode != 0:
             raise RuntimeError(f"the namespaced measurement failed (exit status {done.returncode})")

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "backend/hf/hf_checkpoint.h"
 #include "backend/model/hf_config.h"
 #include "backend/project/json_fields.h"
 #include "backend/project/strict_json.h"
@@ -50,12 +51,32 @@ void requireInRange(const JsonFields& fields, const char* key, double value, dou
   }
 }
 
-ModelConfig parseModel(const json& section, const std::string& base_dir, std::optional<std::string>& hf_path) {
+ModelConfig parseModel(const json& section, const std::string& base_dir, std::optional<std::string>& hf_path,
+                       std::optional<std::string>& pretrained_dir) {
   const JsonFields fields(section, "model",
                           {"arch", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len", "vocab_size",
-                           "norm_eps", "rope_theta", "tie_embeddings", "dropout", "init_std", "hf_config"});
+                           "norm_eps", "rope_theta", "tie_embeddings", "dropout", "init_std", "hf_config",
+                           "hf_pretrained"});
   ModelConfig model;
   hf_path.reset();
+  pretrained_dir.reset();
+  if (fields.has("hf_pretrained")) {
+    // A Hugging Face model directory: its config.json gives the sizes, its weights the values.
+    if (fields.has("hf_config")) fields.fail("hf_config", "give model.hf_pretrained or model.hf_config, not both");
+    std::string given;
+    fields.read("hf_pretrained", given);
+    const std::string dir = resolveAgainst(base_dir, given);
+    std::error_code error;
+    if (!fs::is_directory(dir, error)) fields.fail("hf_pretrained", "no such directory: " + dir.substr(0, 200));
+    const std::string config = (fs::path(dir) / "config.json").string();
+    if (!fs::is_regular_file(config, error)) fields.fail("hf_pretrained", dir.substr(0, 200) + " has no config.json");
+    try {
+      model = modelConfigFromHfFile(config);
+    } catch (const std::exception& failure) {
+      fields.fail("hf_pretrained", std::string(failure.what()));
+    }
+    pretrained_dir = dir;
+  }
   if (fields.has("hf_config")) {
     std::string given;
     fields.read("hf_config", given);
@@ -75,7 +96,7 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
     if (name != "gpt" && name != "llama") fields.fail("arch", "unknown architecture '" + name + "' (expected gpt or llama)");
     model.arch = archFromName(name);
     // Without a config.json to say otherwise, GPT-2 ties its embeddings and LLaMA does not.
-    if (!hf_path) model.tie_embeddings = model.arch == Arch::gpt;
+    if (!hf_path && !pretrained_dir) model.tie_embeddings = model.arch == Arch::gpt;
   }
   fields.read("n_layer", model.n_layer);
   fields.read("n_head", model.n_head);
@@ -90,6 +111,16 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
   fields.read("dropout", model.dropout);
   fields.read("init_std", model.init_std);
   model.validate();
+  // The weights must be what these sizes build: every tensor present, none extra, shapes equal.
+  if (pretrained_dir) {
+    try {
+      HfCheckpoint::open(*pretrained_dir, model);
+    } catch (const std::invalid_argument& failure) {
+      const std::string text = failure.what();
+      const std::string prefix = "model.hf_pretrained: ";
+      fields.fail("hf_pretrained", text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : text);
+    }
+  }
   return model;
 }
 
@@ -346,7 +377,7 @@ Project projectFromJson(const json& document, const std::string& base_dir) {
   fields.read("name", project.name);
   if (project.name.empty()) fields.fail("name", "must not be empty");
   if (!fields.has("model")) throw std::invalid_argument("model: required section is missing");
-  project.model = parseModel(fields.at("model"), base_dir, project.model_hf_config);
+  project.model = parseModel(fields.at("model"), base_dir, project.model_hf_config, project.model_hf_pretrained);
   if (fields.has("data")) project.data = parseData(fields.at("data"), base_dir);
   if (fields.has("devices")) project.devices = parseDevices(fields.at("devices"));
   if (fields.has("parallel")) project.plan = parsePlan(fields.at("parallel"));
@@ -382,6 +413,7 @@ json projectToJson(const Project& project) {
                 {"rope_theta", m.rope_theta}, {"tie_embeddings", m.tie_embeddings},
                 {"dropout", m.dropout},       {"init_std", m.init_std}};
   if (project.model_hf_config) model["hf_config"] = *project.model_hf_config;
+  if (project.model_hf_pretrained) model["hf_pretrained"] = *project.model_hf_pretrained;
   const DataConfig& d = project.data;
   const DevicesConfig& dev = project.devices;
   const OptimizerConfig& o = project.optimizer;

@@ -72,6 +72,8 @@ struct Project {
   std::string name = "untitled";
   ModelConfig model;
   std::optional<std::string> model_hf_config;  // path of a Hugging Face config.json, if used
+  // A Hugging Face model directory whose weights initialise the model (its config.json gives the sizes).
+  std::optional<std::string> model_hf_pretrained;
   DataConfig data;
   DevicesConfig devices;
   Plan plan;

@@ -25,6 +25,8 @@
 #include "backend/pipeline/step_trace.h"
 #include "backend/train/checkpoint_loading.h"
 #include "backend/train/checkpoint_saver.h"
+#include "backend/hf/hf_checkpoint.h"
+#include "backend/hf/hf_import.h"
 #include "backend/train/chunk_record.h"
 #include "backend/train/lr_schedule.h"
 #include "backend/train/parameter_updater.h"
@@ -130,6 +132,7 @@ struct Trainer::State {
   std::vector<CheckpointPart> checkpointParts() const;
   TrainingState trainingState(std::int64_t steps_done) const;
   void resumeFrom(const std::filesystem::path& step_dir);
+  void importPretrained(const std::string& dir);
 };
 
 std::vector<CheckpointPart> Trainer::State::checkpointParts() const {
@@ -207,6 +210,16 @@ void Trainer::State::resumeFrom(const std::filesystem::path& step_dir) {
   resumed_layout = state.layout;
 }
 
+// model.hf_pretrained: every rank fills the slices it holds from the Hugging Face files.
+void Trainer::State::importPretrained(const std::string& dir) {
+  ActivityScope activity("loading Hugging Face weights");
+  const HfCheckpoint checkpoint = HfCheckpoint::open(dir, project.model);
+  HfImportOptions options;
+  options.round_working_to_half = project.precision == Precision::fp16;
+  importHfWeights(checkpoint, checkpointParts(), options);
+  updater->afterStateLoaded();
+}
+
 Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
     : state_(std::make_unique<State>(std::move(project), world)) {
   State& s = *state_;
@@ -274,7 +287,11 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   requireSameCorpusOnEveryRank(*corpus, world.world());
   s.sampler = std::make_unique<BatchSampler>(std::move(corpus), sampling);
   if (s.pipelined()) s.setUpPipeline();
-  if (s.options.resume_from) s.resumeFrom(*s.options.resume_from);
+  if (s.options.resume_from) {
+    s.resumeFrom(*s.options.resume_from);
+  } else if (p.model_hf_pretrained) {
+    s.importPretrained(*p.model_hf_pretrained);
+  }
   s.saver = std::make_unique<CheckpointSaver>(p.train.out_dir, world.world(), p.train.checkpoint_keep, p.train.checkpoint_async);
 }
 

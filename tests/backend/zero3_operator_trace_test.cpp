@@ -73,7 +73,9 @@ TEST(Zero3OperatorTrace, AutoPlacementTracesEveryOperatorOfEveryStage) {
     EXPECT_GE(peak, entry);
     // Inside every block, forward and backward, memory rises above what the block began with: a
     // trace taken at stage boundaries alone would reserve too little there.
-    if (point.at("stage").get<std::string>().rfind("block", 0) == 0) EXPECT_GT(peak, entry);
+    if (point.at("stage").get<std::string>().rfind("block", 0) == 0) {
+      EXPECT_GT(peak, entry);
+    }
   }
   // Forward positions come first, in stage order; backward positions mirror them.
   EXPECT_EQ(trace.front().at("stage"), "embed");

@@ -1,0 +1,122 @@
+#include "backend/hf/hf_import.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace behemoth {
+namespace {
+
+// A read-only mapping of a whole file, unmapped when it goes.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::invalid_argument("model.hf_pretrained: " + file.string() + ": cannot open");
+    bytes_ = static_cast<std::size_t>(std::filesystem::file_size(file));
+    void* data = bytes_ ? ::mmap(nullptr, bytes_, PROT_READ, MAP_SHARED, fd, 0) : nullptr;
+    ::close(fd);
+    if (data == MAP_FAILED) throw std::invalid_argument("model.hf_pretrained: " + file.string() + ": cannot map");
+    data_ = static_cast<const std::byte*>(data);
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<std::byte*>(data_), bytes_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const std::byte* data() const { return data_; }
+
+ private:
+  const std::byte* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+float readElement(const std::byte* base, std::int64_t index, const std::string& dtype) {
+  if (dtype == "F32") {
+    float value;
+    std::memcpy(&value, base + index * 4, 4);
+    return value;
+  }
+  std::uint16_t bits;
+  std::memcpy(&bits, base + index * 2, 2);
+  if (dtype == "BF16") return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
+  return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
+}
+
+// The slice's elements, in its order, as fp32: element (g0, g1) of the engine's global tensor is
+// element (g1, g0) of a transposed stored tensor.
+std::vector<float> readSlice(const HfCheckpoint::Tensor& tensor, const std::byte* data, const TensorSlice& slice,
+                             const std::vector<std::int64_t>& shape) {
+  std::vector<float> values(static_cast<std::size_t>(slice.numel));
+  const std::string& dtype = tensor.entry.dtype;
+  if (shape.size() == 1) {
+    for (std::int64_t i = 0; i < slice.numel; ++i) values[i] = readElement(data, slice.begin[0] + slice.flat_begin + i, dtype);
+    return values;
+  }
+  const std::int64_t box_columns = slice.size[1];
+  for (std::int64_t i = 0; i < slice.numel; ++i) {
+    const std::int64_t flat = slice.flat_begin + i;
+    const std::int64_t row = slice.begin[0] + flat / box_columns;
+    const std::int64_t column = slice.begin[1] + flat % box_columns;
+    const std::int64_t stored = tensor.transposed ? column * shape[0] + row : row * shape[1] + column;
+    values[i] = readElement(data, stored, dtype);
+  }
+  return values;
+}
+
+}  // namespace
+
+std::int64_t importHfWeights(const HfCheckpoint& checkpoint, const std::vector<CheckpointPart>& parts,
+                             const HfImportOptions& options) {
+  std::map<std::filesystem::path, std::unique_ptr<MappedFile>> mapped;
+  std::int64_t bytes_read = 0;
+  at::NoGradGuard no_grad;
+  for (const CheckpointPart& part : parts) {
+    const auto slash = part.name.find('/');
+    const std::string kind = part.name.substr(0, slash);
+    if (kind != "model" && kind != "master") continue;
+    const HfCheckpoint::Tensor& tensor = checkpoint.tensorOf(part.name.substr(slash + 1));
+    if (part.shape.size() > 2) throw std::invalid_argument("model.hf_pretrained: " + part.name + " has more than 2 dimensions");
+    auto& file = mapped[tensor.file];
+    if (!file) file = std::make_unique<MappedFile>(tensor.file);
+    const std::byte* data = file->data() + tensor.data_offset + tensor.entry.begin;
+    const int element_bytes = tensor.entry.dtype == "F32" ? 4 : 2;
+    for (const SliceOfValues& piece : part.slices) {
+      std::vector<float> values = readSlice(tensor, data, piece.slice, part.shape);
+      bytes_read += piece.slice.numel * element_bytes;
+      at::Tensor source = at::from_blob(values.data(), {piece.slice.numel}, at::kFloat);
+      if (kind == "model" && options.round_working_to_half) source = source.to(at::kHalf);
+      part.values.narrow(0, piece.values_offset, piece.slice.numel).copy_(source);
+    }
+  }
+  return bytes_read;
+}
+
+std::int64_t importHfWeightsIntoParameters(const HfCheckpoint& checkpoint,
+                                           const std::vector<std::pair<std::string, at::Tensor>>& parameters) {
+  std::vector<CheckpointPart> parts;
+  for (const auto& [name, parameter] : parameters) {
+    CheckpointPart part;
+    part.name = "model/" + name;
+    part.shape = parameter.sizes().vec();
+    part.values = parameter.detach().view({-1});
+    SliceOfValues whole;
+    whole.slice.begin.assign(part.shape.size(), 0);
+    whole.slice.size = part.shape;
+    whole.slice.numel = parameter.numel();
+    part.slices.push_back(whole);
+    parts.push_back(std::move(part));
+  }
+  return importHfWeights(checkpoint, parts);
+}
+
+}  // namespace behemoth

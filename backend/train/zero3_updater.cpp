@@ -6,6 +6,7 @@
 #include "backend/metrics/tensor_memory.h"
 #include "backend/model/language_model.h"
 #include "backend/project/project.h"
+#include "backend/train/fp16_scaling.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/reduce_dtype.h"
 #include "parallel/zero3/zero3_engine.h"
@@ -63,13 +64,9 @@ class Zero3Updater final : public ParameterUpdater {
     options.offload_dir = plan.offload_dir;
     options.prefetch = plan.prefetch;
     options.comm_dtype = gradientReduceDtype(project);
-    if (project.precision == Precision::fp16) {
-      LossScalerOptions scaling;
-      scaling.initial_scale = project.optimizer.loss_scale;
-      scaling.growth_interval = project.optimizer.loss_scale_window;
-      options.loss_scaling = scaling;
-      if (working.front().scalar_type() != at::kHalf) options.round_working_to = at::kHalf;
-    }
+    const Fp16Scaling fp16 = fp16ScalingFor(project, working.front());
+    options.loss_scaling = fp16.loss_scaling;
+    options.round_working_to = fp16.round_working_to;
     options.beta1 = project.optimizer.beta1;
     options.beta2 = project.optimizer.beta2;
     options.eps = project.optimizer.eps;

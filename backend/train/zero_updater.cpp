@@ -1,5 +1,6 @@
 // ZeRO stage 1 or 2 (parallel/zero/) behind the trainer's ParameterUpdater interface.
 #include "backend/project/project.h"
+#include "backend/train/fp16_scaling.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/reduce_dtype.h"
 #include "parallel/zero/zero_optimizer.h"
@@ -19,13 +20,9 @@ class ZeroUpdater final : public ParameterUpdater {
     options.overlap = project.plan.overlap;
     options.offload = project.plan.offload_optimizer;
     options.comm_dtype = gradientReduceDtype(project);
-    if (project.precision == Precision::fp16) {
-      LossScalerOptions scaling;
-      scaling.initial_scale = project.optimizer.loss_scale;
-      scaling.growth_interval = project.optimizer.loss_scale_window;
-      options.loss_scaling = scaling;
-      if (working.front().scalar_type() != at::kHalf) options.round_working_to = at::kHalf;
-    }
+    const Fp16Scaling fp16 = fp16ScalingFor(project, working.front());
+    options.loss_scaling = fp16.loss_scaling;
+    options.round_working_to = fp16.round_working_to;
     options.beta1 = project.optimizer.beta1;
     options.beta2 = project.optimizer.beta2;
     options.eps = project.optimizer.eps;

@@ -40,15 +40,22 @@ class MappedFile {
   std::size_t bytes_ = 0;
 };
 
-float readElement(const std::byte* base, std::int64_t index, const std::string& dtype) {
-  if (dtype == "F32") {
+enum class StoredDtype { f32, bf16, f16 };
+
+StoredDtype storedDtype(const std::string& name) {
+  if (name == "F32") return StoredDtype::f32;
+  return name == "BF16" ? StoredDtype::bf16 : StoredDtype::f16;  // HfCheckpoint admits only these three
+}
+
+float readElement(const std::byte* base, std::int64_t index, StoredDtype dtype) {
+  if (dtype == StoredDtype::f32) {
     float value;
     std::memcpy(&value, base + index * 4, 4);
     return value;
   }
   std::uint16_t bits;
   std::memcpy(&bits, base + index * 2, 2);
-  if (dtype == "BF16") return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
+  if (dtype == StoredDtype::bf16) return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
   return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
 }
 
@@ -57,7 +64,7 @@ float readElement(const std::byte* base, std::int64_t index, const std::string& 
 std::vector<float> readSlice(const HfCheckpoint::Tensor& tensor, const std::byte* data, const TensorSlice& slice,
                              const std::vector<std::int64_t>& shape) {
   std::vector<float> values(static_cast<std::size_t>(slice.numel));
-  const std::string& dtype = tensor.entry.dtype;
+  const StoredDtype dtype = storedDtype(tensor.entry.dtype);
   if (shape.size() == 1) {
     for (std::int64_t i = 0; i < slice.numel; ++i) values[i] = readElement(data, slice.begin[0] + slice.flat_begin + i, dtype);
     return values;

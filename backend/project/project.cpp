@@ -1,8 +1,6 @@
 // Project files: strict parsing (every error names its JSON path), serialization and `--set` overrides.
 #include "backend/project/project.h"
 
-#include "memory/chunk_placement.h"
-
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -16,6 +14,7 @@
 #include "backend/model/hf_config.h"
 #include "backend/project/json_fields.h"
 #include "backend/project/strict_json.h"
+#include "memory/chunk_placement.h"
 
 namespace behemoth {
 namespace {

@@ -550,9 +550,9 @@ void Zero3Engine::beforeStageBackward(int stage) {
 void Zero3Engine::zeroGrad() {
   State& s = *state_;
   for (Chunk& c : s.chunks) c.grad.zero_();
+  s.full_values = at::Tensor();  // before the baseline: a cached gather is not the step's memory
   s.non_model_baseline = s.liveOutsideTiers();
   s.in_step = true;
-  s.full_values = at::Tensor();
 }
 
 void Zero3Engine::beginBackward(bool /*last_micro_batch*/) {

@@ -10,6 +10,8 @@ packages=(
                                       # serial, because every rank runs one math thread
   nlohmann-json3-dev libcli11-dev libsqlite3-dev
   libxxhash-dev                       # checkpoint checksums (xxHash)
+  libsentencepiece-dev sentencepiece  # SentencePiece tokenizers (data.tokenizer, behemoth tokenizer train)
+  python3-sentencepiece               # the independent tokenizer check and the speed baseline
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev xvfb xauth   # the Studio and its offscreen/GUI tests
   fonts-dejavu-core                   # readable text in offscreen renders and screenshots

@@ -15,8 +15,7 @@ namespace behemoth::ui {
 namespace {
 
 template <typename T>
-T valueOr(const ProjectDocument* document, const std::string& pointer, T fallback) {
-  const nlohmann::json value = document->value(pointer);
+T valueOr(const nlohmann::json& value, T fallback) {
   try {
     return value.is_null() ? fallback : value.get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -24,14 +23,23 @@ T valueOr(const ProjectDocument* document, const std::string& pointer, T fallbac
   }
 }
 
+template <typename T>
+T valueOr(const ProjectDocument* document, const std::string& pointer, T fallback) {
+  return valueOr(document->value(pointer), fallback);
+}
+
 }  // namespace
 
 void bindSpin(QSpinBox* spin, ProjectDocument* document, const std::string& pointer, int fallback) {
+  bindSpinOrElse(spin, document, pointer, FallbackValue([fallback] { return nlohmann::json(fallback); }));
+}
+
+void bindSpinOrElse(QSpinBox* spin, ProjectDocument* document, const std::string& pointer, const FallbackValue& fallback) {
   auto refresh = [=] {
     const QSignalBlocker block(spin);
     // Only a different value is set: re-setting the one being typed would reformat the text and
     // move the cursor past the suffix mid-edit.
-    const int value = valueOr(document, pointer, fallback);
+    const int value = valueOr(document, pointer, valueOr(fallback(), spin->value()));
     if (spin->value() != value) spin->setValue(value);
   };
   refresh();
@@ -64,9 +72,13 @@ void bindCheck(QCheckBox* check, ProjectDocument* document, const std::string& p
 }
 
 void bindCombo(QComboBox* combo, ProjectDocument* document, const std::string& pointer, const nlohmann::json& fallback) {
+  bindComboOrElse(combo, document, pointer, FallbackValue([fallback] { return fallback; }));
+}
+
+void bindComboOrElse(QComboBox* combo, ProjectDocument* document, const std::string& pointer, const FallbackValue& fallback) {
   auto refresh = [=] {
     const QSignalBlocker block(combo);
-    nlohmann::json value = document->value(pointer, fallback);
+    nlohmann::json value = document->value(pointer, fallback());
     const QString text = value.is_string() ? QString::fromStdString(value.get<std::string>()) : QString::fromStdString(value.dump());
     const int index = combo->findData(text);
     if (index >= 0) {
@@ -80,7 +92,7 @@ void bindCombo(QComboBox* combo, ProjectDocument* document, const std::string& p
   auto commit = [=](const QString& text) {
     bool is_number = false;
     const int number = text.toInt(&is_number);
-    const bool numeric_field = fallback.is_number();
+    const bool numeric_field = fallback().is_number();
     document->setValue(pointer, numeric_field && is_number ? nlohmann::json(number) : nlohmann::json(text.toStdString()));
   };
   QObject::connect(combo, qOverload<int>(&QComboBox::activated), document, [=](int index) {

@@ -6,6 +6,7 @@
 #include <QString>
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -20,11 +21,17 @@ namespace behemoth::ui {
 
 class ProjectDocument;
 
+// What a binding shows while the document has no value at its pointer, asked at every refresh
+// (the model picker's sizes fall back to a Hugging Face config.json's).
+using FallbackValue = std::function<nlohmann::json()>;
+
 void bindSpin(QSpinBox* spin, ProjectDocument* document, const std::string& pointer, int fallback);
+void bindSpinOrElse(QSpinBox* spin, ProjectDocument* document, const std::string& pointer, const FallbackValue& fallback);
 void bindDouble(QDoubleSpinBox* spin, ProjectDocument* document, const std::string& pointer, double fallback);
 void bindCheck(QCheckBox* check, ProjectDocument* document, const std::string& pointer, bool fallback);
 // Items' data (Qt::UserRole) hold the JSON values (as text: strings, or numbers via toInt()).
 void bindCombo(QComboBox* combo, ProjectDocument* document, const std::string& pointer, const nlohmann::json& fallback);
+void bindComboOrElse(QComboBox* combo, ProjectDocument* document, const std::string& pointer, const FallbackValue& fallback);
 void bindText(QLineEdit* edit, ProjectDocument* document, const std::string& pointer, const QString& fallback);
 // A comma-separated list of whole numbers ("4,4,2,2") as a JSON array; empty text removes the key.
 // An entry that is not a whole number is written as text, so the engine names it.

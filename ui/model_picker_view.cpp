@@ -2,7 +2,11 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -10,6 +14,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -19,6 +24,7 @@
 #include "backend/model/hf_config.h"
 #include "memory/model_description.h"
 #include "ui/field_binding.h"
+#include "ui/hf_model_panel.h"
 #include "ui/model_zoo.h"
 #include "ui/project_document.h"
 
@@ -35,10 +41,27 @@ QSpinBox* sizeSpin(int minimum, int maximum, const QString& special = {}) {
 
 QString gflops(double flops) { return QString::number(flops / 1e9, 'f', flops < 1e9 ? 3 : 2) + " GFLOP"; }
 
+// The first local folder among dragged URLs, or empty.
+QString droppedDirectory(const QMimeData* mime) {
+  if (!mime || !mime->hasUrls()) return {};
+  for (const QUrl& url : mime->urls()) {
+    if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isDir()) return url.toLocalFile();
+  }
+  return {};
+}
+
 }  // namespace
 
 ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : QWidget(parent), document_(document) {
   auto* layout = new QHBoxLayout(this);
+  setAcceptDrops(true);
+  // Read the project's Hugging Face directory before the size editors refresh: they show its
+  // config.json's sizes for the keys the project leaves out (slots run in connection order).
+  hf_panel_ = new HfModelPanel(this);
+  connect(document_, &ProjectDocument::changed, this, &ModelPickerView::syncHfModel);
+  connect(hf_panel_, &HfModelPanel::useTokenizer, document_,
+          [this](const QString& dir) { document_->setValue("/data/tokenizer", dir.toStdString()); });
+  syncHfModel();
 
   // Left: the zoo.
   auto* zoo_box = new QGroupBox(tr("Model zoo"), this);
@@ -65,12 +88,20 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
   preset_description_ = new QLabel(zoo_box);
   preset_description_->setWordWrap(true);
   preset_description_->setObjectName(QStringLiteral("hint"));
+  auto* open_hf = new QPushButton(tr("Open Hugging Face model…"), zoo_box);
+  open_hf->setObjectName(QStringLiteral("openHfModel"));
+  open_hf->setToolTip(tr("A GPT-2, LLaMA or Mistral directory: config.json and safetensors weights (or drop the folder here)"));
   auto* import = new QPushButton(tr("Import Hugging Face config.json…"), zoo_box);
-  import->setToolTip(tr("Read the sizes of a GPT-2, LLaMA or Mistral config.json"));
+  import->setToolTip(tr("Read only the sizes of a GPT-2, LLaMA or Mistral config.json"));
   zoo_layout->addWidget(presets_, 1);
   zoo_layout->addWidget(preset_description_);
+  zoo_layout->addWidget(open_hf);
   zoo_layout->addWidget(import);
-  layout->addWidget(zoo_box, 2);
+  auto* left = new QVBoxLayout;
+  left->addWidget(zoo_box, 1);
+  left->addWidget(hf_panel_);
+  layout->addLayout(left, 2);
+  fields_["model.hf_pretrained"] = hf_panel_->fact(QStringLiteral("directory"));
 
   // Middle: the sizes.
   auto* sizes_box = new QGroupBox(tr("Sizes"), this);
@@ -79,42 +110,49 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
   auto* arch = new QComboBox;
   arch->addItem(tr("GPT (LayerNorm, GELU MLP, learned positions)"), "gpt");
   arch->addItem(tr("LLaMA (RMSNorm, SwiGLU, rotary)"), "llama");
-  bindCombo(arch, document_, "/model/arch", "gpt");
+  bindComboOrElse(arch, document_, "/model/arch", sizeFallback("arch", "gpt"));
   addSizeField(form, tr("Architecture"), "model.arch", arch);
   auto* layers = sizeSpin(1, 1000);
-  bindSpin(layers, document_, "/model/n_layer", 2);
+  bindSpinOrElse(layers, document_, "/model/n_layer", sizeFallback("n_layer", 2));
   addSizeField(form, tr("Layers"), "model.n_layer", layers);
   auto* d_model = sizeSpin(1, 65536);
   d_model->setSingleStep(64);
-  bindSpin(d_model, document_, "/model/d_model", 64);
+  bindSpinOrElse(d_model, document_, "/model/d_model", sizeFallback("d_model", 64));
   addSizeField(form, tr("Hidden size (d_model)"), "model.d_model", d_model);
   auto* heads = sizeSpin(1, 1024);
-  bindSpin(heads, document_, "/model/n_head", 4);
+  bindSpinOrElse(heads, document_, "/model/n_head", sizeFallback("n_head", 4));
   addSizeField(form, tr("Attention heads"), "model.n_head", heads);
   auto* kv_heads = sizeSpin(-1, 1024, tr("same as heads"));
-  bindSpin(kv_heads, document_, "/model/n_kv_head", -1);
+  bindSpinOrElse(kv_heads, document_, "/model/n_kv_head", sizeFallback("n_kv_head", -1));
   addSizeField(form, tr("Key/value heads (GQA)"), "model.n_kv_head", kv_heads);
   auto* d_ff = sizeSpin(-1, 262144, tr("family default"));
   d_ff->setSingleStep(256);
-  bindSpin(d_ff, document_, "/model/d_ff", -1);
+  bindSpinOrElse(d_ff, document_, "/model/d_ff", sizeFallback("d_ff", -1));
   addSizeField(form, tr("MLP width (d_ff)"), "model.d_ff", d_ff);
   auto* seq = sizeSpin(2, 1 << 20);
   seq->setSingleStep(128);
-  bindSpin(seq, document_, "/model/seq_len", 64);
+  bindSpinOrElse(seq, document_, "/model/seq_len", sizeFallback("seq_len", 64));
   addSizeField(form, tr("Context length (tokens)"), "model.seq_len", seq);
   auto* vocab = sizeSpin(2, 1 << 22);
-  bindSpin(vocab, document_, "/model/vocab_size", 256);
+  bindSpinOrElse(vocab, document_, "/model/vocab_size", sizeFallback("vocab_size", 256));
   addSizeField(form, tr("Vocabulary"), "model.vocab_size", vocab);
   auto* tie = new QCheckBox(tr("share input embedding and output head"));
   auto refresh_tie = [this, tie] {
     const QSignalBlocker block(tie);
     const nlohmann::json value = document_->value("/model/tie_embeddings");
-    tie->setChecked(value.is_boolean() ? value.get<bool>() : document_->value("/model/arch", "gpt") == "gpt");
+    const bool family_default = document_->value("/model/arch", sizeFallback("arch", "gpt")()) == "gpt";
+    tie->setChecked(value.is_boolean() ? value.get<bool>() : hf_model_ ? hf_model_->config.tie_embeddings : family_default);
   };
   refresh_tie();
   connect(document_, &ProjectDocument::changed, tie, refresh_tie);
   connect(tie, &QCheckBox::toggled, document_, [this](bool on) { document_->setValue("/model/tie_embeddings", on); });
   addSizeField(form, tr("Tied embeddings"), "model.tie_embeddings", tie);
+  sizes_hint_ = new QLabel(tr("Sizes from the Hugging Face model's config.json. A size set here overrides it; "
+                               "the weights must still fit."),
+                            sizes_box);
+  sizes_hint_->setObjectName(QStringLiteral("hint"));
+  sizes_hint_->setWordWrap(true);
+  form->insertRow(0, sizes_hint_);
   error_ = new QLabel(sizes_box);
   error_->setObjectName(QStringLiteral("fieldError"));
   error_->setWordWrap(true);
@@ -144,6 +182,10 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
     const int index = item->data(Qt::UserRole).toInt();
     if (item->flags().testFlag(Qt::ItemIsEnabled) && index >= 0) choosePreset(index);
   });
+  connect(open_hf, &QPushButton::clicked, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model directory"), document_->baseDir());
+    if (!dir.isEmpty()) openHfModel(dir);
+  });
   connect(import, &QPushButton::clicked, this, [this] {
     const QString path = QFileDialog::getOpenFileName(this, tr("Import Hugging Face config.json"), document_->baseDir(),
                                                       tr("Hugging Face config (*.json)"));
@@ -156,6 +198,74 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
   });
   connect(document_, &ProjectDocument::changed, this, &ModelPickerView::syncPresetSelection);
   syncPresetSelection();
+  sizes_hint_->setVisible(hf_model_.has_value());
+}
+
+FallbackValue ModelPickerView::sizeFallback(const std::string& key, nlohmann::json fallback) const {
+  return [this, key, fallback] {
+    if (!hf_model_) return fallback;
+    const nlohmann::json sizes = modelJson(hf_model_->config);
+    return sizes.value(key, fallback);
+  };
+}
+
+void ModelPickerView::syncHfModel() {
+  const nlohmann::json given = document_->value("/model/hf_pretrained");
+  const QString dir = given.is_string()
+                          ? QDir::cleanPath(QDir(document_->baseDir()).absoluteFilePath(QString::fromStdString(given.get<std::string>())))
+                          : QString();
+  if (dir != hf_dir_) {
+    hf_dir_ = dir;
+    hf_model_.reset();
+    hf_panel_->showError({});
+    hf_panel_->clearSummary();
+    if (!dir.isEmpty()) {
+      try {
+        hf_model_ = readHfModelSummary(dir.toStdString());
+        hf_panel_->showSummary(*hf_model_);
+      } catch (const std::exception& error) {
+        hf_panel_->showError(QString::fromStdString(error.what()));
+      }
+    }
+  }
+  // The tokenizer can become data.tokenizer where this engine has the key.
+  const bool has_tokenizer = hf_model_ && !hf_model_->tokenizer_files.empty();
+  hf_panel_->offerTokenizer(has_tokenizer && engineHasDataTokenizer() &&
+                            document_->value("/data/tokenizer") != nlohmann::json(hf_model_->dir));
+  if (sizes_hint_) sizes_hint_->setVisible(hf_model_.has_value());
+}
+
+bool ModelPickerView::openHfModel(const QString& dir) {
+  HfModelSummary summary;
+  try {
+    summary = readHfModelSummary(dir.toStdString());
+  } catch (const std::exception& error) {
+    hf_panel_->showError(QString::fromStdString(error.what()));
+    emit message(tr("Not opened: %1").arg(dir));
+    return false;
+  }
+  // Shown now (the directory may have changed on disk since it was last read); the edit below
+  // then finds it already read.
+  hf_dir_ = QString::fromStdString(summary.dir);
+  hf_model_ = summary;
+  hf_panel_->showError({});
+  hf_panel_->showSummary(summary);
+  document_->edit(tr("Open %1").arg(hf_dir_),
+                  [&](nlohmann::json& json) { json["model"] = {{"hf_pretrained", summary.dir}}; });
+  syncHfModel();
+  emit message(tr("Hugging Face model: %1, %2 parameters").arg(hf_dir_, humanCount(double(summary.parameters))));
+  return true;
+}
+
+void ModelPickerView::dragEnterEvent(QDragEnterEvent* event) {
+  if (!droppedDirectory(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void ModelPickerView::dropEvent(QDropEvent* event) {
+  const QString dir = droppedDirectory(event->mimeData());
+  if (dir.isEmpty()) return;
+  event->acceptProposedAction();
+  openHfModel(dir);
 }
 
 void ModelPickerView::addSizeField(QFormLayout* form, const QString& label, const std::string& field, QWidget* editor) {
@@ -168,6 +278,7 @@ QWidget* ModelPickerView::fieldWidget(const std::string& field) const { return f
 
 void ModelPickerView::choosePreset(int index) {
   const ModelPreset& preset = modelPresets().at(index);
+  hf_panel_->showError({});
   document_->edit(tr("Choose %1").arg(preset.name), [&](nlohmann::json& json) {
     json["model"] = modelJson(preset.config);
   });
@@ -184,7 +295,8 @@ void ModelPickerView::syncPresetSelection() {
   const QSignalBlocker block(presets_);
   int preset = -1;
   try {
-    preset = presetIndexOf(projectFromJson(document_->json(), document_->baseDir().toStdString()).model);
+    // Pretrained weights are not a preset, whatever their sizes.
+    if (hf_dir_.isEmpty()) preset = presetIndexOf(projectFromJson(document_->json(), document_->baseDir().toStdString()).model);
   } catch (const std::exception&) {
     preset = -1;
   }
@@ -196,7 +308,9 @@ void ModelPickerView::syncPresetSelection() {
       presets_->setCurrentItem(item);
     }
   }
-  preset_description_->setText(preset >= 0 ? modelPresets()[preset].description : tr("Custom sizes."));
+  preset_description_->setText(preset >= 0          ? modelPresets()[preset].description
+                               : hf_dir_.isEmpty() ? tr("Custom sizes.")
+                                                   : tr("Pretrained weights (model.hf_pretrained)."));
 }
 
 void ModelPickerView::showAnalysis(const AnalysisPtr& analysis) {

@@ -45,7 +45,7 @@ def engine(binary, spec, corpus, reps):
 def python_sentencepiece(model, corpus, reps):
     import sentencepiece
     processor = sentencepiece.SentencePieceProcessor(model_file=model)
-    with open(corpus, encoding="utf-8", errors="surrogateescape") as f:
+    with open(corpus, encoding="utf-8", errors="surrogateescape", newline="") as f:
         text = f.read()
     best, tokens = 1e30, 0
     for _ in range(reps):
@@ -65,7 +65,7 @@ def python_bpe(folder_out, corpus):
     with open(os.path.join(folder_out, "pair", "merges.txt"), encoding="utf-8") as f:
         merges = [tuple(line.rstrip("\n").split(" ")) for line in f if not line.startswith("#version")]
     encoder = reference.Encoder(vocab, merges, reference.python_regex(reference.GPT2_REGEX), False)
-    with open(corpus, encoding="utf-8", errors="surrogateescape") as f:
+    with open(corpus, encoding="utf-8", errors="surrogateescape", newline="") as f:
         text = f.read()
     start = time.perf_counter()
     tokens = len(encoder.encode(text))

@@ -190,7 +190,7 @@ def tokenizer_json(vocab, merges, pre_tokenizer, ignore_merges):
 
 
 def bpe_command(text_path, out_dir, train_bytes, merges_wanted, form):
-    with open(text_path, encoding="utf-8", errors="surrogateescape") as f:
+    with open(text_path, encoding="utf-8", errors="surrogateescape", newline="") as f:
         text = f.read()
     gpt2 = python_regex(GPT2_REGEX)
     merges = train(gpt2.findall(text.encode("utf-8", "surrogateescape")[:train_bytes].decode("utf-8", "surrogateescape")),

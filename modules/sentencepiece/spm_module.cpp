@@ -106,7 +106,7 @@ class LineIterator final : public sentencepiece::SentenceIterator {
 
 int train(const char* options, const char* text, size_t size, BehemothSpmBytesSink model, void* context,
           BehemothSpmBytesSink error, void* error_context) {
-  sentencepiece::logging::SetMinLogLevel(1);  // the trainer's progress lines are not ours to print
+  sentencepiece::logging::SetMinLogLevel(2);  // errors only: its progress and warnings are not ours to print; a refusal comes back as the status
   sentencepiece::SetRandomGeneratorSeed(20240613);
   LineIterator lines(std::string_view(text, size));
   std::string serialized;

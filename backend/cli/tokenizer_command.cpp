@@ -27,8 +27,9 @@ struct TokenizerOptions {
 
 int trainCommand(const TokenizerOptions& options) {
   const Corpus corpus = loadCorpus(options.corpus);
-  std::cerr << "training a SentencePiece BPE tokenizer of " << options.training.vocab_size << " tokens on "
-            << corpus.source << " (" << corpus.size() << " bytes)\n";
+  // On stdout: stderr is the one line of a refusal, alone.
+  std::cout << "training a SentencePiece BPE tokenizer of " << options.training.vocab_size << " tokens on "
+            << corpus.source << " (" << corpus.size() << " bytes)" << std::endl;
   trainSentencePieceTokenizer(corpus.bytes, options.training, options.out_dir);
   const auto tokenizer = openTokenizer(options.out_dir);
   const std::size_t tokens = tokenizer->encode(corpus.bytes).size();

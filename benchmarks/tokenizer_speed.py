@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Tokenization speed on one corpus, side by side: the engine's SentencePiece (through its module)
-and python3-sentencepiece on the same tokenizer.model trained by `behemoth tokenizer train`, and
+and python3-sentencepiece on the same tokenizer.model trained by `behemoth tokenizer train` (one
+call on the whole text, and its lines in one batch call), and
 the engine's byte-level BPE (GPT-2 form) next to the independent Python BPE of
 tests/backend/reference/tokenizer_reference.py on the same files. Tokens per second of encoding
 the whole corpus in one call, best of --reps; a table on stdout, JSON with --json.
@@ -11,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -42,15 +44,22 @@ def engine(binary, spec, corpus, reps):
     return json.loads(out)
 
 
-def python_sentencepiece(model, corpus, reps):
+def python_sentencepiece(model, corpus, reps, lines):
+    """One encode call of the whole text, or (lines) its lines in one batch call (the library's
+    thread pool, all cores), the dummy prefix dropped after each newline as the engine does."""
     import sentencepiece
     processor = sentencepiece.SentencePieceProcessor(model_file=model)
     with open(corpus, encoding="utf-8", errors="surrogateescape", newline="") as f:
         text = f.read()
+    prefix = len(processor.encode("\n")) - 1
     best, tokens = 1e30, 0
     for _ in range(reps):
         start = time.perf_counter()
-        tokens = len(processor.encode(text))
+        if lines:
+            chunks = [chunk for chunk in re.split(r"(?=\n)", text) if chunk]
+            tokens = sum(len(ids) - (prefix if k else 0) for k, ids in enumerate(processor.encode(chunks)))
+        else:
+            tokens = len(processor.encode(text))
         best = min(best, time.perf_counter() - start)
     return {"tokens": tokens, "seconds": best, "tokens_per_second": tokens / best}
 
@@ -93,15 +102,18 @@ def main():
                         str(args.merges), "--form", "gpt2"], check=True, capture_output=True)
         rows = {
             "engine sentencepiece": engine(args.bin, spm_dir, corpus, args.reps),
-            "python3-sentencepiece": python_sentencepiece(os.path.join(spm_dir, "tokenizer.model"), corpus, args.reps),
+            "python3-sentencepiece": python_sentencepiece(os.path.join(spm_dir, "tokenizer.model"), corpus, args.reps,
+                                                          lines=False),
+            "python3-sentencepiece, lines": python_sentencepiece(os.path.join(spm_dir, "tokenizer.model"), corpus,
+                                                                 args.reps, lines=True),
             "engine bpe": engine(args.bin, os.path.join(bpe_dir, "gpt2"), corpus, args.reps),
             "python reference bpe": python_bpe(bpe_dir, corpus),
         }
     print("corpus: builtin, %d bytes; sentencepiece vocab %d (trained in %.1f s), bpe %d merges" %
           (corpus_bytes, args.vocab, train_seconds, args.merges))
-    print("%-24s %10s %10s %14s" % ("tokenizer", "tokens", "seconds", "tokens/s"))
+    print("%-30s %10s %10s %14s" % ("tokenizer", "tokens", "seconds", "tokens/s"))
     for name, row in rows.items():
-        print("%-24s %10d %10.3f %14.0f" % (name, row["tokens"], row["seconds"], row["tokens_per_second"]))
+        print("%-30s %10d %10.3f %14.0f" % (name, row["tokens"], row["seconds"], row["tokens_per_second"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"corpus_bytes": corpus_bytes, "vocab": args.vocab, "merges": args.merges, "train_seconds": train_seconds, "rows": rows}, f,

@@ -29,13 +29,13 @@ int trainCommand(const TokenizerOptions& options) {
   const Corpus corpus = loadCorpus(options.corpus);
   // On stdout: stderr is the one line of a refusal, alone.
   std::cout << "training a SentencePiece BPE tokenizer of " << options.training.vocab_size << " tokens on "
-            << corpus.source << " (" << corpus.size() << " bytes)" << std::endl;
+            << corpus.source << std::endl;
   trainSentencePieceTokenizer(corpus.bytes, options.training, options.out_dir);
   const auto tokenizer = openTokenizer(options.out_dir);
   const std::size_t tokens = tokenizer->encode(corpus.bytes).size();
   std::cout << "wrote " << options.out_dir << "/tokenizer.model: " << tokenizer->vocabSize() << " tokens, "
-            << tokens << " on the corpus (" << static_cast<double>(corpus.size()) / static_cast<double>(tokens)
-            << " bytes per token)\n";
+            << tokens << " on the corpus of " << corpus.size() << " bytes ("
+            << static_cast<double>(corpus.size()) / static_cast<double>(tokens) << " bytes per token)\n";
   return 0;
 }
 

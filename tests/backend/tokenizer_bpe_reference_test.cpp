@@ -1,7 +1,7 @@
 // Byte-level BPE against an independent implementation: tests/backend/reference/tokenizer_reference.py
 // (stdlib only: Python's re with classes from unicodedata, GPT-2's encoder.py merge loop) trains a
 // small BPE on the start of the builtin corpus, writes it as vocab.json + merges.txt and as a
-// tokenizer.json, and encodes the whole corpus (plus a non-ASCII sample); the engine, reading the
+// tokenizer.json (GPT-2's, merges spelled "a b"; or LLaMA-3's, merges spelled ["a", "b"]), and encodes the whole corpus (plus a non-ASCII sample); the engine, reading the
 // files the script wrote, gives the same ids and decodes them back to the exact text.
 #include <gtest/gtest.h>
 

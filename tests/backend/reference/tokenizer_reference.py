@@ -177,7 +177,8 @@ def write_ids(path, ids):
         values.tofile(out)
 
 
-def tokenizer_json(vocab, merges, pre_tokenizer, ignore_merges):
+def tokenizer_json(vocab, merges, pre_tokenizer, ignore_merges, merges_as_pairs):
+    """Older tokenizer.json files spell a merge "a b", newer ones ["a", "b"]: one form each."""
     return {"version": "1.0", "truncation": None, "padding": None,
             "added_tokens": [{"id": vocab[END_OF_TEXT], "content": END_OF_TEXT, "single_word": False, "lstrip": False,
                               "rstrip": False, "normalized": False, "special": True}],
@@ -186,7 +187,7 @@ def tokenizer_json(vocab, merges, pre_tokenizer, ignore_merges):
             "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
                       "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
                       "ignore_merges": ignore_merges, "vocab": vocab,
-                      "merges": [[a, b] for a, b in merges]}}
+                      "merges": [[a, b] if merges_as_pairs else a + " " + b for a, b in merges]}}
 
 
 def bpe_command(text_path, out_dir, train_bytes, merges_wanted, form):
@@ -216,7 +217,8 @@ def bpe_command(text_path, out_dir, train_bytes, merges_wanted, form):
             continue
         os.makedirs(os.path.join(out_dir, name), exist_ok=True)
         with open(os.path.join(out_dir, name, "tokenizer.json"), "w", encoding="utf-8") as f:
-            json.dump(tokenizer_json(vocab, merges, pre_tokenizer, ignore_merges), f, ensure_ascii=False)
+            json.dump(tokenizer_json(vocab, merges, pre_tokenizer, ignore_merges, merges_as_pairs=name == "llama3"), f,
+                      ensure_ascii=False)
         write_ids(os.path.join(out_dir, name + ".ids"), Encoder(vocab, merges, regex, ignore_merges).encode(text))
 
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 #include "backend/tokenizer/byte_level.h"
 #include "backend/tokenizer/pretokenizer.h"
 #include "backend/tokenizer/tokenizer.h"
@@ -110,6 +112,34 @@ TEST(TokenizerBpe, ConfigurationNamesSpecialTokens) {
   EXPECT_FALSE(tokenizer->special().unk.has_value());
   EXPECT_EQ(tokenizer->encode("<s>he</s>"), (std::vector<TokenId>{260, 256, 261}));
   EXPECT_EQ(tokenizer->files().size(), 4u);
+}
+
+TEST(TokenizerBpe, AddedTokensFromEveryFileAndPrefixSpace) {
+  const TempDir dir;
+  writeTinyPair(dir);
+  nlohmann::json vocab = nlohmann::json::parse(readFile(dir.file("vocab.json")));
+  std::vector<std::string> merges;
+  std::istringstream lines(readFile(dir.file("merges.txt")));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("#", 0) != 0) merges.push_back(line);
+  }
+  const nlohmann::json json = {
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}},
+      {"added_tokens", {{{"id", 300}, {"content", "<|im_start|>"}, {"special", true}}}}};
+  const TempDir json_dir;
+  writeFile(json_dir.file("tokenizer.json"), json.dump());
+  writeFile(json_dir.file("tokenizer_config.json"), R"({"added_tokens_decoder": {"301": {"content": "<|im_end|>"}}})");
+  const auto tokenizer = openTokenizer(json_dir.path());
+  EXPECT_EQ(tokenizer->vocabSize(), 302);
+  // add_prefix_space: "he" is encoded as " he"; each stretch between added tokens gets its space.
+  EXPECT_EQ(tokenizer->encode("he"), (std::vector<TokenId>{259}));
+  EXPECT_EQ(tokenizer->encode("<|im_start|>he<|im_end|>"), (std::vector<TokenId>{300, 259, 301}));
+  EXPECT_EQ(tokenizer->decode({300, 259, 301}), "<|im_start|> he<|im_end|>");
+
+  writeFile(dir.file("added_tokens.json"), R"({"<|extra|>": 260})");
+  EXPECT_EQ(openTokenizer(dir.path())->encode("he<|extra|>"), (std::vector<TokenId>{256, 260}));
+  EXPECT_EQ(openTokenizer(dir.path())->files().size(), 3u);
 }
 
 TEST(TokenizerBpe, ContentKeyFollowsTheBytesNotThePath) {

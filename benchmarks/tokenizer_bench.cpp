@@ -2,12 +2,11 @@
 // best of `repeats` timings (benchmarks/tokenizer_speed.py puts it beside python3-sentencepiece).
 //
 //   build/bin/tokenizer_bench TOKENIZER_SPEC TEXT_FILE [repeats]
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "backend/tokenizer/tokenizer.h"
@@ -26,9 +25,10 @@ int main(int argc, char** argv) {
   const int repeats = argc > 3 ? std::atoi(argv[3]) : 3;
   std::size_t tokens = 0;
   const double seconds = bestSecondsOf(repeats, [&] { tokens = tokenizer->encode(text).size(); });
-  const nlohmann::json line = {{"kind", tokenizer->kind()},   {"vocab_size", tokenizer->vocabSize()},
-                               {"bytes", text.size()},        {"tokens", tokens},
-                               {"seconds", seconds},          {"tokens_per_second", static_cast<double>(tokens) / seconds}};
+  const nlohmann::json line = {
+      {"kind", tokenizer->kind()}, {"vocab_size", tokenizer->vocabSize()},
+      {"bytes", text.size()},      {"tokens", tokens},
+      {"seconds", seconds},        {"tokens_per_second", static_cast<double>(tokens) / seconds}};
   std::cout << line.dump() << "\n";
   return 0;
 }

@@ -1,10 +1,9 @@
 // `behemoth tokenizer train|encode|decode|show`: make a SentencePiece tokenizer from a corpus, and
 // look at what any tokenizer (data.tokenizer's spec) does with a text (docs/tokenizers.md).
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "backend/cli/commands.h"
@@ -33,8 +32,8 @@ int trainCommand(const TokenizerOptions& options) {
   trainSentencePieceTokenizer(corpus.bytes, options.training, options.out_dir);
   const auto tokenizer = openTokenizer(options.out_dir);
   const std::size_t tokens = tokenizer->encode(corpus.bytes).size();
-  std::cout << "wrote " << options.out_dir << "/tokenizer.model: " << tokenizer->vocabSize() << " tokens, "
-            << tokens << " on the corpus of " << corpus.size() << " bytes ("
+  std::cout << "wrote " << options.out_dir << "/tokenizer.model: " << tokenizer->vocabSize() << " tokens, " << tokens
+            << " on the corpus of " << corpus.size() << " bytes ("
             << static_cast<double>(corpus.size()) / static_cast<double>(tokens) << " bytes per token)\n";
   return 0;
 }

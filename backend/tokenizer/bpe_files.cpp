@@ -28,7 +28,8 @@ void readVocab(const json& vocab, const fs::path& file, const std::string& where
 
 BpeDefinition::Merge splitMerge(const std::string& line, const fs::path& file, const std::string& where) {
   const std::size_t space = line.find(' ');
-  if (space == std::string::npos || space == 0 || space + 1 == line.size() || line.find(' ', space + 1) != std::string::npos) {
+  if (space == std::string::npos || space == 0 || space + 1 == line.size() ||
+      line.find(' ', space + 1) != std::string::npos) {
     throwTokenizerError(file, where + ": '" + line + "' is not two tokens separated by one space");
   }
   return {line.substr(0, space), line.substr(space + 1), where};
@@ -81,10 +82,12 @@ void readPreTokenizer(const json& pre, const fs::path& file, BpeDefinition& defi
     const json& split = pre.at("pretokenizers")[0];
     const json& level = pre.at("pretokenizers")[1];
     if (split.value("type", "") == "Split" && level.value("type", "") == "ByteLevel" && split.contains("pattern") &&
-        split.at("pattern").contains("Regex") && split.value("behavior", "") == "Isolated" && !split.value("invert", false)) {
+        split.at("pattern").contains("Regex") && split.value("behavior", "") == "Isolated" &&
+        !split.value("invert", false)) {
       const std::string regex = split.at("pattern").at("Regex").get<std::string>();
       const auto pattern = pretokenizerPatternFor(regex);
-      if (!pattern) throwTokenizerError(file, "pre_tokenizer splits by an expression the engine does not know: " + regex);
+      if (!pattern)
+        throwTokenizerError(file, "pre_tokenizer splits by an expression the engine does not know: " + regex);
       byteLevel(level, /*splits_itself=*/false);
       definition.pattern = *pattern;
       return;
@@ -105,26 +108,29 @@ void readTokenizerJsonFile(const fs::path& file, BpeDefinition& definition, std:
   if (type != "BPE") throwTokenizerError(file, "model.type is '" + type + "'; only BPE is read from tokenizer.json");
   if (!model.contains("vocab")) throwTokenizerError(file, "model.vocab is missing");
   if (!model.contains("merges")) throwTokenizerError(file, "model.merges is missing");
-  if (model.value("byte_fallback", false)) throwTokenizerError(file, "model.byte_fallback is set: not a byte-level BPE");
+  if (model.value("byte_fallback", false))
+    throwTokenizerError(file, "model.byte_fallback is set: not a byte-level BPE");
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     if (model.contains(affix) && !model.at(affix).is_null() && !model.at(affix).get<std::string>().empty()) {
       throwTokenizerError(file, std::string("model.") + affix + " is not supported");
     }
   }
   if (root.contains("normalizer") && !root.at("normalizer").is_null()) {
-    throwTokenizerError(file, "normalizer " + root.at("normalizer").value("type", std::string("?")) + " is not supported");
+    throwTokenizerError(file,
+                        "normalizer " + root.at("normalizer").value("type", std::string("?")) + " is not supported");
   }
   readPreTokenizer(root.value("pre_tokenizer", json()), file, definition);
   definition.ignore_merges = model.value("ignore_merges", false);
-  if (model.contains("unk_token") && model.at("unk_token").is_string()) unk_token = model.at("unk_token").get<std::string>();
+  if (model.contains("unk_token") && model.at("unk_token").is_string())
+    unk_token = model.at("unk_token").get<std::string>();
   readVocab(model.at("vocab"), file, "model.vocab", definition);
   readMergesJson(model.at("merges"), file, definition);
   if (root.contains("added_tokens")) {
     const json& added = root.at("added_tokens");
     if (!added.is_array()) throwTokenizerError(file, "added_tokens is not an array");
     for (const json& token : added) {
-      if (!token.is_object() || !token.contains("id") || !token.contains("content") || !token.at("id").is_number_integer() ||
-          !token.at("content").is_string()) {
+      if (!token.is_object() || !token.contains("id") || !token.contains("content") ||
+          !token.at("id").is_number_integer() || !token.at("content").is_string()) {
         throwTokenizerError(file, "an added_tokens entry has no integer \"id\" and string \"content\"");
       }
       definition.added.push_back({token.at("content").get<std::string>(), token.at("id").get<TokenId>()});
@@ -152,7 +158,8 @@ void resolveSpecial(const NamedSpecialTokens& names, const std::string& json_unk
     }
     return std::nullopt;
   };
-  const auto resolve = [&](const NamedSpecialTokens::Name& name, std::optional<std::string> fallback) -> std::optional<TokenId> {
+  const auto resolve = [&](const NamedSpecialTokens::Name& name,
+                           std::optional<std::string> fallback) -> std::optional<TokenId> {
     std::optional<std::string> text = name.given ? name.text : fallback;
     if (!text) return std::nullopt;
     const std::optional<TokenId> id = idOf(*text);

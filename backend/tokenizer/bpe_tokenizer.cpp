@@ -27,13 +27,15 @@ class BpeTokenizer final : public Tokenizer {
   explicit BpeTokenizer(BpeDefinition definition) : definition_(std::move(definition)) {
     TokenId largest = -1;
     for (const auto& [text, id] : definition_.vocab) {
-      if (id < 0) throwTokenizerError(definition_.vocab_file, "token '" + text + "' has negative id " + std::to_string(id));
+      if (id < 0)
+        throwTokenizerError(definition_.vocab_file, "token '" + text + "' has negative id " + std::to_string(id));
       token_ids_.emplace(text, id);
       largest = std::max(largest, id);
     }
     for (const BpeDefinition::AddedToken& token : definition_.added) {
       if (token.content.empty()) throwTokenizerError(definition_.files.front(), "an added token is empty");
-      if (token.id < 0) throwTokenizerError(definition_.files.front(), "added token '" + token.content + "' has a negative id");
+      if (token.id < 0)
+        throwTokenizerError(definition_.files.front(), "added token '" + token.content + "' has a negative id");
       largest = std::max(largest, token.id);
     }
     vocab_size_ = largest + 1;
@@ -51,8 +53,8 @@ class BpeTokenizer final : public Tokenizer {
       const std::string text = toByteLevel(std::string(1, static_cast<char>(byte)));
       const auto found = token_ids_.find(text);
       if (found == token_ids_.end()) {
-        throwTokenizerError(definition_.vocab_file, "the vocabulary has no token for byte " + std::to_string(byte) + " ('" +
-                                                        text + "'), so some text could not be encoded");
+        throwTokenizerError(definition_.vocab_file, "the vocabulary has no token for byte " + std::to_string(byte) +
+                                                        " ('" + text + "'), so some text could not be encoded");
       }
       byte_token_[byte] = found->second;
     }

@@ -24,8 +24,8 @@ struct BpeDefinition {
   };
 
   std::vector<std::pair<std::string, TokenId>> vocab;  // byte-level token text -> id
-  std::filesystem::path vocab_file;                      // for errors
-  std::vector<Merge> merges;                             // by rank
+  std::filesystem::path vocab_file;                    // for errors
+  std::vector<Merge> merges;                           // by rank
   std::filesystem::path merges_file;
   std::vector<AddedToken> added;
   PretokenizerPattern pattern = PretokenizerPattern::kGpt2;

@@ -26,7 +26,8 @@ std::unique_ptr<const Tokenizer> openTokenizer(const std::string& spec) {
   const fs::path path(spec);
   std::error_code error;
   if (fs::is_regular_file(path, error)) return openFile(path);
-  if (!fs::is_directory(path, error)) throwTokenizerError(path, "does not exist (\"byte\", or a tokenizer folder or file)");
+  if (!fs::is_directory(path, error))
+    throwTokenizerError(path, "does not exist (\"byte\", or a tokenizer folder or file)");
   for (const char* name : {"tokenizer.model", "tokenizer.json", "vocab.json"}) {
     if (fs::is_regular_file(path / name, error)) return openFile(path / name);
   }

@@ -121,7 +121,8 @@ std::string pretokenizerRegex(PretokenizerPattern pattern) {
   return pattern == PretokenizerPattern::kGpt2 ? kGpt2Regex : kLlama3Regex;
 }
 
-void pretokenize(std::string_view text, PretokenizerPattern pattern, const std::function<void(std::string_view)>& piece) {
+void pretokenize(std::string_view text, PretokenizerPattern pattern,
+                 const std::function<void(std::string_view)>& piece) {
   const Scanner scanner(text);
   const auto match = pattern == PretokenizerPattern::kGpt2 ? matchGpt2 : matchLlama3;
   for (std::size_t offset = 0; offset < text.size();) {

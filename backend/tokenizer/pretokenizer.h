@@ -22,6 +22,7 @@ std::optional<PretokenizerPattern> pretokenizerPatternFor(const std::string& reg
 std::string pretokenizerRegex(PretokenizerPattern pattern);
 
 // Calls `piece` on each piece of `text` in order; together they are exactly `text`.
-void pretokenize(std::string_view text, PretokenizerPattern pattern, const std::function<void(std::string_view)>& piece);
+void pretokenize(std::string_view text, PretokenizerPattern pattern,
+                 const std::function<void(std::string_view)>& piece);
 
 }  // namespace behemoth

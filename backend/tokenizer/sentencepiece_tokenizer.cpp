@@ -22,7 +22,8 @@ struct ProcessorCloser {
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
-  explicit SentencePieceTokenizer(const fs::path& model) : api_(loadModule(model)), processor_(nullptr, ProcessorCloser{&api_}) {
+  explicit SentencePieceTokenizer(const fs::path& model)
+      : api_(loadModule(model)), processor_(nullptr, ProcessorCloser{&api_}) {
     const std::string bytes = readTokenizerFile(model);
     SpmBytes error;
     processor_.reset(api_.open(bytes.data(), bytes.size(), &SpmBytes::sink, &error));
@@ -59,7 +60,8 @@ class SentencePieceTokenizer final : public Tokenizer {
       if (end == std::string_view::npos) end = text.size();
       std::vector<TokenId> chunk = encodeWhole(text.substr(start, end - start));
       const std::size_t drop = start == 0 ? 0 : newline_prefix_->size();
-      if (chunk.size() < drop || !std::equal(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(drop), newline_prefix_->begin())) {
+      if (chunk.size() < drop ||
+          !std::equal(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(drop), newline_prefix_->begin())) {
         throw std::logic_error("sentencepiece tokenizer: a chunk did not start with the dummy prefix");
       }
       ids.insert(ids.end(), chunk.begin() + static_cast<std::ptrdiff_t>(drop), chunk.end());
@@ -110,7 +112,8 @@ class SentencePieceTokenizer final : public Tokenizer {
     }
     std::vector<TokenId> prefix = encodeWhole("\n");
     const auto newline = std::find(pieces_.begin(), pieces_.end(), "<0x0A>");
-    if (prefix.empty() || newline == pieces_.end() || prefix.back() != newline - pieces_.begin() || prefix.size() > 2) return;
+    if (prefix.empty() || newline == pieces_.end() || prefix.back() != newline - pieces_.begin() || prefix.size() > 2)
+      return;
     prefix.pop_back();
     newline_prefix_ = prefix;
     const std::string probe = " a  \n\n b\n  c \n\n\nd\te  \n";
@@ -147,7 +150,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   SpecialTokens special_;
   std::vector<fs::path> files_;
   std::string content_key_;
-  std::optional<std::vector<TokenId>> newline_prefix_;  // set: encode line by line, dropping this before each later line
+  std::optional<std::vector<TokenId>>
+      newline_prefix_;  // set: encode line by line, dropping this before each later line
 };
 
 }  // namespace

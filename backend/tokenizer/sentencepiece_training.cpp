@@ -1,7 +1,6 @@
 #include "backend/tokenizer/sentencepiece_training.h"
 
 #include <nlohmann/json.hpp>
-
 #include <stdexcept>
 
 #include "backend/checkpoint/durable_files.h"
@@ -37,8 +36,12 @@ void trainSentencePieceTokenizer(const std::string& text, const SentencePieceTra
   const std::string model = trainSentencePiece(text, options);
   std::filesystem::create_directories(out_dir);
   writeFileDurably(out_dir / "tokenizer.model", model);
-  const nlohmann::json config = {{"bos_token", "<s>"},       {"eos_token", "</s>"},    {"unk_token", "<unk>"},
-                                 {"pad_token", nullptr},     {"add_bos_token", true}, {"add_eos_token", false},
+  const nlohmann::json config = {{"bos_token", "<s>"},
+                                 {"eos_token", "</s>"},
+                                 {"unk_token", "<unk>"},
+                                 {"pad_token", nullptr},
+                                 {"add_bos_token", true},
+                                 {"add_eos_token", false},
                                  {"trained_by", "behemoth tokenizer train"}};
   writeFileDurably(out_dir / "tokenizer_config.json", config.dump(2) + "\n");
 }

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 constexpr const char* kModuleName = "libbehemoth_spm.so";
 
 std::vector<fs::path> candidates() {
-  if (const char* explicit_path = std::getenv("BEHEMOTH_SPM_MODULE"); explicit_path != nullptr && *explicit_path != '\0') {
+  if (const char* explicit_path = std::getenv("BEHEMOTH_SPM_MODULE");
+      explicit_path != nullptr && *explicit_path != '\0') {
     return {explicit_path};  // an explicit choice is the only place looked
   }
   std::vector<fs::path> paths;
@@ -35,17 +36,19 @@ const BehemothSpmApi& load() {
     // LM_ID_NEWLM: SentencePiece's protobuf must not meet LibTorch's. Never closed: the module
     // lives as long as the process.
     void* handle = dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) throw std::runtime_error(std::string("the SentencePiece module could not be loaded: ") + dlerror());
+    if (handle == nullptr)
+      throw std::runtime_error(std::string("the SentencePiece module could not be loaded: ") + dlerror());
     const auto entry = reinterpret_cast<BehemothSpmApiEntry>(dlsym(handle, "behemoth_spm_api"));
-    if (entry == nullptr) throw std::runtime_error(path.string() + " is not the SentencePiece module (no behemoth_spm_api)");
+    if (entry == nullptr)
+      throw std::runtime_error(path.string() + " is not the SentencePiece module (no behemoth_spm_api)");
     const BehemothSpmApi* api = entry();
     if (api == nullptr || api->abi_version != kBehemothSpmAbiVersion) {
       throw std::runtime_error(path.string() + " is a SentencePiece module of another version; rebuild it");
     }
     return *api;
   }
-  throw std::runtime_error(std::string("the SentencePiece module ") + kModuleName + " was not found (looked at " + looked +
-                           "; build the behemoth_spm target or set BEHEMOTH_SPM_MODULE)");
+  throw std::runtime_error(std::string("the SentencePiece module ") + kModuleName + " was not found (looked at " +
+                           looked + "; build the behemoth_spm target or set BEHEMOTH_SPM_MODULE)");
 }
 
 }  // namespace

@@ -15,7 +15,9 @@ const BehemothSpmApi& sentencePieceModule();
 // Collects what a module callback reports (its `context` is the object).
 struct SpmBytes {
   std::string bytes;
-  static void sink(void* context, const char* data, size_t size) { static_cast<SpmBytes*>(context)->bytes.append(data, size); }
+  static void sink(void* context, const char* data, size_t size) {
+    static_cast<SpmBytes*>(context)->bytes.append(data, size);
+  }
 };
 
 }  // namespace behemoth

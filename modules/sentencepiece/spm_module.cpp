@@ -45,15 +45,19 @@ void piece(void* processor, int32_t id, BehemothSpmBytesSink sink, void* context
 int32_t specialId(void* processor, int which) {
   const auto& p = processorOf(processor);
   switch (which) {
-    case kBehemothSpmBos: return p.bos_id();
-    case kBehemothSpmEos: return p.eos_id();
-    case kBehemothSpmPad: return p.pad_id();
-    default: return p.unk_id();
+    case kBehemothSpmBos:
+      return p.bos_id();
+    case kBehemothSpmEos:
+      return p.eos_id();
+    case kBehemothSpmPad:
+      return p.pad_id();
+    default:
+      return p.unk_id();
   }
 }
 
-int encode(void* processor, const char* text, size_t size, BehemothSpmIdsSink sink, void* context, BehemothSpmBytesSink error,
-           void* error_context) {
+int encode(void* processor, const char* text, size_t size, BehemothSpmIdsSink sink, void* context,
+           BehemothSpmBytesSink error, void* error_context) {
   std::vector<int> ids;
   const auto status = processorOf(processor).Encode(std::string_view(text, size), &ids);
   if (!status.ok()) {
@@ -106,7 +110,8 @@ class LineIterator final : public sentencepiece::SentenceIterator {
 
 int train(const char* options, const char* text, size_t size, BehemothSpmBytesSink model, void* context,
           BehemothSpmBytesSink error, void* error_context) {
-  sentencepiece::logging::SetMinLogLevel(2);  // errors only: its progress and warnings are not ours to print; a refusal comes back as the status
+  sentencepiece::logging::SetMinLogLevel(
+      2);  // errors only: its progress and warnings are not ours to print; a refusal comes back as the status
   sentencepiece::SetRandomGeneratorSeed(20240613);
   LineIterator lines(std::string_view(text, size));
   std::string serialized;

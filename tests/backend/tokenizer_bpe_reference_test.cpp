@@ -1,8 +1,9 @@
 // Byte-level BPE against an independent implementation: tests/backend/reference/tokenizer_reference.py
 // (stdlib only: Python's re with classes from unicodedata, GPT-2's encoder.py merge loop) trains a
 // small BPE on the start of the builtin corpus, writes it as vocab.json + merges.txt and as a
-// tokenizer.json (GPT-2's, merges spelled "a b"; or LLaMA-3's, merges spelled ["a", "b"]), and encodes the whole corpus (plus a non-ASCII sample); the engine, reading the
-// files the script wrote, gives the same ids and decodes them back to the exact text.
+// tokenizer.json (GPT-2's, merges spelled "a b"; or LLaMA-3's, merges spelled ["a", "b"]), and encodes the whole corpus
+// (plus a non-ASCII sample); the engine, reading the files the script wrote, gives the same ids and decodes them back
+// to the exact text.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -15,10 +16,11 @@ namespace {
 // Runs the script for one tokenizer.json form; returns its output folder.
 std::string referenceBpe(const TempDir& dir, const std::string& form) {
   writeFile(dir.file("text"), tokenizerTestText());
-  const std::string command = "/usr/bin/python3 " + sourceDir() + "/tests/backend/reference/tokenizer_reference.py bpe " +
-                              dir.file("text") + " " + dir.file("bpe") + " --train-bytes 300000 --merges 1000 --form " +
-                              form + " > " + dir.file("log") + " 2>&1";
-  if (std::system(command.c_str()) != 0) ADD_FAILURE() << "tokenizer_reference.py failed: " << readFile(dir.file("log"));
+  const std::string command =
+      "/usr/bin/python3 " + sourceDir() + "/tests/backend/reference/tokenizer_reference.py bpe " + dir.file("text") +
+      " " + dir.file("bpe") + " --train-bytes 300000 --merges 1000 --form " + form + " > " + dir.file("log") + " 2>&1";
+  if (std::system(command.c_str()) != 0)
+    ADD_FAILURE() << "tokenizer_reference.py failed: " << readFile(dir.file("log"));
   return dir.file("bpe");
 }
 

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "backend/tokenizer/byte_level.h"
@@ -52,7 +51,7 @@ TEST(TokenizerPretokenizer, PiecesCoverAnyBytes) {
 }
 
 TEST(TokenizerByteLevel, AlphabetIsGpt2s) {
-  EXPECT_EQ(toByteLevel("A "), "A\u0120");   // space is the 33rd non-printable byte: U+0100 + 32
+  EXPECT_EQ(toByteLevel("A "), "A\u0120");  // space is the 33rd non-printable byte: U+0100 + 32
   EXPECT_EQ(toByteLevel("\n"), "\u010a");
   EXPECT_EQ(toByteLevel("\xad"), "\u0143");  // soft hyphen, the last one moved
   std::string all;

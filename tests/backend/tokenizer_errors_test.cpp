@@ -59,10 +59,11 @@ TEST(TokenizerErrors, MalformedJsonAndWrongModelType) {
   writeFile(dir.file("tokenizer.json"), metaspace.dump());
   expectError(dir.path(), dir.file("tokenizer.json"), "is not byte-level");
   nlohmann::json split = tokenizerJson();
-  split["pre_tokenizer"] = {{"type", "Sequence"},
-                            {"pretokenizers",
-                             {{{"type", "Split"}, {"pattern", {{"Regex", "\\w+"}}}, {"behavior", "Isolated"}, {"invert", false}},
-                              {{"type", "ByteLevel"}, {"use_regex", false}}}}};
+  split["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"}, {"pattern", {{"Regex", "\\w+"}}}, {"behavior", "Isolated"}, {"invert", false}},
+        {{"type", "ByteLevel"}, {"use_regex", false}}}}};
   writeFile(dir.file("tokenizer.json"), split.dump());
   expectError(dir.path(), dir.file("tokenizer.json"), "an expression the engine does not know: \\w+");
 }
@@ -73,7 +74,8 @@ TEST(TokenizerErrors, MergesNamingUnknownTokens) {
   json["model"]["merges"] = {"a b", "ab q"};
   json["model"]["vocab"]["ab"] = 256;
   writeFile(dir.file("tokenizer.json"), json.dump());
-  expectError(dir.path(), dir.file("tokenizer.json"), "model.merges[1]: merge 'ab q' names 'abq', which is not in the vocabulary");
+  expectError(dir.path(), dir.file("tokenizer.json"),
+              "model.merges[1]: merge 'ab q' names 'abq', which is not in the vocabulary");
   json["model"]["merges"] = {"a b", "abc"};
   writeFile(dir.file("tokenizer.json"), json.dump());
   expectError(dir.path(), dir.file("tokenizer.json"), "model.merges[1]: 'abc' is not two tokens");

@@ -2,9 +2,8 @@
 // library's trainer gives, on the whole corpus (plus a non-ASCII sample), the same ids as Debian's
 // python3-sentencepiece loading the same tokenizer.model, decodes back to the exact text, and all
 // of it happens in a process that also runs LibTorch (the two protobufs never meet).
-#include <gtest/gtest.h>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -21,17 +20,20 @@ namespace {
 std::string trainOnBuiltinStart(const TempDir& dir) {
   const auto started = std::chrono::steady_clock::now();
   trainSentencePieceTokenizer(loadCorpus("builtin").bytes.substr(0, 1000000), {/*vocab_size=*/1000}, dir.file("spm"));
-  std::cout << "trained in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+  std::cout << "trained in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+            << " s\n";
   return dir.file("spm");
 }
 
 // python3-sentencepiece's ids of `text` with the script's `mode` arguments.
 std::vector<TokenId> pythonIds(const TempDir& dir, const std::string& text, const std::string& mode) {
   writeFile(dir.file("text"), text);
-  const std::string command = "/usr/bin/python3 " + sourceDir() + "/tests/backend/reference/tokenizer_reference.py spm " +
-                              dir.file("spm/tokenizer.model") + " " + dir.file("text") + " " + dir.file("ids") + " " + mode +
-                              " > " + dir.file("log") + " 2>&1";
-  if (std::system(command.c_str()) != 0) ADD_FAILURE() << "tokenizer_reference.py failed: " << readFile(dir.file("log"));
+  const std::string command = "/usr/bin/python3 " + sourceDir() +
+                              "/tests/backend/reference/tokenizer_reference.py spm " + dir.file("spm/tokenizer.model") +
+                              " " + dir.file("text") + " " + dir.file("ids") + " " + mode + " > " + dir.file("log") +
+                              " 2>&1";
+  if (std::system(command.c_str()) != 0)
+    ADD_FAILURE() << "tokenizer_reference.py failed: " << readFile(dir.file("log"));
   std::cout << readFile(dir.file("log"));
   return readIds(dir.file("ids"));
 }
@@ -65,7 +67,8 @@ TEST(TokenizerSentencePiece, MatchesPythonSentencePieceOnWholeBuiltinCorpus) {
 TEST(TokenizerSentencePiece, LineByLineEqualsOneCallOnTheWholeText) {
   const TempDir dir;
   const auto tokenizer = openTokenizer(trainOnBuiltinStart(dir));
-  const std::string text = "\n\n  leading newlines" + loadCorpus("builtin").bytes.substr(2000000, 1000000) + tokenizerTestSample();
+  const std::string text =
+      "\n\n  leading newlines" + loadCorpus("builtin").bytes.substr(2000000, 1000000) + tokenizerTestSample();
   const std::vector<TokenId> ids = tokenizer->encode(text);
   const std::vector<TokenId> reference = pythonIds(dir, text, "");
   EXPECT_TRUE(ids == reference) << firstDifference(ids, reference);
@@ -107,9 +110,8 @@ TEST(TokenizerSentencePiece, ConfigurationBesideTheModelRenamesSpecialTokens) {
     openTokenizer(dir.path());
     ADD_FAILURE() << "an unknown bos_token was accepted";
   } catch (const std::invalid_argument& error) {
-    EXPECT_EQ(std::string(error.what()),
-              "data.tokenizer: " + dir.file("tokenizer_config.json") +
-                  ": bos_token '<|begin|>' is not a piece of the SentencePiece model");
+    EXPECT_EQ(std::string(error.what()), "data.tokenizer: " + dir.file("tokenizer_config.json") +
+                                             ": bos_token '<|begin|>' is not a piece of the SentencePiece model");
   }
 }
 

@@ -2,9 +2,8 @@
 // decode report what it does; mistakes are one line and status 1.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "tests/support/command.h"
@@ -56,7 +55,8 @@ TEST(TokenizerCommand, TrainThenShowEncodeDecode) {
   EXPECT_EQ(decode.stdout_text, text + "\n");
 
   // Training again gives the same bytes.
-  const CommandResult again = runBehemoth({"tokenizer", "train", dir.file("corpus.txt"), "--vocab", "400", "--out", dir.file("again")});
+  const CommandResult again =
+      runBehemoth({"tokenizer", "train", dir.file("corpus.txt"), "--vocab", "400", "--out", dir.file("again")});
   ASSERT_EQ(again.exit_code, 0) << again.stderr_text;
   EXPECT_TRUE(readFile(out + "/tokenizer.model") == readFile(dir.file("again/tokenizer.model")));
 }
@@ -65,18 +65,21 @@ TEST(TokenizerCommand, MistakesAreOneLine) {
   const TempDir dir;
   expectOneLineError(runBehemoth({"tokenizer", "train", writeCorpus(dir), "--vocab", "100", "--out", dir.file("t")}),
                      "tokenizer train: --vocab 100 is too small");
-  expectOneLineError(runBehemoth({"tokenizer", "train", dir.file("missing.txt"), "--vocab", "400", "--out", dir.file("t")}),
-                     "data.corpus: ");
+  expectOneLineError(
+      runBehemoth({"tokenizer", "train", dir.file("missing.txt"), "--vocab", "400", "--out", dir.file("t")}),
+      "data.corpus: ");
   expectOneLineError(runBehemoth({"tokenizer", "show", dir.file("nowhere")}), "data.tokenizer: " + dir.file("nowhere"));
   expectOneLineError(runBehemoth({"tokenizer", "decode", "byte", "300"}), "id 300");
 }
 
 TEST(TokenizerCommand, MissingSentencePieceModuleIsOneLine) {
   const TempDir dir;
-  ASSERT_EQ(runBehemoth({"tokenizer", "train", writeCorpus(dir), "--vocab", "400", "--out", dir.file("tok")}).exit_code, 0);
-  const CommandResult result =
-      runBehemoth({"tokenizer", "show", dir.file("tok")}, std::chrono::seconds(60), {"BEHEMOTH_SPM_MODULE=" + dir.file("none.so")});
-  expectOneLineError(result, "data.tokenizer: " + dir.file("tok/tokenizer.model") + ": the SentencePiece module libbehemoth_spm.so was not found");
+  ASSERT_EQ(runBehemoth({"tokenizer", "train", writeCorpus(dir), "--vocab", "400", "--out", dir.file("tok")}).exit_code,
+            0);
+  const CommandResult result = runBehemoth({"tokenizer", "show", dir.file("tok")}, std::chrono::seconds(60),
+                                           {"BEHEMOTH_SPM_MODULE=" + dir.file("none.so")});
+  expectOneLineError(result, "data.tokenizer: " + dir.file("tok/tokenizer.model") +
+                                 ": the SentencePiece module libbehemoth_spm.so was not found");
 }
 
 }  // namespace

@@ -17,6 +17,28 @@ std::string sentencePieceTrainerArguments(const SentencePieceTrainingOptions& op
          " --num_threads=1";  // recorded in the model: any other count would change its bytes
 }
 
+namespace {
+
+// The trainer's refusal, in the command's words where it names a size ("... smaller than
+// required_chars. 300 vs 365. Increase vocab_size or decrease character_coverage ...": the
+// engine has no --character_coverage, every character is kept).
+std::string refusal(const std::string& trainer_message, const SentencePieceTrainingOptions& options) {
+  const std::string marker = "Vocabulary size is smaller than required_chars. ";
+  const std::size_t at = trainer_message.find(marker);
+  if (at != std::string::npos) {
+    const std::size_t vs = trainer_message.find(" vs ", at);
+    const std::size_t end = vs == std::string::npos ? vs : trainer_message.find('.', vs);
+    if (end != std::string::npos) {
+      const std::string needed = trainer_message.substr(vs + 4, end - vs - 4);
+      return "tokenizer train: --vocab " + std::to_string(options.vocab_size) + " is too small for this corpus: its " +
+             "characters, 256 byte pieces and 3 special tokens need at least " + needed;
+    }
+  }
+  return "tokenizer train: SentencePiece's trainer refused: " + trainer_message;
+}
+
+}  // namespace
+
 std::string trainSentencePiece(const std::string& text, const SentencePieceTrainingOptions& options) {
   if (options.vocab_size < 260) {
     throw std::invalid_argument("tokenizer train: --vocab " + std::to_string(options.vocab_size) +
@@ -26,7 +48,7 @@ std::string trainSentencePiece(const std::string& text, const SentencePieceTrain
   SpmBytes model, error;
   const std::string arguments = sentencePieceTrainerArguments(options);
   if (api.train(arguments.c_str(), text.data(), text.size(), &SpmBytes::sink, &model, &SpmBytes::sink, &error) != 0) {
-    throw std::invalid_argument("tokenizer train: SentencePiece's trainer refused: " + error.bytes);
+    throw std::invalid_argument(refusal(error.bytes, options));
   }
   return model.bytes;
 }

@@ -94,6 +94,20 @@ TEST(TokenizerSentencePiece, TrainerRefusalsAreOneLine) {
       EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     }
   }
+  // Too small for the text's characters: the message names the least size, and that size trains.
+  try {
+    trainSentencePiece(text, {/*vocab_size=*/300});
+    ADD_FAILURE() << "vocab 300 was accepted";
+  } catch (const std::invalid_argument& error) {
+    const std::string message = error.what();
+    const std::string marker =
+        "is too small for this corpus: its characters, 256 byte pieces and 3 special tokens need at least ";
+    const std::size_t at = message.find(marker);
+    ASSERT_NE(at, std::string::npos) << message;
+    const std::int64_t least = std::stoll(message.substr(at + marker.size()));
+    EXPECT_GT(least, 300);
+    EXPECT_FALSE(trainSentencePiece(text, {least}).empty());
+  }
 }
 
 TEST(TokenizerSentencePiece, ConfigurationBesideTheModelRenamesSpecialTokens) {

@@ -25,6 +25,7 @@ struct TokenizerOptions {
 };
 
 int trainCommand(const TokenizerOptions& options) {
+  checkSentencePieceTrainingOptions(options.training);
   const Corpus corpus = loadCorpus(options.corpus);
   // On stdout: stderr is the one line of a refusal, alone.
   std::cout << "training a SentencePiece BPE tokenizer of " << options.training.vocab_size << " tokens on "

@@ -39,11 +39,15 @@ std::string refusal(const std::string& trainer_message, const SentencePieceTrain
 
 }  // namespace
 
-std::string trainSentencePiece(const std::string& text, const SentencePieceTrainingOptions& options) {
+void checkSentencePieceTrainingOptions(const SentencePieceTrainingOptions& options) {
   if (options.vocab_size < 260) {
     throw std::invalid_argument("tokenizer train: --vocab " + std::to_string(options.vocab_size) +
                                 " is too small (256 byte pieces and 3 special tokens come first)");
   }
+}
+
+std::string trainSentencePiece(const std::string& text, const SentencePieceTrainingOptions& options) {
+  checkSentencePieceTrainingOptions(options);
   const BehemothSpmApi& api = sentencePieceModule();
   SpmBytes model, error;
   const std::string arguments = sentencePieceTrainerArguments(options);

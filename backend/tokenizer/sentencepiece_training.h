@@ -17,6 +17,10 @@ struct SentencePieceTrainingOptions {
 // SentencePiece's options string for `options` (what train passes; the docs show it).
 std::string sentencePieceTrainerArguments(const SentencePieceTrainingOptions& options);
 
+// Throws std::invalid_argument("tokenizer train: ...") for options no corpus could satisfy (a
+// vocabulary below the 256 byte pieces and 3 special tokens), before any text is read.
+void checkSentencePieceTrainingOptions(const SentencePieceTrainingOptions& options);
+
 // The serialized model (tokenizer.model's bytes) trained on `text`, one sentence per line. Throws
 // std::invalid_argument("tokenizer train: ...") when the trainer refuses (a vocabulary too small
 // for the text's characters, or too large for it).

@@ -1,4 +1,4 @@
-// The `behemoth` command line: run, plan, history, env, checkpoint, trace (and the hidden worker used by `run`).
+// The `behemoth` command line: run, plan, history, env, checkpoint, trace, tokenizer (and the hidden worker used by `run`).
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   behemoth::addPlanCommand(app, action);
   behemoth::addCheckpointCommand(app, action);
   behemoth::addTraceCommand(app, action);
+  behemoth::addTokenizerCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

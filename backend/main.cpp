@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   behemoth::addPlanCommand(app, action);
   behemoth::addCheckpointCommand(app, action);
   behemoth::addTraceCommand(app, action);
+  behemoth::addConvertCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -18,5 +18,6 @@ void addEnvCommand(CLI::App& app, std::function<int()>& action);
 void addPlanCommand(CLI::App& app, std::function<int()>& action);
 void addCheckpointCommand(CLI::App& app, std::function<int()>& action);
 void addTraceCommand(CLI::App& app, std::function<int()>& action);
+void addConvertCommand(CLI::App& app, std::function<int()>& action);
 
 }  // namespace behemoth

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   behemoth::addCheckpointCommand(app, action);
   behemoth::addTraceCommand(app, action);
   behemoth::addTokenizerCommand(app, action);
+  behemoth::addConvertCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -19,5 +19,6 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action);
 void addCheckpointCommand(CLI::App& app, std::function<int()>& action);
 void addTraceCommand(CLI::App& app, std::function<int()>& action);
 void addTokenizerCommand(CLI::App& app, std::function<int()>& action);
+void addConvertCommand(CLI::App& app, std::function<int()>& action);
 
 }  // namespace behemoth

@@ -3,9 +3,6 @@
 #include <ATen/ATen.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -13,32 +10,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend/checkpoint/mapped_file.h"
+
 namespace behemoth {
 namespace {
-
-// A read-only mapping of a whole file, unmapped when it goes.
-class MappedFile {
- public:
-  explicit MappedFile(const std::filesystem::path& file) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::invalid_argument("model.hf_pretrained: " + file.string() + ": cannot open");
-    bytes_ = static_cast<std::size_t>(std::filesystem::file_size(file));
-    void* data = bytes_ ? ::mmap(nullptr, bytes_, PROT_READ, MAP_SHARED, fd, 0) : nullptr;
-    ::close(fd);
-    if (data == MAP_FAILED) throw std::invalid_argument("model.hf_pretrained: " + file.string() + ": cannot map");
-    data_ = static_cast<const std::byte*>(data);
-  }
-  ~MappedFile() {
-    if (data_) ::munmap(const_cast<std::byte*>(data_), bytes_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  const std::byte* data() const { return data_; }
-
- private:
-  const std::byte* data_ = nullptr;
-  std::size_t bytes_ = 0;
-};
 
 enum class StoredDtype { f32, bf16, f16 };
 
@@ -94,7 +69,7 @@ std::int64_t importHfWeights(const HfCheckpoint& checkpoint, const std::vector<C
     const HfCheckpoint::Tensor& tensor = checkpoint.tensorOf(part.name.substr(slash + 1));
     if (part.shape.size() > 2) throw std::invalid_argument("model.hf_pretrained: " + part.name + " has more than 2 dimensions");
     auto& file = mapped[tensor.file];
-    if (!file) file = std::make_unique<MappedFile>(tensor.file);
+    if (!file) file = std::make_unique<MappedFile>(tensor.file, "model.hf_pretrained");
     const std::byte* data = file->data() + tensor.data_offset + tensor.entry.begin;
     const int element_bytes = tensor.entry.dtype == "F32" ? 4 : 2;
     for (const SliceOfValues& piece : part.slices) {

@@ -124,6 +124,54 @@ ModelConfig modelConfigFromHfJson(const json& hf) {
   return config;
 }
 
+json hfJsonFromModelConfig(const ModelConfig& c, const std::string& torch_dtype) {
+  json hf;
+  if (c.arch == Arch::gpt) {
+    hf = {{"architectures", {"GPT2LMHeadModel"}},
+          {"model_type", "gpt2"},
+          {"n_layer", c.n_layer},
+          {"n_head", c.n_head},
+          {"n_embd", c.d_model},
+          {"n_inner", c.ffnHidden()},
+          {"n_positions", c.seq_len},
+          {"n_ctx", c.seq_len},
+          {"vocab_size", c.vocab_size},
+          {"layer_norm_epsilon", c.norm_eps},
+          {"activation_function", "gelu_new"},  // the engine's GELU is the tanh approximation
+          {"resid_pdrop", c.dropout},
+          {"embd_pdrop", c.dropout},
+          {"attn_pdrop", c.dropout},
+          {"scale_attn_weights", true},
+          {"scale_attn_by_inverse_layer_idx", false},
+          {"reorder_and_upcast_attn", false}};
+  } else {
+    // Written as LLaMA even when the weights came from a Mistral config: the engine computes full
+    // causal attention (no sliding window), which is what LlamaForCausalLM computes.
+    hf = {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"num_hidden_layers", c.n_layer},
+          {"num_attention_heads", c.n_head},
+          {"num_key_value_heads", c.kvHeads()},
+          {"hidden_size", c.d_model},
+          {"head_dim", c.headDim()},
+          {"intermediate_size", c.ffnHidden()},
+          {"max_position_embeddings", c.seq_len},
+          {"vocab_size", c.vocab_size},
+          {"rms_norm_eps", c.norm_eps},
+          {"rope_theta", c.rope_theta},
+          {"rope_scaling", nullptr},
+          {"hidden_act", "silu"},
+          {"attention_bias", false},
+          {"mlp_bias", false},
+          {"attention_dropout", c.dropout}};
+  }
+  hf["initializer_range"] = c.init_std;
+  hf["tie_word_embeddings"] = c.tie_embeddings;
+  hf["torch_dtype"] = torch_dtype;
+  hf["use_cache"] = true;
+  return hf;
+}
+
 ModelConfig modelConfigFromHfFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument("hf config: cannot open " + path);

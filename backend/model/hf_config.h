@@ -14,6 +14,10 @@
 namespace behemoth {
 
 ModelConfig modelConfigFromHfJson(const nlohmann::json& hf);
+// The config.json Hugging Face loads the model with (GPT2LMHeadModel or LlamaForCausalLM), the
+// inverse of modelConfigFromHfJson: reading it back gives `config`. `torch_dtype` is the stored
+// weights' ("float32", "bfloat16", "float16").
+nlohmann::json hfJsonFromModelConfig(const ModelConfig& config, const std::string& torch_dtype);
 // Reads and parses the file; errors name the path.
 ModelConfig modelConfigFromHfFile(const std::string& path);
 

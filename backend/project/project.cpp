@@ -13,6 +13,7 @@
 #include "backend/hf/hf_checkpoint.h"
 #include "backend/model/hf_config.h"
 #include "backend/project/json_fields.h"
+#include "backend/project/saved_model.h"
 #include "backend/project/strict_json.h"
 #include "memory/chunk_placement.h"
 
@@ -122,6 +123,20 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
   }
   return model;
 }
+
+}  // namespace
+
+ModelConfig modelConfigOfSavedProject(const json& project) {
+  if (!project.is_object() || !project.contains("model")) throw std::invalid_argument("model: missing");
+  json section = project.at("model");
+  section.erase("hf_config");
+  section.erase("hf_pretrained");
+  std::optional<std::string> hf_config;
+  std::optional<std::string> pretrained;
+  return parseModel(section, ".", hf_config, pretrained);
+}
+
+namespace {
 
 DataConfig parseData(const json& section, const std::string& base_dir) {
   const JsonFields fields(section, "data", {"corpus", "global_batch_size", "eval_fraction"});
@@ -302,7 +317,7 @@ TrainConfig parseTrain(const json& section) {
   const JsonFields fields(section, "train",
                           {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir",
                            "measure_memory", "checkpoint_every", "checkpoint_keep", "checkpoint_final",
-                           "checkpoint_async", "recompute", "trace"});
+                           "checkpoint_async", "export_hf", "recompute", "trace"});
   TrainConfig train;
   fields.read("steps", train.steps);
   fields.read("seed", train.seed);
@@ -316,6 +331,10 @@ TrainConfig parseTrain(const json& section) {
   fields.read("checkpoint_keep", train.checkpoint_keep);
   fields.read("checkpoint_final", train.checkpoint_final);
   fields.read("checkpoint_async", train.checkpoint_async);
+  fields.read("export_hf", train.export_hf);
+  if (train.export_hf && !train.checkpoint_final) {
+    fields.fail("export_hf", "needs train.checkpoint_final: the export is written from the final checkpoint");
+  }
   fields.read("recompute", train.recompute);
   if (train.recompute != "none" && train.recompute != "selective" && train.recompute != "full") {
     fields.fail("recompute", "unknown recomputation '" + train.recompute + "' (expected none, selective or full)");
@@ -434,7 +453,7 @@ json projectToJson(const Project& project) {
         {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir},
         {"measure_memory", t.measure_memory}, {"checkpoint_every", t.checkpoint_every},
         {"checkpoint_keep", t.checkpoint_keep}, {"checkpoint_final", t.checkpoint_final},
-        {"checkpoint_async", t.checkpoint_async}, {"recompute", t.recompute}, {"trace", t.trace}}},
+        {"checkpoint_async", t.checkpoint_async}, {"export_hf", t.export_hf}, {"recompute", t.recompute}, {"trace", t.trace}}},
   };
 }
 

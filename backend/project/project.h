@@ -62,6 +62,8 @@ struct TrainConfig {
   int checkpoint_keep = 3;
   bool checkpoint_final = true;
   bool checkpoint_async = true;
+  // Write OUT_DIR/hf, a Hugging Face model directory, from the final checkpoint (docs/hf-interop.md).
+  bool export_hf = false;
   // Activation recomputation ("none", "selective": the attention core, "full": every block from
   // its input) and the per-rank timeline of the step's actions (docs/pipeline.md).
   std::string recompute = "none";

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <cmath>
 #include <stdexcept>
@@ -18,6 +19,8 @@
 #include "backend/metrics/events.h"
 #include "backend/metrics/step_metrics.h"
 #include "backend/hf/hf_checkpoint.h"
+#include "backend/hf/hf_export.h"
+#include "backend/hf/hf_export_inputs.h"
 #include "backend/hf/hf_import.h"
 #include "backend/metrics/tensor_memory.h"
 #include "backend/model/language_model.h"
@@ -133,6 +136,7 @@ struct Trainer::State {
   TrainingState trainingState(std::int64_t steps_done) const;
   void resumeFrom(const std::filesystem::path& step_dir);
   void importPretrained(const std::string& dir);
+  void exportHuggingFace(std::int64_t steps_done, EventSink* sink) const;
 };
 
 std::vector<CheckpointPart> Trainer::State::checkpointParts() const {
@@ -218,6 +222,24 @@ void Trainer::State::importPretrained(const std::string& dir) {
   options.round_working_to_half = project.precision == Precision::fp16;
   importHfWeights(checkpoint, checkpointParts(), options);
   updater->afterStateLoaded();
+}
+
+// train.export_hf: rank 0 writes OUT_DIR/hf from the final checkpoint's files, one tensor at a time
+// (the checkpoint is complete on disk: saver->finish() returned), so no rank gathers the model.
+void Trainer::State::exportHuggingFace(std::int64_t steps_done, EventSink* sink) const {
+  ActivityScope activity("exporting the Hugging Face model");
+  const std::filesystem::path step_dir = checkpointsDir(project.train.out_dir) / stepDirName(steps_done);
+  const std::filesystem::path target = std::filesystem::path(project.train.out_dir) / "hf";
+  HfExportOptions options = hfExportInputsOf(step_dir);
+  options.replace = true;  // a run writing this out_dir again replaces its own export
+  const HfExportSummary summary = exportHfModel(step_dir, target, options);
+  if (sink) {
+    char text[256];
+    std::snprintf(text, sizeof text, "exported the Hugging Face model to %s (%d tensors, %.1f MB in %zu file%s)",
+                  target.c_str(), summary.tensors, summary.weight_bytes / 1e6, summary.weight_files.size(),
+                  summary.weight_files.size() == 1 ? "" : "s");
+    sink->emit(logEvent(text));
+  }
 }
 
 Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
@@ -588,6 +610,9 @@ TrainOutcome Trainer::run(EventSink* sink) {
   const std::int64_t steps_done = s.start_step + static_cast<std::int64_t>(outcome.losses.size());
   if (saving && !outcome.stopped && p.train.checkpoint_final && last_saved != steps_done) saveAt(steps_done, "final");
   if (auto info = s.saver->finish()) emitSaved(*info);
+  if (saving && p.train.export_hf && !outcome.stopped && last_saved == steps_done && everyone.rank() == 0) {
+    s.exportHuggingFace(steps_done, sink);
+  }
   const double trained = static_cast<double>(outcome.losses.size());
   outcome.tokens_per_s = trained > 0 ? tokens_per_step * trained / secondsSince(run_start) : 0.0;
   return outcome;

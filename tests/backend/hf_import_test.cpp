@@ -21,6 +21,7 @@
 #include "backend/model/language_model.h"
 #include "backend/project/project.h"
 #include "tests/support/command.h"
+#include "tests/support/hf_reference.h"
 #include "tests/support/parity.h"
 
 namespace behemoth {
@@ -28,48 +29,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The script's directories, written once for the whole test program.
-const std::string& referenceDirs() {
-  static const TempDir dir;
-  static const std::string out = [] {
-    const std::string target = dir.file("hf");
-    const std::string command = "/usr/bin/python3 " + sourceDir() + "/tests/backend/reference/hf_reference.py " + target +
-                                " > " + dir.file("log") + " 2>&1";
-    if (std::system(command.c_str()) != 0) ADD_FAILURE() << "hf_reference.py failed: " << readFile(dir.file("log"));
-    return target;
-  }();
-  return out;
-}
+std::string modelDir(const std::string& name) { return hfReferenceDir(name); }
 
-std::string modelDir(const std::string& name) { return referenceDirs() + "/" + name; }
-
-nlohmann::json readJson(const std::string& file) {
-  std::ifstream in(file);
-  return nlohmann::json::parse(in);
-}
+nlohmann::json readJson(const std::string& file) { return readJsonFile(file); }
 
 // ||engine - reference|| / ||reference|| of the logits, the engine's model loaded from `dir`.
 double logitsError(const std::string& dir) {
-  const ModelConfig config = modelConfigFromHfFile(dir + "/config.json");
-  const auto model = buildModel(config, /*seed=*/1);
-  std::vector<std::pair<std::string, at::Tensor>> parameters;
-  for (const auto& item : model->named_parameters()) parameters.emplace_back(item.key(), item.value());
-  importHfWeightsIntoParameters(HfCheckpoint::open(dir, config), parameters);
-  const nlohmann::json reference = readJson(dir + "/logits.json");
-  std::vector<std::int64_t> tokens;
-  for (const auto& row : reference.at("tokens")) {
-    for (const auto& id : row) tokens.push_back(id.get<std::int64_t>());
-  }
-  const auto rows = static_cast<std::int64_t>(reference.at("tokens").size());
-  const at::Tensor input = at::tensor(tokens, at::kLong).view({rows, -1});
-  at::NoGradGuard no_grad;
-  model->eval();
-  const at::Tensor logits = model->forward(input).to(at::kDouble);
-  const std::vector<double> flat = reference.at("logits").get<std::vector<double>>();
-  const at::Tensor expected = at::tensor(flat, at::kDouble).view(logits.sizes());
-  const double error = (logits - expected).norm().item<double>() / expected.norm().item<double>();
-  std::cout << dir << ": logits relative error " << error << "\n";
-  return error;
+  return logitsError(modelConfigFromHfFile(dir + "/config.json"), importedParameters(dir), dir + "/logits.json");
 }
 
 TEST(HfImport, Gpt2LogitsEqualTheIndependentForward) {

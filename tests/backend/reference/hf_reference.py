@@ -10,6 +10,10 @@ definitions of GPT2LMHeadModel and LlamaForCausalLM):
   gpt2-prefixed/    the same weights named "transformer.h.0...." and stored in bf16
   llama/            LLaMA with grouped-query attention (4 heads, 2 key/value heads), untied head,
                     sharded over two files with model.safetensors.index.json
+
+hf_reference.py --logits DIR reads a directory the engine exported (its own safetensors reader,
+one file or shards listed by model.safetensors.index.json) and writes DIR/reference-logits.json,
+the float64 logits of TOKENS from the same forward.
 """
 import json
 import math
@@ -118,7 +122,7 @@ def gpt2_logits(c, w):
         x = x + gelu_new(h @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]) @ w[p + "mlp.c_proj.weight"] + \
             w[p + "mlp.c_proj.bias"]
     x = layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], eps)
-    return x @ w["wte.weight"].T  # tied head
+    return x @ w.get("lm_head.weight", w["wte.weight"]).T  # tied unless the file has a head
 
 
 # ---- LLaMA (LlamaForCausalLM): rotate_half rotary, repeat_kv for grouped-query attention ----
@@ -179,7 +183,61 @@ def llama_logits(c, w):
         gate = h @ w[p + "mlp.gate_proj.weight"].T
         x = x + (gate * torch.sigmoid(gate) * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
     x = rms_norm(x, w["model.norm.weight"], eps)
-    return x @ w["lm_head.weight"].T
+    return x @ w.get("lm_head.weight", w["model.embed_tokens.weight"]).T
+
+
+# ---- safetensors, read by hand ----
+
+READ_DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2)}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + length])
+    metadata = header.pop("__metadata__", {})
+    assert metadata.get("format") == "pt", f"{path}: Hugging Face needs metadata format pt, got {metadata}"
+    data = blob[8 + length:]
+    tensors, end = {}, 0
+    for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
+        dtype, size = READ_DTYPES[entry["dtype"]]
+        begin, stop = entry["data_offsets"]
+        assert begin == end, f"{path}: {name} does not follow the previous tensor"
+        count = math.prod(entry["shape"])
+        assert stop - begin == count * size, f"{path}: {name} has {stop - begin} bytes for shape {entry['shape']}"
+        raw = torch.frombuffer(bytearray(data[begin:stop]), dtype=torch.int16 if size == 2 else torch.float32)
+        tensors[name] = raw.view(dtype).reshape(entry["shape"]).float()
+        end = stop
+    assert end == len(data), f"{path}: {len(data) - end} bytes after the last tensor"
+    return tensors
+
+
+def read_model(directory):
+    index = os.path.join(directory, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            weight_map = json.load(f)["weight_map"]
+        tensors = {}
+        for file in sorted(set(weight_map.values())):
+            shard = read_safetensors(os.path.join(directory, file))
+            assert {n for n, f in weight_map.items() if f == file} == set(shard), f"{file}: not what the index lists"
+            tensors.update(shard)
+        return tensors
+    return read_safetensors(os.path.join(directory, "model.safetensors"))
+
+
+def exported_logits(directory):
+    with open(os.path.join(directory, "config.json")) as f:
+        config = json.load(f)
+    weights = read_model(directory)
+    if config["model_type"] == "gpt2":
+        weights = {k[len("transformer."):] if k.startswith("transformer.") else k: v for k, v in weights.items()}
+        logits = gpt2_logits(config, weights)
+    else:
+        logits = llama_logits(config, weights)
+    write_json(os.path.join(directory, "reference-logits.json"),
+               {"tokens": TOKENS, "shape": list(logits.shape), "logits": logits.reshape(-1).tolist()})
 
 
 def write_logits(directory, logits):
@@ -227,4 +285,7 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--logits":
+        exported_logits(sys.argv[2])
+    else:
+        main(sys.argv[1])

@@ -1,6 +1,7 @@
 // `behemoth tokenizer train|encode|decode|show`: make a SentencePiece tokenizer from a corpus, and
 // look at what any tokenizer (data.tokenizer's spec) does with a text (docs/tokenizers.md).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,7 +10,10 @@
 #include "backend/cli/commands.h"
 #include "backend/data/corpus.h"
 #include "backend/tokenizer/sentencepiece_training.h"
+#include "backend/hf/vocabulary_growth.h"
+#include "backend/model/hf_config.h"
 #include "backend/tokenizer/tokenizer.h"
+#include "backend/tokenizer/vocabulary_extension.h"
 
 namespace behemoth {
 
@@ -22,6 +26,8 @@ struct TokenizerOptions {
   std::string spec;
   std::string text;
   std::vector<TokenId> ids;
+  std::string tokens_file;
+  bool force = false;
 };
 
 int trainCommand(const TokenizerOptions& options) {
@@ -60,6 +66,24 @@ nlohmann::json describe(const Tokenizer& tokenizer) {
           {"files", files}};
 }
 
+// `tokenizer extend MODEL_DIR --tokens FILE --out DIR`: the tokenizer gains the file's tokens and
+// the model an embedding (and head) row for each, the mean of the old rows.
+int extendCommand(const TokenizerOptions& options) {
+  const std::filesystem::path model_dir = options.spec;
+  const TokenizerExtension extension = extendTokenizer(model_dir, readTokenList(options.tokens_file));
+  const ModelConfig config = modelConfigFromHfFile((model_dir / "config.json").string());
+  const std::int64_t vocab = std::max<std::int64_t>(config.vocab_size, extension.new_size);
+  const VocabularyGrowth growth =
+      growHfVocabulary(model_dir, options.out_dir, extension.old_size, vocab, extension.files, options.force);
+  std::cout << "added " << extension.added.size() << " tokens (ids " << extension.old_size << " to "
+            << extension.new_size - 1 << "); " << extension.already_present.size()
+            << " were single tokens already; vocabulary " << growth.old_vocab_size << " -> " << growth.new_vocab_size
+            << ", new rows of";
+  for (const std::string& name : growth.grown_tensors) std::cout << " " << name;
+  std::cout << " set to the mean of the old rows; wrote " << options.out_dir << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void addTokenizerCommand(CLI::App& app, std::function<int()>& action) {
@@ -81,9 +105,16 @@ void addTokenizerCommand(CLI::App& app, std::function<int()>& action) {
   CLI::App* show = tokenizer->add_subcommand("show", "Kind, vocabulary size, special tokens, content key (JSON)");
   show->add_option("tokenizer", options->spec, "\"byte\", or a tokenizer folder or file")->required();
 
-  tokenizer->callback([&action, options, train, encode, decode] {
+  CLI::App* extend = tokenizer->add_subcommand("extend", "Add tokens to a Hugging Face model's tokenizer and grow its embedding");
+  extend->add_option("model", options->spec, "A Hugging Face model directory with its tokenizer")->required();
+  extend->add_option("--tokens", options->tokens_file, "A file of new tokens, one per line")->required();
+  extend->add_option("--out", options->out_dir, "The directory of the extended model")->required();
+  extend->add_flag("--force", options->force, "Replace --out if it exists and is not empty");
+
+  tokenizer->callback([&action, options, train, encode, decode, extend] {
     action = [=] {
       if (train->parsed()) return trainCommand(*options);
+      if (extend->parsed()) return extendCommand(*options);
       const auto opened = openTokenizer(options->spec);
       if (encode->parsed()) {
         std::cout << idsText(opened->encode(options->text)) << "\n";

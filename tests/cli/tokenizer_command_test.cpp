@@ -84,3 +84,43 @@ TEST(TokenizerCommand, MissingSentencePieceModuleIsOneLine) {
 
 }  // namespace
 }  // namespace behemoth
+
+namespace behemoth {
+namespace {
+
+// The whole path a user takes: a tokenizer trained here, a run on it exported to Hugging Face form
+// (tokenizer files beside the weights), then the vocabulary extended with two whole tokens.
+TEST(TokenizerCommand, ExtendGrowsAnExportedModelsTokenizerAndEmbedding) {
+  const TempDir dir;
+  const std::string tokenizer = dir.file("tok");
+  ASSERT_EQ(runBehemoth({"tokenizer", "train", writeCorpus(dir), "--vocab", "400", "--out", tokenizer}).exit_code, 0);
+  const nlohmann::json project = {
+      {"name", "extend"},
+      {"model", {{"arch", "llama"}, {"n_layer", 1}, {"n_head", 2}, {"d_model", 16}, {"seq_len", 16}, {"vocab_size", 400}}},
+      {"data", {{"corpus", dir.file("corpus.txt")}, {"tokenizer", tokenizer}, {"global_batch_size", 4}}},
+      {"train", {{"steps", 2}, {"out_dir", dir.file("run")}, {"export_hf", true}}}};
+  writeFile(dir.file("p.json"), project.dump());
+  const CommandResult run = runBehemoth({"run", dir.file("p.json"), "--no-history"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  const std::string exported = dir.file("run") + "/hf";
+  ASSERT_TRUE(std::filesystem::is_regular_file(exported + "/tokenizer.model")) << "the export has no tokenizer";
+
+  writeFile(dir.file("new.txt"), "Behemoth\nZeRO3\nthe\n");
+  const CommandResult extend =
+      runBehemoth({"tokenizer", "extend", exported, "--tokens", dir.file("new.txt"), "--out", dir.file("grown")});
+  ASSERT_EQ(extend.exit_code, 0) << extend.stderr_text;
+  EXPECT_NE(extend.stdout_text.find("added 2 tokens (ids 400 to 401); 1 were single tokens already; vocabulary 400 -> 402"),
+            std::string::npos)
+      << extend.stdout_text;
+  const auto shown = nlohmann::json::parse(runBehemoth({"tokenizer", "show", dir.file("grown")}).stdout_text);
+  EXPECT_EQ(shown.at("vocab_size"), 402);
+  EXPECT_EQ(nlohmann::json::parse(readFile(dir.file("grown") + "/config.json")).at("vocab_size"), 402);
+  EXPECT_EQ(runBehemoth({"tokenizer", "encode", dir.file("grown"), "Behemoth"}).stdout_text, "400\n");
+
+  const CommandResult taken =
+      runBehemoth({"tokenizer", "extend", exported, "--tokens", dir.file("new.txt"), "--out", dir.file("grown")});
+  expectOneLineError(taken, "exists and is not empty");
+}
+
+}  // namespace
+}  // namespace behemoth

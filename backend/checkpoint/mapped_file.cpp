@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace behemoth {
@@ -17,6 +18,13 @@ MappedFile::MappedFile(const std::filesystem::path& file, const std::string& wha
   ::close(fd);
   if (error || data == MAP_FAILED) throw std::invalid_argument(what + ": " + file.string() + ": cannot map");
   data_ = static_cast<const std::byte*>(data);
+}
+
+void MappedFile::release(const std::byte* data, std::size_t bytes) const {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(data) / page * page;
+  const auto end = reinterpret_cast<std::uintptr_t>(data) + bytes;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

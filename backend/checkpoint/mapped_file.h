@@ -17,6 +17,9 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
 
   const std::byte* data() const { return data_; }
+  // Drops the resident pages of [data, data + bytes) (read again from the file if touched again),
+  // so a reader that walks a large file keeps only what it is working on in memory.
+  void release(const std::byte* data, std::size_t bytes) const;
   std::size_t bytes() const { return bytes_; }
 
  private:

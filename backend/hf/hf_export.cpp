@@ -86,6 +86,11 @@ class CheckpointFiles {
     return data;
   }
 
+  // The piece has been copied: its pages leave this process's memory.
+  void release(const StoredPiece& piece, const std::byte* data, std::int64_t bytes) {
+    open(piece.file).mapping->release(data, static_cast<std::size_t>(bytes));
+  }
+
  private:
   struct Open {
     std::unique_ptr<MappedFile> mapping;
@@ -143,6 +148,7 @@ void writeTensor(const ExportedTensor& tensor, CheckpointFiles& files, const std
   for (const StoredPiece& piece : source.pieces) {
     const std::byte* data = files.piece(piece, piece.slice.numel * source_bytes);
     covered += copyOverlap(piece.slice, data, all, whole.data(), source_bytes);
+    files.release(piece, data, piece.slice.numel * source_bytes);
   }
   if (covered != tensor.numel) {
     refuse(source.name, "its pieces hold " + std::to_string(covered) + " of its " + std::to_string(tensor.numel) + " elements");

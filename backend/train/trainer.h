@@ -49,6 +49,11 @@ class Trainer {
 
   // The step training starts at: 0, or the resumed checkpoint's step.
   std::int64_t startStep() const;
+  // One line naming the tokenizer and the tokens it made of the corpus (and their cache); the
+  // tokens the batches are drawn from.
+  std::string dataSummary() const;
+  std::string tokenizerKind() const;
+  std::int64_t tokenCount() const;
   // What the resumed checkpoint's state.json says about the layout that wrote it ("" when fresh).
   std::string resumedLayout() const;
   // The resume's load: the slowest rank's seconds and the bytes every rank read together (0 when fresh).

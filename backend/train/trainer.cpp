@@ -292,7 +292,8 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   requireSameCorpusOnEveryRank(*corpus, world.world());
   // The byte tokenizer samples the corpus's bytes as always; another one maps the corpus's token
   // cache, which the launcher wrote before launch (a rank that finds none writes it, atomically).
-  const auto tokenizer = openTokenizer(p.data.tokenizer);
+  const std::shared_ptr<const Tokenizer> tokenizer =
+      s.options.tokenizer ? s.options.tokenizer : std::shared_ptr<const Tokenizer>(openTokenizer(p.data.tokenizer));
   checkTokenizerForProject(*tokenizer, p);
   TrainingTokens tokens = trainingTokens(p, std::move(corpus), *tokenizer, /*show_progress=*/world.rank() == 0);
   s.data_summary = tokens.summary;

@@ -17,6 +17,7 @@
 namespace behemoth {
 
 class ProcessWorld;
+class Tokenizer;
 class EventSink;
 class LanguageModel;
 
@@ -37,6 +38,9 @@ struct TrainerOptions {
   // Whether train.checkpoint_* are honoured (`behemoth run` sets it): a Trainer used directly, as
   // the parity tests do, writes nothing unless asked.
   bool write_checkpoints = false;
+  // Set: the tokenizer to train with instead of opening project.data.tokenizer (tests train on
+  // tokenizers of their own making).
+  std::shared_ptr<const Tokenizer> tokenizer;
 };
 
 class Trainer {

@@ -296,6 +296,8 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
       s.options.tokenizer ? s.options.tokenizer : std::shared_ptr<const Tokenizer>(openTokenizer(p.data.tokenizer));
   checkTokenizerForProject(*tokenizer, p);
   TrainingTokens tokens = trainingTokens(p, std::move(corpus), *tokenizer, /*show_progress=*/world.rank() == 0);
+  // Only real tokenizers: the byte path stays as it was (its corpus agreement covers it).
+  if (!usesByteTokenizer(p.data)) requireSameTokensOnEveryRank(tokenizer->contentKey(), tokens.ids->size(), world.world());
   s.data_summary = tokens.summary;
   s.tokenizer_kind = tokens.tokenizer;
   s.token_count = tokens.ids->size();

@@ -1,7 +1,6 @@
 #include "backend/cli/project_input.h"
 
 #include "backend/checkpoint/durable_files.h"
-#include "backend/data/corpus.h"
 #include "backend/data/corpus_checks.h"
 
 #include <nlohmann/json.hpp>
@@ -34,9 +33,10 @@ Project parseProject(const std::string& path, const std::vector<std::string>& ov
 Project validatedProject(Project project, const std::string& path, int world_size, CorpusCheck corpus_check) {
   try {
     validateForWorld(project, world_size);
-    // What a worker would otherwise find mid-run: the corpus against the vocabulary, seq_len and
-    // the held-out batches.
-    if (corpus_check == CorpusCheck::read_and_check) checkCorpusForProject(loadCorpus(project.data.corpus), project);
+    // What a worker would otherwise find mid-run: the tokenizer and the corpus against the
+    // vocabulary, seq_len and the held-out batches. A real tokenizer's cache is written here,
+    // once, with the progress bar, so the workers find it.
+    if (corpus_check == CorpusCheck::read_and_check) checkDataForProject(project);
     return project;
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(path + ": " + error.what());

@@ -9,7 +9,8 @@
 namespace behemoth {
 
 // Loads PATH, applies `overrides` ("key=value"), parses and validates for `world_size` ranks, and
-// (with `check_corpus`) reads the corpus to check it against the project. Throws
+// (with `check_corpus`) opens the tokenizer and reads (and tokenizes) the corpus to check them
+// against the project. Throws
 // std::invalid_argument naming the file and the field.
 enum class CorpusCheck { read_and_check, skip };
 Project readProject(const std::string& path, const std::vector<std::string>& overrides, int world_size,

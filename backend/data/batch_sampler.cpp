@@ -10,9 +10,35 @@
 
 namespace behemoth {
 
+namespace {
+
+class CorpusBytes final : public TokenArray {
+ public:
+  explicit CorpusBytes(std::shared_ptr<const Corpus> corpus) : corpus_(std::move(corpus)) {}
+  std::int64_t size() const override { return corpus_->size(); }
+  void copy(std::int64_t offset, std::int64_t count, std::int64_t* out) const override {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(corpus_->bytes.data()) + offset;
+    for (std::int64_t k = 0; k < count; ++k) out[k] = bytes[k];
+  }
+  const char* unit() const override { return "bytes"; }
+
+ private:
+  std::shared_ptr<const Corpus> corpus_;
+};
+
+}  // namespace
+
+std::shared_ptr<const TokenArray> corpusBytes(std::shared_ptr<const Corpus> corpus) {
+  if (!corpus) throw std::invalid_argument("data.corpus: no corpus given to the batch sampler");
+  return std::make_shared<const CorpusBytes>(std::move(corpus));
+}
+
 BatchSampler::BatchSampler(std::shared_ptr<const Corpus> corpus, SamplerOptions options)
-    : corpus_(std::move(corpus)), options_(options) {
-  if (!corpus_) throw std::invalid_argument("data.corpus: no corpus given to the batch sampler");
+    : BatchSampler(corpusBytes(std::move(corpus)), options) {}
+
+BatchSampler::BatchSampler(std::shared_ptr<const TokenArray> tokens, SamplerOptions options)
+    : tokens_(std::move(tokens)), options_(options) {
+  if (!tokens_) throw std::invalid_argument("data.corpus: no tokens given to the batch sampler");
   if (options_.seq_len <= 0) {
     throw std::invalid_argument("model.seq_len: must be positive, got " + std::to_string(options_.seq_len));
   }
@@ -23,9 +49,9 @@ BatchSampler::BatchSampler(std::shared_ptr<const Corpus> corpus, SamplerOptions 
   if (!(options_.eval_fraction >= 0.0 && options_.eval_fraction < 1.0)) {
     throw std::invalid_argument("data.eval_fraction: must be in [0, 1), got " + std::to_string(options_.eval_fraction));
   }
-  const std::int64_t size = corpus_->size();
+  const std::int64_t size = tokens_->size();
   const std::int64_t block = blockBytes(size, options_.seq_len, options_.eval_fraction);
-  const std::int64_t width = options_.seq_len + 1;  // bytes one window covers
+  const std::int64_t width = options_.seq_len + 1;  // ids one window covers
   for (std::int64_t index = 0, begin = 0; begin < size; ++index, begin += block) {
     const Block range{begin, std::min(size, begin + block)};
     if (isHeldOutBlock(index, options_.eval_fraction)) {
@@ -39,8 +65,9 @@ BatchSampler::BatchSampler(std::shared_ptr<const Corpus> corpus, SamplerOptions 
     }
   }
   if (trainWindowCount() == 0) {
-    throw std::invalid_argument("data.corpus: the training split has " + std::to_string(train_bytes_) +
-                                " bytes in blocks of " + std::to_string(block) +
+    const std::string unit = tokens_->unit();
+    throw std::invalid_argument("data.corpus: the training split has " + std::to_string(train_bytes_) + " " + unit +
+                                " in blocks of " + std::to_string(block) +
                                 ", fewer than one window of model.seq_len + 1 = " + std::to_string(width));
   }
 }
@@ -72,8 +99,8 @@ std::int64_t BatchSampler::trainWindowOffset(std::int64_t step, int sequence) co
 std::int64_t BatchSampler::evalWindowOffset(std::int64_t index, int sequence) const {
   const std::int64_t windows = evalWindowCount();
   if (windows == 0) {
-    throw std::invalid_argument("data.eval_fraction: the held-out split has " + std::to_string(evalBytes()) +
-                                " bytes, fewer than one window of model.seq_len + 1 = " +
+    throw std::invalid_argument("data.eval_fraction: the held-out split has " + std::to_string(evalBytes()) + " " +
+                                tokens_->unit() + ", fewer than one window of model.seq_len + 1 = " +
                                 std::to_string(options_.seq_len + 1));
   }
   if (index < 0) throw std::invalid_argument("evalBatch: negative batch index " + std::to_string(index));
@@ -93,11 +120,8 @@ Batch BatchSampler::windowsAt(const std::vector<std::int64_t>& offsets) const {
   const std::int64_t width = options_.seq_len + 1;
   at::Tensor windows = at::empty({static_cast<std::int64_t>(offsets.size()), width}, at::kLong);
   auto* out = windows.data_ptr<std::int64_t>();
-  const auto* bytes = reinterpret_cast<const unsigned char*>(corpus_->bytes.data());
   for (std::size_t row = 0; row < offsets.size(); ++row) {
-    for (std::int64_t column = 0; column < width; ++column) {
-      out[static_cast<std::int64_t>(row) * width + column] = bytes[offsets[row] + column];
-    }
+    tokens_->copy(offsets[row], width, out + static_cast<std::int64_t>(row) * width);
   }
   return {windows.narrow(1, 0, options_.seq_len).contiguous(), windows.narrow(1, 1, options_.seq_len).contiguous()};
 }

@@ -1,4 +1,5 @@
-// Deterministic batches from a Corpus.
+// Deterministic batches from a Corpus's bytes or from a tokenized corpus's ids (a TokenArray):
+// everything below says "bytes" for the byte tokenizer and means ids for any other.
 //
 // Splits: the corpus is cut into blocks of blockBytes() and a share eval_fraction of them, spread
 // evenly over the whole corpus (block i is held out when floor((i + 1) f) > floor(i f)), forms the
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "backend/data/corpus.h"
+#include "backend/data/token_array.h"
 
 namespace behemoth {
 
@@ -48,6 +50,8 @@ class BatchSampler {
   // Throws std::invalid_argument naming the field (data.*, model.seq_len) when the corpus split
   // cannot hold one training window.
   BatchSampler(std::shared_ptr<const Corpus> corpus, SamplerOptions options);
+  // Windows of seq_len + 1 ids of `tokens` (a token cache), split and drawn exactly as bytes are.
+  BatchSampler(std::shared_ptr<const TokenArray> tokens, SamplerOptions options);
 
   // Sequences [first_seq, first_seq + count) of the global training batch of `step`.
   Batch globalBatchSlice(std::int64_t step, int first_seq, int count) const;
@@ -64,7 +68,7 @@ class BatchSampler {
 
   // Bytes of each split, and the corpus ranges [begin, end) of its blocks in corpus order.
   std::int64_t trainBytes() const { return train_bytes_; }
-  std::int64_t evalBytes() const { return corpus_->size() - train_bytes_; }
+  std::int64_t evalBytes() const { return tokens_->size() - train_bytes_; }
   struct Block {
     std::int64_t begin = 0;
     std::int64_t end = 0;
@@ -87,7 +91,7 @@ class BatchSampler {
   void checkSlice(const char* what, int first_seq, int count) const;
   Batch windowsAt(const std::vector<std::int64_t>& offsets) const;
 
-  std::shared_ptr<const Corpus> corpus_;
+  std::shared_ptr<const TokenArray> tokens_;
   SamplerOptions options_;
   std::int64_t train_bytes_ = 0;
   std::vector<Block> train_blocks_;

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "backend/data/counter_rng.h"
+#include "backend/data/jsonl_corpus.h"
 
 namespace behemoth {
 
@@ -62,9 +63,9 @@ std::vector<std::string> regularFilesUnder(const fs::path& folder, bool skip_sym
   return files;
 }
 
-// Appends the file, or its first `limit` bytes, to `out`. A NUL byte marks a binary file (an
-// image, an archive, a compiled object): training on it is never what the user meant.
-void appendFile(const std::string& path, std::int64_t limit, std::string& out) {
+// The file, or its first `limit` bytes. A NUL byte marks a binary file (an image, an archive, a
+// compiled object): training on it is never what the user meant.
+std::string readTextFile(const std::string& path, std::int64_t limit) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::invalid_argument("data.corpus: cannot read " + path);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -75,7 +76,7 @@ void appendFile(const std::string& path, std::int64_t limit, std::string& out) {
     throw std::invalid_argument("data.corpus: " + path + " is binary, not text (a NUL byte at offset " +
                                 std::to_string(nul) + "); give text files");
   }
-  out += content;
+  return content;
 }
 
 Corpus readFiles(const std::vector<std::string>& files, std::int64_t cap, std::string source) {
@@ -84,7 +85,13 @@ Corpus readFiles(const std::vector<std::string>& files, std::int64_t cap, std::s
   for (const auto& file : files) {
     const std::int64_t room = cap - corpus.size();
     if (room <= 0) break;
-    appendFile(file, room, corpus.bytes);
+    const std::string content = readTextFile(file, room);
+    if (isJsonlFile(file)) {
+      appendJsonlDocuments(file, content, corpus);
+    } else {
+      corpus.documentStarts.push_back(corpus.size());
+      corpus.bytes += content;
+    }
     ++corpus.fileCount;
   }
   return corpus;

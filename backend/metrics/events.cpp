@@ -25,7 +25,9 @@ json runStartedEvent(const RunStartedInfo& info) {
           {"world_size", info.world_size},
           {"out_dir", info.out_dir},
           {"parameter_count", info.parameter_count},
-          {"total_steps", info.total_steps}};
+          {"total_steps", info.total_steps},
+          {"tokenizer", info.tokenizer},
+          {"tokens", info.tokens}};
 }
 
 json stepEvent(const StepMetrics& metrics) {

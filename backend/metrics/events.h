@@ -31,6 +31,8 @@ struct RunStartedInfo {
   std::string out_dir;
   std::int64_t parameter_count = 0;
   int total_steps = 0;
+  std::string tokenizer = "byte";  // the tokenizer's kind (data.tokenizer)
+  std::int64_t tokens = 0;         // tokens the batches are drawn from (the corpus's bytes for "byte")
 };
 
 // Current UTC time as ISO 8601 ("2024-05-01T12:34:56Z").

@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kBuiltinCorpus = "builtin";
+constexpr const char* kByteTokenizer = "byte";
 
 std::string resolveAgainst(const std::string& base_dir, const std::string& path) {
   const fs::path given(path);
@@ -139,13 +140,22 @@ ModelConfig modelConfigOfSavedProject(const json& project) {
 namespace {
 
 DataConfig parseData(const json& section, const std::string& base_dir) {
-  const JsonFields fields(section, "data", {"corpus", "global_batch_size", "eval_fraction"});
+  const JsonFields fields(section, "data", {"corpus", "tokenizer", "global_batch_size", "eval_fraction"});
   DataConfig data;
   fields.read("corpus", data.corpus);
+  fields.read("tokenizer", data.tokenizer);
   fields.read("global_batch_size", data.global_batch_size);
   fields.read("eval_fraction", data.eval_fraction);
   if (data.corpus.empty()) fields.fail("corpus", "must not be empty (use \"builtin\" for the embedded corpus)");
   if (data.corpus != kBuiltinCorpus) data.corpus = resolveAgainst(base_dir, data.corpus);
+  if (data.tokenizer.empty()) fields.fail("tokenizer", "must not be empty (use \"byte\" for one token per byte)");
+  if (data.tokenizer != kByteTokenizer) {
+    // Opening it (and comparing its vocabulary with model.vocab_size) is the pre-launch check's
+    // job (checkTokenizerForProject); a path that is not there is refused here already.
+    data.tokenizer = resolveAgainst(base_dir, data.tokenizer);
+    std::error_code error;
+    if (!fs::exists(data.tokenizer, error)) fields.fail("tokenizer", "no such file or folder: " + data.tokenizer.substr(0, 200));
+  }
   requireAtLeast(fields, "global_batch_size", data.global_batch_size, 1);
   requireAtMost(fields, "global_batch_size", data.global_batch_size, 1 << 24);
   requireInRange(fields, "eval_fraction", data.eval_fraction, 0.0, 1.0, true);
@@ -439,7 +449,9 @@ json projectToJson(const Project& project) {
   return {
       {"name", project.name},
       {"model", model},
-      {"data", {{"corpus", d.corpus}, {"global_batch_size", d.global_batch_size}, {"eval_fraction", d.eval_fraction}}},
+      {"data",
+       {{"corpus", d.corpus}, {"tokenizer", d.tokenizer}, {"global_batch_size", d.global_batch_size},
+        {"eval_fraction", d.eval_fraction}}},
       {"devices",
        {{"kind", dev.kind}, {"count", dev.count}, {"memory_gb", dev.memory_gb}, {"per_node", dev.per_node}, {"name", dev.name}}},
       {"parallel", planToJson(project.plan)},

@@ -17,7 +17,10 @@ std::string precisionName(Precision precision);
 Precision precisionFromName(const std::string& name);  // throws std::invalid_argument naming "precision"
 
 struct DataConfig {
-  std::string corpus = "builtin";  // "builtin" or a path to a text file or a folder of text files
+  std::string corpus = "builtin";  // "builtin" or a path to a text or .jsonl file, or a folder of them
+  // "byte" (one token per byte, today's default) or the path of a tokenizer (docs/data.md): the
+  // corpus is then tokenized once into a cache beside train.out_dir.
+  std::string tokenizer = "byte";
   int global_batch_size = 8;       // sequences per optimizer step, over all data-parallel ranks
   double eval_fraction = 0.05;     // tail of the corpus held out for evaluation
 };

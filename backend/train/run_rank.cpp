@@ -62,7 +62,11 @@ TrainOutcome trainInWorld(const Project& project, const WorldInfo& info, EventSi
     started.out_dir = project.train.out_dir;
     started.parameter_count = trainer.parameterCount();
     started.total_steps = project.train.steps;
+    started.tokenizer = trainer.tokenizerKind();
+    started.tokens = trainer.tokenCount();
     events.emit(runStartedEvent(started));
+    // A real tokenizer's figures and cache on the terminal and in the history's log.
+    if (started.tokenizer != "byte") events.emit(logEvent(trainer.dataSummary()));
     if (start_step > 0) {
       const std::string checkpoint = options.resume_from ? options.resume_from->string() : std::string();
       events.emit(runResumedEvent(start_step, checkpoint, trainer.resumedLayout(), trainer.resumeSeconds(),

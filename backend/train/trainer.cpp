@@ -15,6 +15,8 @@
 #include "backend/data/batch_sampler.h"
 #include "backend/engine_version.h"
 #include "backend/data/corpus.h"
+#include "backend/data/corpus_checks.h"
+#include "backend/data/training_tokens.h"
 #include "backend/metrics/event_sink.h"
 #include "backend/metrics/events.h"
 #include "backend/metrics/step_metrics.h"
@@ -94,6 +96,9 @@ struct Trainer::State {
   std::vector<at::Tensor> working;  // the model's parameters (fp32 or bf16)
   std::unique_ptr<ParameterUpdater> updater;
   std::unique_ptr<BatchSampler> sampler;
+  std::string data_summary;     // the tokenizer and what it made of the corpus, for the run's log
+  std::string tokenizer_kind;
+  std::int64_t token_count = 0;
   TrainerOptions options;
   std::int64_t start_step = 0;     // > 0 when resumed from a checkpoint
   std::string resumed_layout;
@@ -307,7 +312,18 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
   sampling.eval_fraction = p.data.eval_fraction;
   auto corpus = std::make_shared<const Corpus>(loadCorpus(p.data.corpus));
   requireSameCorpusOnEveryRank(*corpus, world.world());
-  s.sampler = std::make_unique<BatchSampler>(std::move(corpus), sampling);
+  // The byte tokenizer samples the corpus's bytes as always; another one maps the corpus's token
+  // cache, which the launcher wrote before launch (a rank that finds none writes it, atomically).
+  const std::shared_ptr<const Tokenizer> tokenizer =
+      s.options.tokenizer ? s.options.tokenizer : std::shared_ptr<const Tokenizer>(openTokenizer(p.data.tokenizer));
+  checkTokenizerForProject(*tokenizer, p);
+  TrainingTokens tokens = trainingTokens(p, std::move(corpus), *tokenizer, /*show_progress=*/world.rank() == 0);
+  // Only real tokenizers: the byte path stays as it was (its corpus agreement covers it).
+  if (!usesByteTokenizer(p.data)) requireSameTokensOnEveryRank(tokenizer->contentKey(), tokens.ids->size(), world.world());
+  s.data_summary = tokens.summary;
+  s.tokenizer_kind = tokens.tokenizer;
+  s.token_count = tokens.ids->size();
+  s.sampler = std::make_unique<BatchSampler>(std::move(tokens.ids), sampling);
   if (s.pipelined()) s.setUpPipeline();
   if (s.options.resume_from) {
     s.resumeFrom(*s.options.resume_from);
@@ -318,6 +334,12 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
 }
 
 std::int64_t Trainer::startStep() const { return state_->start_step; }
+
+std::string Trainer::dataSummary() const { return state_->data_summary; }
+
+std::string Trainer::tokenizerKind() const { return state_->tokenizer_kind; }
+
+std::int64_t Trainer::tokenCount() const { return state_->token_count; }
 
 std::string Trainer::resumedLayout() const { return state_->resumed_layout; }
 

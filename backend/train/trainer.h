@@ -17,6 +17,7 @@
 namespace behemoth {
 
 class ProcessWorld;
+class Tokenizer;
 class EventSink;
 class LanguageModel;
 
@@ -37,6 +38,9 @@ struct TrainerOptions {
   // Whether train.checkpoint_* are honoured (`behemoth run` sets it): a Trainer used directly, as
   // the parity tests do, writes nothing unless asked.
   bool write_checkpoints = false;
+  // Set: the tokenizer to train with instead of opening project.data.tokenizer (tests train on
+  // tokenizers of their own making).
+  std::shared_ptr<const Tokenizer> tokenizer;
 };
 
 class Trainer {
@@ -49,6 +53,11 @@ class Trainer {
 
   // The step training starts at: 0, or the resumed checkpoint's step.
   std::int64_t startStep() const;
+  // One line naming the tokenizer and the tokens it made of the corpus (and their cache); the
+  // tokens the batches are drawn from.
+  std::string dataSummary() const;
+  std::string tokenizerKind() const;
+  std::int64_t tokenCount() const;
   // What the resumed checkpoint's state.json says about the layout that wrote it ("" when fresh).
   std::string resumedLayout() const;
   // The resume's load: the slowest rank's seconds and the bytes every rank read together (0 when fresh).

@@ -56,6 +56,28 @@ TEST(CorpusAgreement, ARankWithOtherTextStopsEveryRankNamingTheHosts) {
   }
 }
 
+TEST(CorpusAgreement, ARankWithAnotherTokenizerStopsEveryRank) {
+  const auto same = runOnRanks(2, [](const WorldInfo& info) {
+    ProcessWorld world(info, everyRankDataParallel(info.world_size));
+    requireSameTokensOnEveryRank("sentencepiece abc", 1000, world.world());
+  });
+  EXPECT_TRUE(expectAllRanksOk(same));
+  const auto run = runOnRanks(2, [](const WorldInfo& info) {
+    ProcessWorld world(info, everyRankDataParallel(info.world_size));
+    // Rank 1's tokenizer files differ; the count happens to be equal.
+    requireSameTokensOnEveryRank(info.rank == 1 ? "sentencepiece abd" : "sentencepiece abc", 1000, world.world());
+  });
+  ASSERT_EQ(run.size(), 2u);
+  for (const RankOutcome& outcome : run) {
+    EXPECT_FALSE(outcome.ok) << "rank " << outcome.rank << " went on with another tokenizer";
+    EXPECT_NE(outcome.message.find("data.tokenizer: ranks tokenized the corpus differently: rank 0 on " + hostName() +
+                                   " has 1000 tokens"),
+              std::string::npos)
+        << outcome.message;
+    EXPECT_NE(outcome.message.find("rank 1 on " + hostName() + " has 1000 tokens"), std::string::npos) << outcome.message;
+  }
+}
+
 TEST(CorpusChecks, TheByteAlphabetIsTheLargestByteValuePlusOne) {
   EXPECT_EQ(byteAlphabetSize(textCorpus("abc")), 'c' + 1);
   EXPECT_EQ(byteAlphabetSize(textCorpus(std::string("a\xff", 2))), 256);

@@ -120,6 +120,7 @@ void addWrongTypes(std::vector<InvalidCase>& cases) {
       {"model.init_std", nullptr},
       {"model.hf_config", 5},
       {"data.corpus", 5},
+      {"data.tokenizer", 5},
       {"data.global_batch_size", "8"},
       {"data.eval_fraction", "x"},
       {"devices.kind", 1},
@@ -175,7 +176,7 @@ void addOutOfRange(std::vector<InvalidCase>& cases) {
       {"model.init_std", 0},         {"model.arch", "bert"},       {"model.n_layer", 100000000},
       {"model.d_model", 1 << 30},    {"model.vocab_size", 1 << 30}, {"model.seq_len", 1 << 30},
       {"data.global_batch_size", 0}, {"data.global_batch_size", -8}, {"data.eval_fraction", 1.0},
-      {"data.eval_fraction", -0.1},  {"data.corpus", ""},          {"devices.kind", "tpu"},
+      {"data.eval_fraction", -0.1},  {"data.corpus", ""},          {"data.tokenizer", ""},       {"devices.kind", "tpu"},
       {"devices.count", 0},          {"devices.memory_gb", -1},    {"devices.per_node", -1},
       {"devices.kind", "cuda"},      {"parallel.dp", 0},           {"parallel.dp", -2},
       {"parallel.pp", 0},            {"parallel.tp", 0},           {"parallel.sp", 0},
@@ -300,6 +301,12 @@ void addCorpusProblems(std::vector<InvalidCase>& cases) {
                    },
                    "b.o", {}, {}});
   cases.push_back(setting("corpus_special_file", "data.corpus", "/dev/null", "data.corpus"));
+  cases.push_back(withFile("jsonl_malformed_line", "docs.jsonl", "{\"text\": \"fine\"}\n{\"text\": \"cut", "data.corpus",
+                           "docs.jsonl:2: not valid JSON"));
+  cases.push_back(withFile("jsonl_without_text", "docs.jsonl", std::string("{\"body\": \"x\"}\n"), "data.corpus",
+                           "docs.jsonl:1: the object has no \"text\" field"));
+  cases.push_back(setting("tokenizer_missing", "data.tokenizer", "/no/such/tokenizer", "data.tokenizer: no such file or folder"));
+  cases.push_back(withFile("tokenizer_unreadable", "junk.model", "not a tokenizer", "data.tokenizer", "data.tokenizer"));
   cases.push_back(withFile("corpus_shorter_than_window", "short.txt", "0123456789", "data.corpus", "model.seq_len"));
   // The byte tokenizer's alphabet (byte values up to 255 in the builtin text) exceeds the vocabulary.
   cases.push_back(setting("vocab_below_alphabet", "model.vocab_size", 100, "model.vocab_size"));

@@ -1,7 +1,5 @@
 #include "backend/hf/hf_export.h"
 
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include "backend/checkpoint/mapped_file.h"
 #include "backend/checkpoint/safetensors.h"
 #include "backend/checkpoint/slice_copy.h"
+#include "backend/hf/float_elements.h"
 #include "backend/hf/hf_checkpoint.h"
 #include "backend/hf/hf_names.h"
 #include "backend/hf/hf_writer.h"
@@ -113,28 +112,6 @@ class CheckpointFiles {
   std::map<std::string, Open> files_;
 };
 
-float loadElement(const std::byte* data, std::int64_t index, const std::string& dtype) {
-  if (dtype == "F32") {
-    float value;
-    std::memcpy(&value, data + index * 4, 4);
-    return value;
-  }
-  std::uint16_t bits;
-  std::memcpy(&bits, data + index * 2, 2);
-  if (dtype == "BF16") return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
-  return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
-}
-
-void storeElement(float value, const std::string& dtype, std::byte* out) {
-  if (dtype == "F32") {
-    std::memcpy(out, &value, 4);
-    return;
-  }
-  // Round to nearest even, as PyTorch's .to(torch.bfloat16 / torch.float16) does.
-  const std::uint16_t bits = dtype == "BF16" ? c10::BFloat16(value).x : c10::Half(value).x;
-  std::memcpy(out, &bits, 2);
-}
-
 // Assembles one tensor from its pieces and writes it in Hugging Face's layout and `dtype`.
 void writeTensor(const ExportedTensor& tensor, CheckpointFiles& files, const std::string& dtype, SequentialFileWriter& out) {
   const IndexedTensor& source = *tensor.source;
@@ -161,7 +138,7 @@ void writeTensor(const ExportedTensor& tensor, CheckpointFiles& files, const std
     for (std::int64_t c = 0; c < columns; ++c) {
       // Element (r, c) of the stored [in, out] tensor is element (c, r) of the engine's [out, in].
       const std::int64_t from = tensor.transposed ? c * rows + r : r * columns + c;
-      storeElement(loadElement(whole.data(), from, source.dtype), dtype, row.data() + c * out_bytes);
+      storeFloatElement(loadFloatElement(whole.data(), from, source.dtype), dtype, row.data() + c * out_bytes);
     }
     out.write(row.data(), row.size());
   }

@@ -1,7 +1,5 @@
 #include "backend/hf/vocabulary_growth.h"
 
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 
 #include "backend/checkpoint/mapped_file.h"
 #include "backend/checkpoint/safetensors.h"
+#include "backend/hf/float_elements.h"
 #include "backend/hf/hf_checkpoint.h"
 #include "backend/hf/hf_names.h"
 #include "backend/model/hf_config.h"
@@ -24,30 +23,17 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-double loadElement(const std::byte* data, std::int64_t index, const std::string& dtype) {
-  if (dtype == "F32") {
-    float value;
-    std::memcpy(&value, data + index * 4, 4);
-    return value;
-  }
-  std::uint16_t bits;
-  std::memcpy(&bits, data + index * 2, 2);
-  if (dtype == "BF16") return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
-  return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
-}
-
 std::string storedElement(double value, const std::string& dtype) {
-  const auto narrow = static_cast<float>(value);
-  if (dtype == "F32") return std::string(reinterpret_cast<const char*>(&narrow), 4);
-  const std::uint16_t bits = dtype == "BF16" ? c10::BFloat16(narrow).x : c10::Half(narrow).x;
-  return std::string(reinterpret_cast<const char*>(&bits), 2);
+  std::string bytes(static_cast<std::size_t>(safetensorsElementBytes(dtype)), '\0');
+  storeFloatElement(static_cast<float>(value), dtype, reinterpret_cast<std::byte*>(bytes.data()));
+  return bytes;
 }
 
 // One mean row, as stored bytes: each column's mean over the tensor's rows, summed in double.
 std::string meanRow(const std::byte* data, const std::string& dtype, std::int64_t rows, std::int64_t columns) {
   std::vector<double> sums(static_cast<std::size_t>(columns), 0.0);
   for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t c = 0; c < columns; ++c) sums[c] += loadElement(data, r * columns + c, dtype);
+    for (std::int64_t c = 0; c < columns; ++c) sums[c] += loadFloatElement(data, r * columns + c, dtype);
   }
   std::string row;
   for (const double sum : sums) row += storedElement(sum / static_cast<double>(rows), dtype);

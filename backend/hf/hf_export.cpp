@@ -131,6 +131,8 @@ void writeTensor(const ExportedTensor& tensor, CheckpointFiles& files, const std
     refuse(source.name, "its pieces hold " + std::to_string(covered) + " of its " + std::to_string(tensor.numel) + " elements");
   }
   const int out_bytes = safetensorsElementBytes(dtype);
+  const FloatDtype from_dtype = floatDtypeOf(source.dtype);
+  const FloatDtype to_dtype = floatDtypeOf(dtype);
   const std::int64_t columns = tensor.hf_shape.size() == 2 ? tensor.hf_shape[1] : tensor.numel;
   const std::int64_t rows = tensor.numel / columns;
   std::vector<std::byte> row(static_cast<std::size_t>(columns * out_bytes));
@@ -138,7 +140,7 @@ void writeTensor(const ExportedTensor& tensor, CheckpointFiles& files, const std
     for (std::int64_t c = 0; c < columns; ++c) {
       // Element (r, c) of the stored [in, out] tensor is element (c, r) of the engine's [out, in].
       const std::int64_t from = tensor.transposed ? c * rows + r : r * columns + c;
-      storeFloatElement(loadFloatElement(whole.data(), from, source.dtype), dtype, row.data() + c * out_bytes);
+      storeFloatElement(loadFloatElement(whole.data(), from, from_dtype), to_dtype, row.data() + c * out_bytes);
     }
     out.write(row.data(), row.size());
   }

@@ -1,8 +1,6 @@
 #include "backend/hf/hf_import.h"
 
 #include <ATen/ATen.h>
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
 
 #include <cstring>
 #include <map>
@@ -11,37 +9,19 @@
 #include <string>
 
 #include "backend/checkpoint/mapped_file.h"
+#include "backend/hf/float_elements.h"
 
 namespace behemoth {
 namespace {
-
-enum class StoredDtype { f32, bf16, f16 };
-
-StoredDtype storedDtype(const std::string& name) {
-  if (name == "F32") return StoredDtype::f32;
-  return name == "BF16" ? StoredDtype::bf16 : StoredDtype::f16;  // HfCheckpoint admits only these three
-}
-
-float readElement(const std::byte* base, std::int64_t index, StoredDtype dtype) {
-  if (dtype == StoredDtype::f32) {
-    float value;
-    std::memcpy(&value, base + index * 4, 4);
-    return value;
-  }
-  std::uint16_t bits;
-  std::memcpy(&bits, base + index * 2, 2);
-  if (dtype == StoredDtype::bf16) return static_cast<float>(c10::BFloat16(bits, c10::BFloat16::from_bits()));
-  return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
-}
 
 // The slice's elements, in its order, as fp32: element (g0, g1) of the engine's global tensor is
 // element (g1, g0) of a transposed stored tensor.
 std::vector<float> readSlice(const HfCheckpoint::Tensor& tensor, const std::byte* data, const TensorSlice& slice,
                              const std::vector<std::int64_t>& shape) {
   std::vector<float> values(static_cast<std::size_t>(slice.numel));
-  const StoredDtype dtype = storedDtype(tensor.entry.dtype);
+  const FloatDtype dtype = floatDtypeOf(tensor.entry.dtype);
   if (shape.size() == 1) {
-    for (std::int64_t i = 0; i < slice.numel; ++i) values[i] = readElement(data, slice.begin[0] + slice.flat_begin + i, dtype);
+    for (std::int64_t i = 0; i < slice.numel; ++i) values[i] = loadFloatElement(data, slice.begin[0] + slice.flat_begin + i, dtype);
     return values;
   }
   const std::int64_t box_columns = slice.size[1];
@@ -50,7 +30,7 @@ std::vector<float> readSlice(const HfCheckpoint::Tensor& tensor, const std::byte
     const std::int64_t row = slice.begin[0] + flat / box_columns;
     const std::int64_t column = slice.begin[1] + flat % box_columns;
     const std::int64_t stored = tensor.transposed ? column * shape[0] + row : row * shape[1] + column;
-    values[i] = readElement(data, stored, dtype);
+    values[i] = loadFloatElement(data, stored, dtype);
   }
   return values;
 }

@@ -23,14 +23,14 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string storedElement(double value, const std::string& dtype) {
-  std::string bytes(static_cast<std::size_t>(safetensorsElementBytes(dtype)), '\0');
+std::string storedElement(double value, FloatDtype dtype) {
+  std::string bytes(static_cast<std::size_t>(elementBytes(dtype)), '\0');
   storeFloatElement(static_cast<float>(value), dtype, reinterpret_cast<std::byte*>(bytes.data()));
   return bytes;
 }
 
 // One mean row, as stored bytes: each column's mean over the tensor's rows, summed in double.
-std::string meanRow(const std::byte* data, const std::string& dtype, std::int64_t rows, std::int64_t columns) {
+std::string meanRow(const std::byte* data, FloatDtype dtype, std::int64_t rows, std::int64_t columns) {
   std::vector<double> sums(static_cast<std::size_t>(columns), 0.0);
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t c = 0; c < columns; ++c) sums[c] += loadFloatElement(data, r * columns + c, dtype);
@@ -92,7 +92,7 @@ VocabularyGrowth growHfVocabulary(const fs::path& source_dir, const fs::path& ou
         const std::int64_t columns = tensor.entry.shape[1];
         const std::int64_t row_bytes = columns * safetensorsElementBytes(tensor.entry.dtype);
         writer.write(data, static_cast<std::size_t>(first_new_row * row_bytes));
-        const std::string mean = meanRow(data, tensor.entry.dtype, first_new_row, columns);
+        const std::string mean = meanRow(data, floatDtypeOf(tensor.entry.dtype), first_new_row, columns);
         for (std::int64_t r = first_new_row; r < new_vocab_size; ++r) writer.write(mean.data(), mean.size());
       };
     } else {

@@ -32,6 +32,10 @@ struct Plan {
   // Megatron sequence parallelism inside the tp group: norms, dropout and residual adds run on
   // 1/tp of the sequence; all-gather / reduce-scatter replace tp's all-reduces. No-op at tp == 1.
   bool sequence_parallel = false;
+  // How the sp axis splits attention (docs/long-context.md): "ulysses" turns sequence shards into
+  // head shards with an all-to-all around attention; "ring" keeps the queries and passes key/value
+  // blocks around the sp ring, each rank holding two zigzag chunks of the sequence.
+  std::string sp_mode = "ulysses";
   int zero = 0;            // ZeRO stage over dp (0 = plain data parallel).
   double bucket_mb = 25.0; // gradient bucket size for data-parallel reduction
   bool overlap = true;     // launch bucket reductions during backward

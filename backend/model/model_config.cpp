@@ -43,6 +43,14 @@ Arch archFromName(const std::string& name) {
   throw std::invalid_argument("model.arch: unknown architecture '" + name + "' (expected gpt or llama)");
 }
 
+std::string attentionKindName(AttentionKind kind) { return kind == AttentionKind::dense ? "dense" : "blockwise"; }
+
+AttentionKind attentionKindFromName(const std::string& name) {
+  if (name == "dense") return AttentionKind::dense;
+  if (name == "blockwise") return AttentionKind::blockwise;
+  throw std::invalid_argument("model.attention: unknown attention '" + name + "' (expected dense or blockwise)");
+}
+
 int ModelConfig::ffnHidden() const {
   if (d_ff > 0) return d_ff;
   return arch == Arch::gpt ? 4 * d_model : llamaDefaultFfn(d_model);
@@ -73,6 +81,8 @@ void ModelConfig::validate() const {
   requirePositive("d_model", d_model);
   requirePositive("seq_len", seq_len);
   requirePositive("vocab_size", vocab_size);
+  requirePositive("attention_block", attention_block);
+  requireAtMost("attention_block", attention_block, kMaxSequence);
   requireAtMost("n_layer", n_layer, kMaxLayers);
   requireAtMost("n_head", n_head, kMaxHeads);
   requireAtMost("d_model", d_model, kMaxWidth);

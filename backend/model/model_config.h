@@ -8,6 +8,10 @@ namespace behemoth {
 
 enum class Arch { gpt, llama };
 
+// How a block computes causal attention (docs/long-context.md): dense materialises the [T, T]
+// scores; blockwise walks query and key blocks with an online softmax and never holds them.
+enum class AttentionKind { dense, blockwise };
+
 // Upper bounds of the sizes (ModelConfig::validate): far beyond any model trained today, and low
 // enough that no byte or FLOP count computed from them overflows 64 bits.
 inline constexpr int kMaxLayers = 16384;
@@ -31,6 +35,8 @@ struct ModelConfig {
   bool tie_embeddings = true;  // GPT-2 ties; LLaMA configs say per model (default false there)
   double dropout = 0.0;
   double init_std = 0.02;
+  AttentionKind attention = AttentionKind::blockwise;
+  int attention_block = 128;  // query and key block length of the blockwise attention
 
   int kvHeads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   int headDim() const { return d_model / n_head; }
@@ -43,5 +49,7 @@ struct ModelConfig {
 
 std::string archName(Arch arch);
 Arch archFromName(const std::string& name);  // throws std::invalid_argument
+std::string attentionKindName(AttentionKind kind);
+AttentionKind attentionKindFromName(const std::string& name);  // throws std::invalid_argument
 
 }  // namespace behemoth

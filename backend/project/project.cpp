@@ -56,8 +56,8 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
                        std::optional<std::string>& pretrained_dir) {
   const JsonFields fields(section, "model",
                           {"arch", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len", "vocab_size",
-                           "norm_eps", "rope_theta", "tie_embeddings", "dropout", "init_std", "hf_config",
-                           "hf_pretrained"});
+                           "norm_eps", "rope_theta", "tie_embeddings", "dropout", "init_std", "attention",
+                           "attention_block", "hf_config", "hf_pretrained"});
   ModelConfig model;
   hf_path.reset();
   pretrained_dir.reset();
@@ -111,6 +111,15 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
   fields.read("tie_embeddings", model.tie_embeddings);
   fields.read("dropout", model.dropout);
   fields.read("init_std", model.init_std);
+  if (fields.has("attention")) {
+    std::string name;
+    fields.read("attention", name);
+    if (name != "dense" && name != "blockwise") {
+      fields.fail("attention", "unknown attention '" + name + "' (expected dense or blockwise)");
+    }
+    model.attention = attentionKindFromName(name);
+  }
+  fields.read("attention_block", model.attention_block);
   model.validate();
   // The weights must be what these sizes build: every tensor present, none extra, shapes equal.
   if (pretrained_dir) {
@@ -232,7 +241,7 @@ std::vector<int> parseLayerCounts(const JsonFields& fields) {
 }
 
 Plan parsePlan(const json& section) {
-  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "ep", "sequence_parallel", "zero", "bucket_mb",
+  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "sp_mode", "ep", "sequence_parallel", "zero", "bucket_mb",
                                                   "overlap", "offload_optimizer", "reduce_dtype", "order",
                                                   "pp_schedule", "pp_virtual", "pp_layers", "chunk_mb", "device_budget_mb",
                                                   "placement", "offload_param_fraction", "offload_optim_fraction",
@@ -244,6 +253,10 @@ Plan parsePlan(const json& section) {
   fields.read("sp", plan.sp);
   fields.read("ep", plan.ep);
   fields.read("sequence_parallel", plan.sequence_parallel);
+  fields.read("sp_mode", plan.sp_mode);
+  if (plan.sp_mode != "ulysses" && plan.sp_mode != "ring") {
+    fields.fail("sp_mode", "unknown mode '" + plan.sp_mode + "' (expected ulysses or ring)");
+  }
   fields.read("zero", plan.zero);
   fields.read("bucket_mb", plan.bucket_mb);
   fields.read("overlap", plan.overlap);
@@ -422,7 +435,8 @@ Project projectFromJson(const json& document, const std::string& base_dir) {
 json planToJson(const Plan& plan) {
   return {{"dp", plan.dp},       {"pp", plan.pp},
           {"tp", plan.tp},       {"sp", plan.sp},
-          {"ep", plan.ep},       {"sequence_parallel", plan.sequence_parallel}, {"zero", plan.zero},
+          {"sp_mode", plan.sp_mode}, {"ep", plan.ep},
+          {"sequence_parallel", plan.sequence_parallel}, {"zero", plan.zero},
           {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},
           {"offload_optimizer", plan.offload_optimizer}, {"reduce_dtype", plan.reduce_dtype},
           {"order", axisOrderToJson(plan.order)}, {"pp_schedule", plan.pp_schedule},
@@ -439,7 +453,8 @@ json projectToJson(const Project& project) {
                 {"n_kv_head", m.n_kv_head},   {"d_model", m.d_model},       {"d_ff", m.d_ff},
                 {"seq_len", m.seq_len},       {"vocab_size", m.vocab_size}, {"norm_eps", m.norm_eps},
                 {"rope_theta", m.rope_theta}, {"tie_embeddings", m.tie_embeddings},
-                {"dropout", m.dropout},       {"init_std", m.init_std}};
+                {"dropout", m.dropout},       {"init_std", m.init_std},
+                {"attention", attentionKindName(m.attention)}, {"attention_block", m.attention_block}};
   if (project.model_hf_config) model["hf_config"] = *project.model_hf_config;
   if (project.model_hf_pretrained) model["hf_pretrained"] = *project.model_hf_pretrained;
   const DataConfig& d = project.data;

@@ -52,7 +52,14 @@ std::int64_t layerActivationBytes(const ModelDescription& m, const TrainingLayou
   const TensorSplit split = tensorSplit(layout);
   if (recompute == Recompute::full) return parts.layer_input / split.outside / layout.sp;
   std::int64_t bytes = parts.outside_tp / split.outside + parts.inside_tp / split.inside;
-  if (recompute == Recompute::none) bytes += parts.scores / split.inside;
+  // Selective recomputation drops the dense scores; blockwise attention keeps only its
+  // log-sum-exp and ignores it (there is nothing left to recompute).
+  if (recompute == Recompute::none || layout.fused_attention) bytes += parts.scores / split.inside;
+  if (layout.sp > 1 && layout.context_mode == ContextMode::ulysses && layout.fused_attention) {
+    // Ulysses around blockwise attention keeps the attention output twice: the core saves its
+    // head shard of the whole sequence, the output projection its sequence shard of every head.
+    bytes += layout.activationBytes() * std::int64_t{layout.micro_batch_size} * m.seq_len * m.d_model / split.inside;
+  }
   return bytes / layout.sp;
 }
 

@@ -7,6 +7,9 @@
 #include <vector>
 
 #include "backend/model/recompute.h"
+#include "kernels/blockwise_attention.h"
+#include "parallel/sequence_parallel/ring_attention.h"
+#include "parallel/sequence_parallel/ulysses.h"
 
 namespace behemoth {
 
@@ -28,8 +31,17 @@ at::Tensor repeatKvHeads(const at::Tensor& kv, std::int64_t groups) {
   return kv.unsqueeze(2).expand({batch, heads, groups, length, dim}).reshape({batch, heads * groups, length, dim});
 }
 
-at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
-                         int layer, bool recompute) {
+namespace {
+
+// Causal attention over the whole sequence on this rank: dense over repeated heads, or blockwise.
+at::Tensor localAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
+                          int layer, const AttentionSettings& settings) {
+  if (settings.kind == AttentionKind::blockwise) {
+    BlockwiseAttentionOptions options;
+    options.block = settings.block;
+    options.dropout = dropout.attentionBlocks(layer, q.size(1));
+    return blockwiseCausalAttention(q, k, v, options);
+  }
   // The dropout is copied: the region may run again in backward, when the model's dropout context
   // already describes another micro-batch.
   const auto core = [dropout, layer](const std::vector<at::Tensor>& qkv) {
@@ -37,17 +49,43 @@ at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Ten
     return std::vector<at::Tensor>{
         causalAttention(qkv[0], repeatKvHeads(qkv[1], groups), repeatKvHeads(qkv[2], groups), &dropout, layer)};
   };
-  if (!recompute) return core({q, k, v}).front();
+  if (!settings.recompute) return core({q, k, v}).front();
   return recomputeInBackward(core, {q, k, v}).front();
+}
+
+}  // namespace
+
+at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
+                         int layer, const AttentionSettings& settings) {
+  if (!settings.sequence.active()) return localAttention(q, k, v, dropout, layer, settings);
+  Group& group = *settings.sequence.group;
+  if (settings.sequence.split == SequenceSplit::zigzag) {
+    RingAttentionOptions options;
+    options.block = settings.block;
+    options.full_length = dropout.full_length;
+    options.dropout = dropout.attentionBlocks(layer, q.size(1));
+    return ringCausalAttention(q, k, v, group, options);
+  }
+  // Ulysses: the whole sequence for this rank's 1/sp of the (tp rank's) heads.
+  ForwardDropout head_shard = dropout;
+  head_shard.head_shard = dropout.head_shard * group.size() + group.rank();
+  head_shard.head_shards = dropout.head_shards * group.size();
+  const at::Tensor attended =
+      localAttention(ulyssesToHeads(q, group), ulyssesToHeads(k, group), ulyssesToHeads(v, group), head_shard, layer, settings);
+  return ulyssesToSequence(attended, group);
 }
 
 RotaryTables rotaryTables(std::int64_t first_position, std::int64_t length, std::int64_t head_dim, double theta,
                           const at::TensorOptions& options) {
+  const at::Tensor positions = at::arange(first_position, first_position + length, at::TensorOptions().dtype(at::kLong));
+  return rotaryTables(positions, head_dim, theta, options);
+}
+
+RotaryTables rotaryTables(const at::Tensor& positions, std::int64_t head_dim, double theta, const at::TensorOptions& options) {
   const auto float_options = at::TensorOptions().dtype(at::kFloat).device(options.device());
   const at::Tensor exponents = at::arange(0, head_dim, 2, float_options) / static_cast<double>(head_dim);
   const at::Tensor inverse_frequency = at::reciprocal(at::pow(theta, exponents));
-  const at::Tensor positions = at::arange(first_position, first_position + length, float_options);
-  const at::Tensor angles = at::outer(positions, inverse_frequency);
+  const at::Tensor angles = at::outer(positions.to(float_options), inverse_frequency);
   const at::Tensor doubled = at::cat({angles, angles}, -1);
   return {doubled.cos().to(options.dtype()), doubled.sin().to(options.dtype())};
 }

@@ -7,6 +7,8 @@
 #include <cstdint>
 
 #include "backend/model/dropout.h"
+#include "backend/model/model_config.h"
+#include "parallel/sequence_parallel/sequence_shard.h"
 
 namespace behemoth {
 
@@ -20,12 +22,25 @@ at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::T
 // key/value head h / groups (the Hugging Face repeat_kv order).
 at::Tensor repeatKvHeads(const at::Tensor& kv, std::int64_t groups);
 
-// causalAttention of q [B, H, T, D] over k and v [B, H_kv, T, D] repeated to H heads (grouped-query
-// attention; H_kv = H is plain multi-head). With `recompute` (train.recompute selective) backward
-// keeps only q, k and v: the repeated heads, scores, probabilities and dropout mask are computed
-// again in backward instead of being saved.
+// How a block's attention core runs (the model fills it per forward).
+struct AttentionSettings {
+  AttentionKind kind = AttentionKind::dense;  // model.attention
+  std::int64_t block = 128;                   // model.attention_block
+  // train.recompute selective, for dense attention: backward keeps only q, k and v and computes the
+  // scores again (blockwise attention never keeps them anyway).
+  bool recompute = false;
+  SequenceParallelContext sequence;  // attention across the sp group (docs/long-context.md)
+  SequenceSegments segments;         // global positions of the local q, k and v (this rank's sp shard)
+};
+
+// Causal attention of q [B, H, T, D] over k and v [B, H_kv, T, D] (grouped-query attention when
+// H_kv < H; query head h reads key/value head h / (H / H_kv)). Without sp: dense (causalAttention
+// over repeated heads) or blockwise (kernels/blockwise_attention.h). Under Ulysses, T is the local
+// shard and an all-to-all gives each sp rank the whole sequence for 1/sp of the heads around the
+// core; under ring, the key/value blocks travel the sp ring (parallel/sequence_parallel).
+// Returns [B, H, T, D].
 at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
-                         int layer, bool recompute);
+                         int layer, const AttentionSettings& settings);
 
 // Rotary tables for positions first_position .. first_position + length - 1, each [length, head_dim]
 // (the Hugging Face layout: frequencies repeated twice, computed in float32 as HF does).
@@ -35,6 +50,8 @@ struct RotaryTables {
 };
 RotaryTables rotaryTables(std::int64_t first_position, std::int64_t length, std::int64_t head_dim, double theta,
                           const at::TensorOptions& options);
+// The tables for arbitrary positions (an int64 tensor [length]: a zigzag sp shard's).
+RotaryTables rotaryTables(const at::Tensor& positions, std::int64_t head_dim, double theta, const at::TensorOptions& options);
 
 // x * cos + rotate_half(x) * sin for x [B, H, T, D], rotate_half(x) = cat(-x[D/2:], x[:D/2]).
 at::Tensor applyRotary(const at::Tensor& x, const RotaryTables& tables);

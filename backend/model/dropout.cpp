@@ -97,8 +97,19 @@ at::Tensor applyDropout(const at::Tensor& x, const FullTensorSlice& slice, std::
 at::Tensor ForwardDropout::residual(const at::Tensor& x, DropoutSite site, int layer) const {
   if (!active()) return x;
   if (x.dim() != 3) throw std::invalid_argument("dropout: residual activations must be [batch, length, width]");
-  const FullTensorSlice slice{context.first_sample, {first_position, 0}, {full_length, x.size(2)}};
-  return applyDropout(x, slice, dropoutStream(context, site, layer), p);
+  const std::uint64_t stream = dropoutStream(context, site, layer);
+  // Each segment of the local tokens is a contiguous block of the full [samples, T, width] tensor.
+  std::vector<at::Tensor> parts;
+  std::int64_t local = 0;
+  for (const SequenceSegment& segment : segments) {
+    const FullTensorSlice slice{context.first_sample, {segment.start, 0}, {full_length, x.size(2)}};
+    parts.push_back(applyDropout(x.narrow(1, local, segment.length), slice, stream, p));
+    local += segment.length;
+  }
+  if (local != x.size(1)) {
+    throw std::invalid_argument("dropout: " + str(x.size(1)) + " local tokens but the sequence shard holds " + str(local));
+  }
+  return parts.size() == 1 ? parts.front() : at::cat(parts, 1);
 }
 
 at::Tensor ForwardDropout::attention(const at::Tensor& probabilities, int layer) const {
@@ -111,6 +122,23 @@ at::Tensor ForwardDropout::attention(const at::Tensor& probabilities, int layer)
                               {head_shard * local_heads, 0, 0},
                               {head_shards * local_heads, probabilities.size(2), probabilities.size(3)}};
   return applyDropout(probabilities, slice, dropoutStream(context, DropoutSite::attention_probabilities, layer), p);
+}
+
+AttentionBlockDropout ForwardDropout::attentionBlocks(int layer, std::int64_t local_heads) const {
+  AttentionBlockDropout blocks;
+  if (!active()) return blocks;
+  blocks.p = p;
+  const std::uint64_t stream = dropoutStream(context, DropoutSite::attention_probabilities, layer);
+  const std::int64_t first_sample = context.first_sample, first_head = head_shard * local_heads;
+  const std::int64_t heads = head_shards * local_heads, length = full_length;
+  const double probability = p;
+  // The batch size is the block's: the caller's q block knows it; the mask is drawn per call.
+  blocks.dropped = [=](std::int64_t batch, std::int64_t q_start, std::int64_t q_length, std::int64_t k_start,
+                       std::int64_t k_length) {
+    const FullTensorSlice slice{first_sample, {first_head, q_start, k_start}, {heads, length, length}};
+    return droppedMask({batch, local_heads, q_length, k_length}, slice, stream, probability);
+  };
+  return blocks;
 }
 
 }  // namespace behemoth

@@ -11,6 +11,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/attention_blocks.h"
+#include "parallel/sequence_parallel/sequence_shard.h"
+
 namespace behemoth {
 
 // What the trainer sets before each forward: which step this is and which global sample local row
@@ -56,16 +59,20 @@ at::Tensor applyDropout(const at::Tensor& x, const FullTensorSlice& slice, std::
 struct ForwardDropout {
   double p = 0.0;
   DropoutContext context;
-  std::int64_t first_position = 0;  // global sequence position of local position 0 (SP shard)
-  std::int64_t full_length = 0;     // the whole sequence length
-  int head_shard = 0;               // this rank's block of query heads (its tp rank)
-  int head_shards = 1;              // blocks the query heads are split into (tp)
+  // The global positions of the residual stream's local tokens (sp shard, Megatron-SP slice).
+  SequenceSegments segments;
+  std::int64_t full_length = 0;  // the whole sequence length
+  int head_shard = 0;    // this rank's block of query heads (tp rank; under Ulysses tp rank * sp + sp rank)
+  int head_shards = 1;   // blocks the query heads are split into (tp; under Ulysses tp * sp)
 
   bool active() const { return p > 0.0; }
-  // x [B, T_local, d]: the residual stream (sequence-sharded under SP, replicated otherwise).
+  // x [B, T_local, d]: the residual stream, its positions `segments`.
   at::Tensor residual(const at::Tensor& x, DropoutSite site, int layer) const;
   // probabilities [B, H_local, T, T] of this rank's query heads over the whole sequence.
   at::Tensor attention(const at::Tensor& probabilities, int layer) const;
+  // The same mask one block of query and key positions at a time (blockwise and ring attention),
+  // for blocks of `local_heads` query heads.
+  AttentionBlockDropout attentionBlocks(int layer, std::int64_t local_heads) const;
 };
 
 }  // namespace behemoth

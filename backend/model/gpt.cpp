@@ -27,12 +27,13 @@ GptAttention::GptAttention(const ModelConfig& config) : head_dim_(config.headDim
   addLinear("proj", std::make_shared<DenseLinear>(config.d_model, config.d_model, true));
 }
 
-at::Tensor GptAttention::forward(const at::Tensor& x, const ForwardDropout& dropout, int layer, bool recompute_core) {
+at::Tensor GptAttention::forward(const at::Tensor& x, const ForwardDropout& dropout, int layer,
+                                 const AttentionSettings& attention) {
   // The head count is read off the projection's width, so a tensor-parallel qkv that yields only
   // this rank's heads works unchanged.
   const auto parts = linear("qkv").forward(x).chunk(3, -1);
   const at::Tensor attended = attentionCore(splitHeads(parts[0], head_dim_), splitHeads(parts[1], head_dim_),
-                                            splitHeads(parts[2], head_dim_), dropout, layer, recompute_core);
+                                            splitHeads(parts[2], head_dim_), dropout, layer, attention);
   // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
   const at::Tensor merged = attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1});
   return linear("proj").forward(merged);
@@ -54,8 +55,8 @@ GptBlock::GptBlock(const ModelConfig& config, int layer) : layer_(layer) {
   mlp_ = register_module("mlp", std::make_shared<GptMlp>(config));
 }
 
-at::Tensor GptBlock::forward(const at::Tensor& x, const ForwardDropout& dropout, bool recompute_attention_core) {
-  const at::Tensor attended = attn_->forward(ln1_->forward(x), dropout, layer_, recompute_attention_core);
+at::Tensor GptBlock::forward(const at::Tensor& x, const ForwardDropout& dropout, const AttentionSettings& attention) {
+  const at::Tensor attended = attn_->forward(ln1_->forward(x), dropout, layer_, attention);
   const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
   return h + dropout.residual(mlp_->forward(ln2_->forward(h)), DropoutSite::mlp_output, layer_);
 }
@@ -84,21 +85,21 @@ at::Tensor GptModel::embed(const at::Tensor& tokens) {
   checkTokens(tokens);
   // Under sequence parallelism the token embedding arrives as this rank's sequence shard.
   const at::Tensor token_rows = tok_emb_->forward(tokens);
-  const std::int64_t first = firstPosition(token_rows);
-  const at::Tensor positions = at::arange(first, first + token_rows.size(1), tokens.options());
+  const at::Tensor positions = positionsOf(sequenceSegments(token_rows), tokens.options());
   return forwardDropout(token_rows).residual(token_rows + pos_emb_->forward(positions), DropoutSite::embedding, 0);
 }
 
 at::Tensor GptModel::block(int index, const at::Tensor& hidden) {
   const ForwardDropout dropout = forwardDropout(hidden);
   if (recompute() != Recompute::full) {
-    return blocks_.at(index)->forward(hidden, dropout, recompute() == Recompute::selective);
+    return blocks_.at(index)->forward(hidden, dropout, attentionSettings(hidden, recompute() == Recompute::selective));
   }
   // The region holds the block and this forward's dropout by value: it runs again in backward,
   // when the model's dropout context may describe another micro-batch.
   const std::shared_ptr<GptBlock> block = blocks_.at(index);
-  const auto region = [block, dropout](const std::vector<at::Tensor>& input) {
-    return std::vector<at::Tensor>{block->forward(input[0], dropout, /*recompute_attention_core=*/false)};
+  const AttentionSettings attention = attentionSettings(hidden, /*recompute_core=*/false);
+  const auto region = [block, dropout, attention](const std::vector<at::Tensor>& input) {
+    return std::vector<at::Tensor>{block->forward(input[0], dropout, attention)};
   };
   return recomputeInBackward(region, {hidden}).front();
 }

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 
+#include "backend/model/attention.h"
 #include "backend/model/dropout.h"
 #include "backend/model/language_model.h"
 #include "backend/model/layers.h"
@@ -23,8 +24,8 @@ namespace behemoth {
 class GptAttention : public LinearOwner {
  public:
   explicit GptAttention(const ModelConfig& config);
-  // recompute_core: selective recomputation of the attention core (see attentionCore).
-  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, int layer, bool recompute_core);
+  // `attention`: how the core runs (dense or blockwise, across the sp group; see attentionCore).
+  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, int layer, const AttentionSettings& attention);
 
  private:
   std::int64_t head_dim_;
@@ -39,7 +40,7 @@ class GptMlp : public LinearOwner {
 class GptBlock : public torch::nn::Module {
  public:
   GptBlock(const ModelConfig& config, int layer);
-  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, bool recompute_attention_core);
+  at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, const AttentionSettings& attention);
 
  private:
   torch::nn::LayerNorm ln1_{nullptr};

@@ -75,21 +75,47 @@ at::Tensor LanguageModel::outputProjection(const at::Tensor& hidden, const at::T
   return columnParallelLinear(columnParallelInput(hidden, tp_), weight, at::Tensor(), tp_, /*gather_output=*/false);
 }
 
-std::int64_t LanguageModel::fullSequenceLength(const at::Tensor& hidden) const {
-  const bool sharded = tp_.group && tp_.sequence_parallel;
-  return hidden.size(1) * (sharded ? tp_.group->size() : 1);
+namespace {
+
+// The sp shard (the whole sequence without sp) of a sequence split `sp` ways, given one shard's length.
+SequenceSegments spShard(const SequenceParallelContext& sp, std::int64_t shard_length) {
+  if (!sp.active()) return {{0, shard_length}};
+  return sequenceShard(sp.split, shard_length * sp.group->size(), sp.group->size(), sp.group->rank());
 }
 
-std::int64_t LanguageModel::firstPosition(const at::Tensor& hidden) const {
-  const bool sharded = tp_.group && tp_.sequence_parallel;
-  return sharded ? hidden.size(1) * tp_.group->rank() : 0;
+}  // namespace
+
+SequenceSegments LanguageModel::sequenceSegments(const at::Tensor& hidden) const {
+  const bool tp_sharded = tp_.group && tp_.sequence_parallel;
+  const std::int64_t local = hidden.size(1);
+  const SequenceSegments shard = spShard(sp_, local * (tp_sharded ? tp_.group->size() : 1));
+  if (!tp_sharded) return shard;
+  // Megatron-SP: this tp rank's slice of the sp shard.
+  return sliceSegments(shard, local * tp_.group->rank(), local);
+}
+
+std::int64_t LanguageModel::fullSequenceLength(const at::Tensor& hidden) const {
+  const bool tp_sharded = tp_.group && tp_.sequence_parallel;
+  return hidden.size(1) * (tp_sharded ? tp_.group->size() : 1) * (sp_.active() ? sp_.group->size() : 1);
+}
+
+AttentionSettings LanguageModel::attentionSettings(const at::Tensor& hidden, bool recompute_core) const {
+  AttentionSettings settings;
+  settings.kind = config_.attention;
+  settings.block = config_.attention_block;
+  settings.recompute = recompute_core;
+  settings.sequence = sp_;
+  // q, k and v span the sp shard: Megatron-SP's column-parallel projections gathered the tp slices.
+  const bool tp_sharded = tp_.group && tp_.sequence_parallel;
+  settings.segments = spShard(sp_, hidden.size(1) * (tp_sharded ? tp_.group->size() : 1));
+  return settings;
 }
 
 ForwardDropout LanguageModel::forwardDropout(const at::Tensor& hidden) const {
   ForwardDropout dropout;
   dropout.p = is_training() ? config_.dropout : 0.0;
   dropout.context = dropout_context_;
-  dropout.first_position = firstPosition(hidden);
+  dropout.segments = sequenceSegments(hidden);
   dropout.full_length = fullSequenceLength(hidden);
   if (tp_.group) {
     // parallelize() gives tp rank r the query heads [r * H / tp, (r + 1) * H / tp).

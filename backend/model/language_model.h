@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/model/attention.h"
 #include "backend/model/dropout.h"
 #include "backend/model/init.h"
 #include "backend/model/layers.h"
@@ -73,6 +74,10 @@ class LanguageModel : public LinearOwner {
   void setTensorParallel(const TensorParallelContext& tp, std::int64_t padded_vocab);
   const TensorParallelContext* tensorParallel() const { return tp_.group ? &tp_ : nullptr; }
   std::int64_t paddedVocab() const { return padded_vocab_; }
+  // Sequence parallelism (the sp axis; parallelize() sets it): this rank's tokens are its shard of
+  // the sequence (parallel/sequence_parallel/sequence_shard.h) and attention spans the sp group.
+  void setSequenceParallel(const SequenceParallelContext& sp) { sp_ = sp; }
+  const SequenceParallelContext& sequenceParallel() const { return sp_; }
   // Which step and global samples the next forward computes (the trainer sets it per micro-batch):
   // dropout masks are drawn from it and the activations' global coordinates (backend/model/dropout.h).
   void setDropoutContext(const DropoutContext& context) { dropout_context_ = context; }
@@ -95,10 +100,12 @@ class LanguageModel : public LinearOwner {
   // hidden x W^T for the output matrix W (the tied embedding): dense, or this rank's vocabulary
   // columns of a column-parallel projection under tensor parallelism.
   at::Tensor outputProjection(const at::Tensor& hidden, const at::Tensor& weight) const;
-  // Under sequence parallelism `hidden` holds 1/tp of the sequence: the whole length and the
-  // position of hidden's first token.
+  // The global positions of hidden's tokens (dim 1): the sp shard, and of it Megatron-SP's tp
+  // slice when hidden is tp-sharded; and the whole sequence's length.
+  SequenceSegments sequenceSegments(const at::Tensor& hidden) const;
   std::int64_t fullSequenceLength(const at::Tensor& hidden) const;
-  std::int64_t firstPosition(const at::Tensor& hidden) const;
+  // How the blocks' attention runs for a block input `hidden`.
+  AttentionSettings attentionSettings(const at::Tensor& hidden, bool recompute_core) const;
   // The dropout of this forward for residual-stream activations shaped like `hidden` (sequence
   // offset under SP, this rank's query-head block under tp); off in eval mode.
   ForwardDropout forwardDropout(const at::Tensor& hidden) const;
@@ -111,6 +118,7 @@ class LanguageModel : public LinearOwner {
   ModelPart part_;
   std::vector<BlockRange> chunks_;
   TensorParallelContext tp_;
+  SequenceParallelContext sp_;
   std::int64_t padded_vocab_ = 0;
   DropoutContext dropout_context_;
   Recompute recompute_ = Recompute::none;

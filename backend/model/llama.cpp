@@ -25,14 +25,14 @@ LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.hea
 }
 
 at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
-                                   int layer, bool recompute_core) {
+                                   int layer, const AttentionSettings& attention) {
   // Head counts come from the projections' widths, so tensor-parallel shards work unchanged.
   // q, k and v read one prepared input (under tensor parallelism: one collective, not three).
   const at::Tensor input = linear("q").prepareInput(x);
   const at::Tensor q = applyRotary(splitHeads(linear("q").forwardPrepared(input), head_dim_), rotary);
   const at::Tensor k = applyRotary(splitHeads(linear("k").forwardPrepared(input), head_dim_), rotary);
   const at::Tensor v = splitHeads(linear("v").forwardPrepared(input), head_dim_);
-  const at::Tensor attended = attentionCore(q, k, v, dropout, layer, recompute_core);
+  const at::Tensor attended = attentionCore(q, k, v, dropout, layer, attention);
   // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
   return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1}));
 }
@@ -56,8 +56,8 @@ LlamaBlock::LlamaBlock(const ModelConfig& config, int layer) : layer_(layer) {
 }
 
 at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
-                               bool recompute_attention_core) {
-  const at::Tensor attended = attn_->forward(attn_norm_->forward(x), rotary, dropout, layer_, recompute_attention_core);
+                               const AttentionSettings& attention) {
+  const at::Tensor attended = attn_->forward(attn_norm_->forward(x), rotary, dropout, layer_, attention);
   const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
   return h + dropout.residual(mlp_->forward(mlp_norm_->forward(h)), DropoutSite::mlp_output, layer_);
 }
@@ -91,21 +91,23 @@ at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
 at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   // Recomputed per block (O(T * head_dim), small next to the block) so a block runs on its own, as
   // a pipeline stage or under activation checkpointing.
-  const std::int64_t length = fullSequenceLength(hidden);
   const std::int64_t head_dim = config().headDim();
   const double theta = config().rope_theta;
   const ForwardDropout dropout = forwardDropout(hidden);
+  // The rotary positions are q's and k's: this rank's sp shard of the sequence.
+  const AttentionSettings attention = attentionSettings(hidden, recompute() == Recompute::selective);
+  const at::Tensor positions = positionsOf(attention.segments, at::TensorOptions().dtype(at::kLong));
   if (recompute() != Recompute::full) {
-    const RotaryTables rotary = rotaryTables(0, length, head_dim, theta, hidden.options());
-    return blocks_.at(index)->forward(hidden, rotary, dropout, recompute() == Recompute::selective);
+    const RotaryTables rotary = rotaryTables(positions, head_dim, theta, hidden.options());
+    return blocks_.at(index)->forward(hidden, rotary, dropout, attention);
   }
   // The region holds the block, the sizes and this forward's dropout by value (it runs again in
   // backward, when the model's dropout context may describe another micro-batch) and makes its
   // own rotary tables, so that only the block input stays alive between forward and backward.
   const std::shared_ptr<LlamaBlock> block = blocks_.at(index);
-  const auto region = [block, length, head_dim, theta, dropout](const std::vector<at::Tensor>& input) {
-    const RotaryTables rotary = rotaryTables(0, length, head_dim, theta, input[0].options());
-    return std::vector<at::Tensor>{block->forward(input[0], rotary, dropout, /*recompute_attention_core=*/false)};
+  const auto region = [block, positions, head_dim, theta, dropout, attention](const std::vector<at::Tensor>& input) {
+    const RotaryTables rotary = rotaryTables(positions, head_dim, theta, input[0].options());
+    return std::vector<at::Tensor>{block->forward(input[0], rotary, dropout, attention)};
   };
   return recomputeInBackward(region, {hidden}).front();
 }

@@ -22,9 +22,9 @@ namespace behemoth {
 class LlamaAttention : public LinearOwner {
  public:
   explicit LlamaAttention(const ModelConfig& config);
-  // recompute_core: selective recomputation of the attention core (see attentionCore).
+  // `attention`: how the core runs (dense or blockwise, across the sp group; see attentionCore).
   at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout, int layer,
-                     bool recompute_core);
+                     const AttentionSettings& attention);
 
  private:
   std::int64_t head_dim_;
@@ -40,7 +40,7 @@ class LlamaBlock : public torch::nn::Module {
  public:
   LlamaBlock(const ModelConfig& config, int layer);
   at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
-                     bool recompute_attention_core);
+                     const AttentionSettings& attention);
 
  private:
   std::shared_ptr<RmsNorm> attn_norm_;

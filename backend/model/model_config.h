@@ -35,7 +35,7 @@ struct ModelConfig {
   bool tie_embeddings = true;  // GPT-2 ties; LLaMA configs say per model (default false there)
   double dropout = 0.0;
   double init_std = 0.02;
-  AttentionKind attention = AttentionKind::blockwise;
+  AttentionKind attention = AttentionKind::dense;
   int attention_block = 128;  // query and key block length of the blockwise attention
 
   int kvHeads() const { return n_kv_head > 0 ? n_kv_head : n_head; }

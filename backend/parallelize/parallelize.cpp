@@ -165,6 +165,7 @@ bool TensorParallelLayout::countsInNorm(const std::string& name, int tp_rank) co
 }
 
 TensorParallelLayout parallelize(LanguageModel& model, const Plan& plan, ProcessWorld& world) {
+  if (plan.sp > 1) model.setSequenceParallel({&world.group(Axis::sp), sequenceSplitOf(plan.sp_mode)});
   return parallelize(model, world.group(Axis::tp), plan.sequence_parallel);
 }
 

@@ -52,7 +52,8 @@ struct TensorParallelLayout {
   bool countsInNorm(const std::string& name, int tp_rank) const;
 };
 
-// Shards `model` over world.group(Axis::tp) as the plan says (plan.tp, plan.sequence_parallel).
+// Shards `model` over world.group(Axis::tp) as the plan says (plan.tp, plan.sequence_parallel), and
+// under plan.sp > 1 gives it the sp group its attention spans (plan.sp_mode).
 // With tp == 1 nothing changes and every parameter is reported replicated. Throws
 // std::invalid_argument naming the model field that cannot be split.
 TensorParallelLayout parallelize(LanguageModel& model, const Plan& plan, ProcessWorld& world);

@@ -30,6 +30,38 @@ void checkBatch(const Project& project) {
   }
 }
 
+// The sp axis (docs/long-context.md): Ulysses splits each tp rank's heads over sp, ring cuts the
+// sequence into 2 sp zigzag chunks; Megatron-SP then splits an sp shard over tp.
+void checkSequenceParallel(const Project& project) {
+  const ModelConfig& model = project.model;
+  const Plan& plan = project.plan;
+  const int sp = plan.sp;
+  const std::string mode = "parallel.sp_mode " + plan.sp_mode;
+  if (plan.sp_mode == "ulysses") {
+    const int local_heads = model.n_head / plan.tp;
+    if (local_heads % sp != 0) {
+      reject("model.n_head: " + str(model.n_head) + " heads (" + str(local_heads) + " per tp rank) cannot be split over parallel.sp (" +
+             str(sp) + ") by " + mode);
+    }
+    const int kv_heads = model.kvHeads();
+    const int local_kv = kv_heads >= plan.tp ? kv_heads / plan.tp : 1;
+    if (local_kv % sp != 0) {
+      reject("model.n_kv_head: " + str(kv_heads) + " key/value heads (" + str(local_kv) +
+             " per tp rank) cannot be split over parallel.sp (" + str(sp) + ") by " + mode + "; use parallel.sp_mode ring");
+    }
+  } else if (model.seq_len % (2 * sp) != 0) {
+    reject("model.seq_len: " + str(model.seq_len) + " cannot be cut into " + str(2 * sp) +
+           " equal zigzag chunks (two per sp rank) for " + mode);
+  }
+  const int shard = model.seq_len / sp;
+  if (plan.sequence_parallel && plan.tp > 1 && shard % plan.tp != 0) {
+    reject("model.seq_len: each sp rank's " + str(shard) + " tokens are not divisible by parallel.tp (" + str(plan.tp) +
+           ") as parallel.sequence_parallel shards them over tp");
+  }
+  if (plan.pp > 1) reject("parallel.sp: sequence parallelism with pipeline parallelism (parallel.pp " + str(plan.pp) + ") is not supported yet");
+  if (plan.zero == 3) reject("parallel.sp: sequence parallelism with ZeRO stage 3 is not supported yet; use parallel.zero 1 or 2");
+}
+
 // Shapes every axis has to split; written for all axes now so plans fail before launch later too.
 void checkModelAgainstAxes(const Project& project) {
   const ModelConfig& model = project.model;
@@ -54,6 +86,7 @@ void checkModelAgainstAxes(const Project& project) {
   if (model.seq_len % (plan.sp) != 0) {
     reject("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.sp (" + str(plan.sp) + ")");
   }
+  if (plan.sp > 1) checkSequenceParallel(project);
   if (model.n_layer < plan.pp) {
     reject("model.n_layer: " + str(model.n_layer) + " layers cannot fill parallel.pp (" + str(plan.pp) +
            ") pipeline stages");
@@ -123,7 +156,6 @@ void checkProjectScale(const Project& project) {
 
 void rejectUnavailableFeatures(const Project& project) {
   const Plan& plan = project.plan;
-  if (plan.sp > 1) reject("parallel.sp: sequence parallelism is not available in this build yet");
   if (plan.ep > 1) reject("parallel.ep: expert parallelism is not available in this build yet");
   if (plan.zero == 3 && plan.pp > 1) {
     reject("parallel.zero: ZeRO stage 3 with pipeline parallelism (parallel.pp " + std::to_string(plan.pp) +

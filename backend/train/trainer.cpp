@@ -90,6 +90,11 @@ struct Trainer::State {
   Group& dp;
   Group& tp;
   Group& pp;
+  // The ranks holding the same weights and seeing different tokens: dp, and under sequence
+  // parallelism dp x sp (each sp rank's loss is the mean over its shard of the sequence, so the
+  // average over dp x sp is the global batch's mean). Gradients are averaged and ZeRO shards over it.
+  Group& data;
+  SequenceSegments sp_shard;  // this rank's positions of each sequence (the whole one without sp)
   std::shared_ptr<LanguageModel> model;
   TensorParallelLayout tp_layout;
   std::vector<std::string> names;
@@ -118,7 +123,21 @@ struct Trainer::State {
   double bubble_fraction = 0.0;  // the last step's measured bubble on this rank
 
   State(Project p, ProcessWorld& w)
-      : project(std::move(p)), world(w), dp(w.group(Axis::dp)), tp(w.group(Axis::tp)), pp(w.group(Axis::pp)) {}
+      : project(std::move(p)),
+        world(w),
+        dp(w.group(Axis::dp)),
+        tp(w.group(Axis::tp)),
+        pp(w.group(Axis::pp)),
+        data(project.plan.sp > 1 ? w.group({Axis::dp, Axis::sp}) : dp),
+        sp_shard(project.plan.sp > 1 ? sequenceShard(sequenceSplitOf(project.plan.sp_mode), project.model.seq_len,
+                                                      project.plan.sp, w.group(Axis::sp).rank())
+                                     : SequenceSegments{{0, project.model.seq_len}}) {}
+
+  // This rank's tokens of a batch of whole sequences: its sp shard of every sequence.
+  Batch localTokens(Batch batch) const {
+    if (project.plan.sp == 1) return batch;
+    return {takeSegments(batch.inputs, 1, sp_shard), takeSegments(batch.targets, 1, sp_shard)};
+  }
 
   bool pipelined() const { return project.plan.pp > 1; }
   // Tokens of a micro-batch on this rank between stages: the sequence shard under SP.
@@ -149,8 +168,9 @@ std::vector<CheckpointPart> Trainer::State::checkpointParts() const {
   context.names = &names;
   context.parameters = &working;
   context.tp_layout = &tp_layout;
-  context.dp_rank = dp.rank();
-  context.dp = dp.size();
+  // Replicas over sp hold what dp replicas hold.
+  context.dp_rank = data.rank();
+  context.dp = data.size();
   context.tp_rank = tp.rank();
   context.tp = tp.size();
   context.loaded_only = &loaded_only;
@@ -300,9 +320,9 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
       for (int turn = s.dp.rank(); turn < s.dp.size(); ++turn) s.dp.barrier();
     }
   } else if (p.plan.zero > 0) {
-    s.updater = makeZeroUpdater(s.working, s.dp, p, norm);
+    s.updater = makeZeroUpdater(s.working, s.data, p, norm);
   } else {
-    s.updater = makeDataParallelUpdater(s.working, s.dp, p, norm);
+    s.updater = makeDataParallelUpdater(s.working, s.data, p, norm);
   }
 
   SamplerOptions sampling;
@@ -360,7 +380,7 @@ double Trainer::State::trainStep(int step) {
   double loss_sum = 0.0;
   for (int m = 0; m < micro_batches; ++m) {
     const int first_sample = firstLocalSequence() + m * micro;
-    const Batch batch = sampler->globalBatchSlice(step, first_sample, micro);
+    const Batch batch = localTokens(sampler->globalBatchSlice(step, first_sample, micro));
     // Dropout masks are keyed on the global samples, not on this rank's rows.
     model->setDropoutContext({project.train.seed, step, first_sample});
     const std::string doing = "forward/backward step " + std::to_string(step) + " micro-batch " + std::to_string(m);
@@ -389,11 +409,11 @@ double Trainer::State::evaluate() {
   ActivityScope activity("evaluation");
   double sum = 0.0;
   for (int b = 0; b < project.train.eval_batches; ++b) {
-    const Batch batch = sampler->evalBatch(b, firstLocalSequence(), project.localBatch());
+    const Batch batch = localTokens(sampler->evalBatch(b, firstLocalSequence(), project.localBatch()));
     sum += model->loss(batch.inputs, batch.targets).item<double>();
   }
   at::Tensor mean = at::full({1}, sum / project.train.eval_batches, at::kDouble);
-  dp.allReduce(mean, ReduceOp::Avg);
+  data.allReduce(mean, ReduceOp::Avg);
   return mean.item<double>();
 }
 
@@ -538,7 +558,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
 
     // Bookkeeping collectives below are not part of the step's communication: not counted.
     at::Tensor loss = at::full({1}, local_loss, at::kDouble);
-    s.dp.allReduce(loss, ReduceOp::Avg);
+    s.data.allReduce(loss, ReduceOp::Avg);
     outcome.losses.push_back(loss.item<double>());
 
     const bool last = step + 1 == p.train.steps;

@@ -118,8 +118,8 @@ TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
   document["parallel"] = {{"pp", 4}};
   EXPECT_EQ(worldMessage(document, 2), "parallel.pp: 4 exceeds the world size 2");
   document.erase("train");
-  document["parallel"] = {{"sp", 2}};
-  EXPECT_EQ(worldMessage(document, 2), "parallel.sp: sequence parallelism is not available in this build yet");
+  document["parallel"] = {{"sp", 2}, {"pp", 2}};
+  EXPECT_EQ(worldMessage(document, 4), "parallel.sp: sequence parallelism with pipeline parallelism (parallel.pp 2) is not supported yet");
   document["parallel"] = {{"zero", 3}, {"pp", 2}};
   document["train"] = {{"micro_batch_size", 1}};  // enough micro-batches for the pipeline
   const std::string zero3_pp = worldMessage(document, 2);
@@ -185,6 +185,51 @@ TEST(ProjectWorld, DefaultProjectIsValidOnTwoProcesses) {
   EXPECT_EQ(project.plan.dp, 2);
   EXPECT_EQ(project.data.corpus, "builtin");
   EXPECT_EQ(project.devices.count, 2);
+}
+
+}  // namespace
+}  // namespace behemoth
+
+namespace behemoth {
+namespace {
+
+// The sp axis's shapes are checked before launch, each message naming the field.
+TEST(ProjectWorld, SequenceParallelShapesAreCheckedBeforeLaunch) {
+  json document = minimalProject();  // 4 heads, seq_len 64
+  document["parallel"] = {{"sp", 2}};
+  Project ulysses = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(ulysses, 2));
+  document["parallel"] = {{"sp", 2}, {"sp_mode", "ring"}};
+  Project ring = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(ring, 4));
+  document["parallel"] = {{"sp", 8}};
+  EXPECT_EQ(worldMessage(document, 8),
+            "model.n_head: 4 heads (4 per tp rank) cannot be split over parallel.sp (8) by parallel.sp_mode ulysses");
+  document["parallel"] = {{"sp", 2}, {"tp", 4}};
+  EXPECT_EQ(worldMessage(document, 8),
+            "model.n_head: 4 heads (1 per tp rank) cannot be split over parallel.sp (2) by parallel.sp_mode ulysses");
+  document["model"]["arch"] = "llama";
+  document["model"]["n_kv_head"] = 2;
+  document["parallel"] = {{"sp", 4}};
+  EXPECT_EQ(worldMessage(document, 4), "model.n_kv_head: 2 key/value heads (2 per tp rank) cannot be split over parallel.sp (4) "
+                                       "by parallel.sp_mode ulysses; use parallel.sp_mode ring");
+  document["parallel"] = {{"sp", 4}, {"sp_mode", "ring"}};
+  Project grouped_ring = projectFromJson(document);
+  EXPECT_NO_THROW(validateForWorld(grouped_ring, 4));
+  document["model"]["seq_len"] = 36;
+  document["parallel"] = {{"sp", 4}, {"sp_mode", "ring"}};
+  EXPECT_EQ(worldMessage(document, 4),
+            "model.seq_len: 36 cannot be cut into 8 equal zigzag chunks (two per sp rank) for parallel.sp_mode ring");
+  document["parallel"] = {{"sp", 2}, {"sp_mode", "ring"}, {"tp", 4}, {"sequence_parallel", true}};
+  EXPECT_EQ(worldMessage(document, 8), "model.seq_len: each sp rank's 18 tokens are not divisible by parallel.tp (4) as "
+                                       "parallel.sequence_parallel shards them over tp");
+  document["model"]["seq_len"] = 64;
+  document["parallel"] = {{"sp", 2}, {"zero", 3}};
+  EXPECT_EQ(worldMessage(document, 2),
+            "parallel.sp: sequence parallelism with ZeRO stage 3 is not supported yet; use parallel.zero 1 or 2");
+  document["parallel"] = {{"sp", 2}, {"sp_mode", "zigzag"}};
+  EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }),
+            "parallel.sp_mode: unknown mode 'zigzag' (expected ulysses or ring)");
 }
 
 }  // namespace

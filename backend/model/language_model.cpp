@@ -101,7 +101,7 @@ std::int64_t LanguageModel::fullSequenceLength(const at::Tensor& hidden) const {
 
 AttentionSettings LanguageModel::attentionSettings(const at::Tensor& hidden, bool recompute_core) const {
   AttentionSettings settings;
-  settings.kind = config_.attention;
+  settings.kind = config_.resolvedAttention();
   settings.block = config_.attention_block;
   settings.recompute = recompute_core;
   settings.sequence = sp_;

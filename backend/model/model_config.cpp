@@ -43,12 +43,25 @@ Arch archFromName(const std::string& name) {
   throw std::invalid_argument("model.arch: unknown architecture '" + name + "' (expected gpt or llama)");
 }
 
-std::string attentionKindName(AttentionKind kind) { return kind == AttentionKind::dense ? "dense" : "blockwise"; }
+std::string attentionKindName(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::dense: return "dense";
+    case AttentionKind::blockwise: return "blockwise";
+    case AttentionKind::automatic: break;
+  }
+  return "auto";
+}
 
 AttentionKind attentionKindFromName(const std::string& name) {
   if (name == "dense") return AttentionKind::dense;
   if (name == "blockwise") return AttentionKind::blockwise;
-  throw std::invalid_argument("model.attention: unknown attention '" + name + "' (expected dense or blockwise)");
+  if (name == "auto") return AttentionKind::automatic;
+  throw std::invalid_argument("model.attention: unknown attention '" + name + "' (expected auto, dense or blockwise)");
+}
+
+AttentionKind ModelConfig::resolvedAttention() const {
+  if (attention != AttentionKind::automatic) return attention;
+  return seq_len > attention_block ? AttentionKind::blockwise : AttentionKind::dense;
 }
 
 int ModelConfig::ffnHidden() const {

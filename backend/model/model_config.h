@@ -9,8 +9,10 @@ namespace behemoth {
 enum class Arch { gpt, llama };
 
 // How a block computes causal attention (docs/long-context.md): dense materialises the [T, T]
-// scores; blockwise walks query and key blocks with an online softmax and never holds them.
-enum class AttentionKind { dense, blockwise };
+// scores; blockwise walks query and key blocks with an online softmax and never holds them;
+// automatic (model.attention "auto", the default) takes blockwise wherever the sequence spans more
+// than one block, where it is the faster of the two on this machine (BENCHMARKS.md), dense otherwise.
+enum class AttentionKind { dense, blockwise, automatic };
 
 // Upper bounds of the sizes (ModelConfig::validate): far beyond any model trained today, and low
 // enough that no byte or FLOP count computed from them overflows 64 bits.
@@ -35,10 +37,12 @@ struct ModelConfig {
   bool tie_embeddings = true;  // GPT-2 ties; LLaMA configs say per model (default false there)
   double dropout = 0.0;
   double init_std = 0.02;
-  AttentionKind attention = AttentionKind::dense;
+  AttentionKind attention = AttentionKind::automatic;
   int attention_block = 128;  // query and key block length of the blockwise attention
 
   int kvHeads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
+  // dense or blockwise: what `attention` means for these sizes.
+  AttentionKind resolvedAttention() const;
   int headDim() const { return d_model / n_head; }
   int ffnHidden() const;
   // Exact parameter count of the model these sizes build.

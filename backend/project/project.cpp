@@ -114,8 +114,8 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
   if (fields.has("attention")) {
     std::string name;
     fields.read("attention", name);
-    if (name != "dense" && name != "blockwise") {
-      fields.fail("attention", "unknown attention '" + name + "' (expected dense or blockwise)");
+    if (name != "auto" && name != "dense" && name != "blockwise") {
+      fields.fail("attention", "unknown attention '" + name + "' (expected auto, dense or blockwise)");
     }
     model.attention = attentionKindFromName(name);
   }

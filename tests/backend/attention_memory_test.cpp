@@ -42,7 +42,7 @@ std::int64_t measuredBlockShare(Project project, int ranks = 1) {
 std::int64_t predictedBlockShare(Project project) {
   project.plan.dp = 1;
   TrainingLayout layout = layoutFromProject(project);
-  layout.fused_attention = project.model.attention == AttentionKind::blockwise;
+  layout.fused_attention = project.model.resolvedAttention() == AttentionKind::blockwise;
   layout.context_mode = project.plan.sp_mode == "ring" ? ContextMode::ring : ContextMode::ulysses;
   return layerActivationBytes(describeModel(project.model), layout);
 }

@@ -100,7 +100,9 @@ TEST_F(SequencePlan, TheModeEnablesAtSpTwoAndReachesTheDocumentAndTheFile) {
   EXPECT_TRUE(editor_->sequenceHint()->text().contains("needs parallel.sp > 1"));
   // sp itself: enabled once the engine runs it (until then its reason is the tooltip).
   EXPECT_EQ(editor_->sequenceSpin()->isEnabled(), engineRunsSp());
-  if (!engineRunsSp()) EXPECT_TRUE(editor_->sequenceSpin()->toolTip().startsWith("parallel.sp"));
+  if (!engineRunsSp()) {
+    EXPECT_TRUE(editor_->sequenceSpin()->toolTip().startsWith("parallel.sp"));
+  }
 
   setValue("/parallel/sp", 2);
   EXPECT_EQ(editor_->sequenceSpin()->value(), 2);
@@ -175,8 +177,8 @@ TEST_F(SequencePlan, BlockwiseAttentionLowersTheEstimatedActivations) {
   EXPECT_TRUE(window_->memoryPanel()->summaryText().contains("dense attention keeps the s×s scores"));
 
   // A preset replaces the sizes, not the attention.
-  window_->modelPicker()->choosePreset(0);
-  ASSERT_TRUE(nextAnalysis());
+  window_->modelPicker()->choosePreset(1);  // GPT-2 Small
+  EXPECT_EQ(window_->document()->value("/model/n_layer"), 12);
   EXPECT_EQ(window_->document()->value("/model/attention"), "dense");
 }
 

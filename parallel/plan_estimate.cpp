@@ -31,6 +31,7 @@ TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
   layout.sp = plan.sp;
   layout.ep = plan.ep;
   layout.sequence_parallel = plan.sequence_parallel && plan.tp > 1;
+  layout.context_mode = contextModeFromName(plan.sp_mode);
   layout.zero = plan.zero;
   layout.bucket_mb = plan.bucket_mb;
   layout.overlap = plan.overlap;
@@ -61,6 +62,7 @@ Plan planOf(const TrainingLayout& layout) {
   plan.sp = layout.sp;
   plan.ep = layout.ep;
   plan.sequence_parallel = layout.sequence_parallel;
+  plan.sp_mode = contextModeName(layout.context_mode);
   plan.zero = layout.zero;
   plan.bucket_mb = layout.bucket_mb;
   plan.overlap = layout.overlap;

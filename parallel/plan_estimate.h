@@ -28,8 +28,8 @@ struct PlanEstimate {
 PlanEstimate estimatePlan(const ModelDescription& model, const TrainingLayout& layout, const DeviceSpec& device,
                           const MemoryAllowance& allowance, const std::array<Axis, kAxisCount>& order = Plan{}.order);
 
-// The axes, ZeRO stage, bucketing and pipeline schedule of a resolved Plan copied into a layout
-// (other fields kept). Under ZeRO-3 also the chunk and tier keys: chunk_mb becomes chunk_elements
+// The axes, sp mode (parallel.sp_mode as context_mode), ZeRO stage, bucketing and pipeline
+// schedule of a resolved Plan copied into a layout (other fields kept). Under ZeRO-3 also the chunk and tier keys: chunk_mb becomes chunk_elements
 // in the layout's working dtype (set layout.precision before), offload_param_fraction /
 // offload_optim_fraction become parameter_offload / optimizer_offload.
 TrainingLayout withPlan(TrainingLayout layout, const Plan& plan);

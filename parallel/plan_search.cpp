@@ -30,8 +30,18 @@ bool tensorSplits(const ModelDescription& m, int tp) {
   return m.kv_heads % tp == 0 || tp % m.kv_heads == 0;
 }
 
-bool contextSplits(const ModelDescription& m, int tp, int sp) {
-  return m.seq_len % sp == 0 && m.heads % (tp * sp) == 0;
+// The sp modes the model's shapes allow at tp x sp, as the engine checks them before launch
+// (docs/long-context.md). The search turns Megatron-SP on at tp > 1, so the sequence shard also
+// splits over tp. Ulysses gives each rank heads/(tp*sp) query heads and as many key/value heads;
+// ring gives each rank two zigzag chunks of the sequence.
+std::vector<ContextMode> contextModes(const ModelDescription& m, int tp, int sp) {
+  const int sequence_split = tp > 1 ? tp : 1;
+  std::vector<ContextMode> modes;
+  if (m.seq_len % (sp * sequence_split) == 0 && m.heads % (tp * sp) == 0 && m.kv_heads % (tp * sp) == 0) {
+    modes.push_back(ContextMode::ulysses);
+  }
+  if (m.seq_len % (2 * sp * sequence_split) == 0) modes.push_back(ContextMode::ring);
+  return modes;
 }
 
 // What plans are ranked by: throughput, then lower peak memory (a tie keeps the roomier plan).
@@ -136,7 +146,8 @@ struct Offload {
   double parameters;
 };
 
-// Every axis-size combination the model's shapes and the batch allow: sizes only, dp last.
+// Every axis-size combination the model's shapes and the batch allow, with each sp mode they allow:
+// sizes and the sp mode only, dp last.
 std::vector<TrainingLayout> axisLayouts(const SearchRequest& request) {
   const ModelDescription& model = request.model;
   const int n = request.devices;
@@ -147,18 +158,24 @@ std::vector<TrainingLayout> axisLayouts(const SearchRequest& request) {
     for (int pp : divisors(n / tp)) {
       if (pp > model.layers || (pp > 1 && !request.allow_pipeline)) continue;
       for (int sp : divisors(n / (tp * pp))) {
-        if (sp > 1 && (!request.allow_context || !contextSplits(model, tp, sp))) continue;
-        for (int ep : divisors(n / (tp * pp * sp))) {
-          if (ep > 1 && model.experts % ep != 0) continue;
-          const int dp = n / (tp * pp * sp * ep);
-          if (request.global_batch % (std::int64_t{dp} * ep) != 0) continue;
-          TrainingLayout layout = request.base;
-          layout.dp = dp;
-          layout.tp = tp;
-          layout.pp = pp;
-          layout.sp = sp;
-          layout.ep = ep;
-          layouts.push_back(layout);
+        if (sp > 1 && !request.allow_context) continue;
+        // At sp 1 the mode changes nothing: the project's stays.
+        const std::vector<ContextMode> modes =
+            sp > 1 ? contextModes(model, tp, sp) : std::vector<ContextMode>{request.base.context_mode};
+        for (ContextMode mode : modes) {
+          for (int ep : divisors(n / (tp * pp * sp))) {
+            if (ep > 1 && model.experts % ep != 0) continue;
+            const int dp = n / (tp * pp * sp * ep);
+            if (request.global_batch % (std::int64_t{dp} * ep) != 0) continue;
+            TrainingLayout layout = request.base;
+            layout.dp = dp;
+            layout.tp = tp;
+            layout.pp = pp;
+            layout.sp = sp;
+            layout.ep = ep;
+            layout.context_mode = mode;
+            layouts.push_back(layout);
+          }
         }
       }
     }
@@ -198,7 +215,6 @@ void forEachOption(const SearchRequest& request, const TrainingLayout& axes, Vis
             // Megatron-SP: activation memory outside the matmuls falls by tp, for one extra all-gather
             // per column-parallel input in backward; the time model weighs that traffic.
             layout.sequence_parallel = axes.tp > 1;
-            layout.context_mode = ContextMode::ulysses;
             layout.schedule = schedule;
             layout.virtual_stages = virtual_stages;
             layout.micro_batch_size = mbs;

@@ -32,7 +32,7 @@ struct SearchRequest {
   // The search space.
   bool allow_tensor = true;
   bool allow_pipeline = true;
-  bool allow_context = true;       // the sp axis (Ulysses)
+  bool allow_context = true;       // the sp axis (Ulysses and ring, where the shapes allow each)
   bool allow_offload = true;
   bool allow_recompute = true;
   int max_micro_batch_size = 16;

@@ -64,6 +64,24 @@ QString milliseconds(double seconds) {
   return QString::number(seconds * 1e3, 'f', seconds < 0.01 ? 2 : 1) + " ms";
 }
 
+// What the activation bars owe to the sp axis and to the attention kind (first stage's ranks).
+QString activationNote(const ProjectAnalysis& a) {
+  const TrainingLayout& l = a.estimate->layout;
+  const std::int64_t activations = a.devices.empty() ? 0 : a.devices.front().activations;
+  QString note = QObject::tr("<br><b>Activations</b> %1 per rank").arg(humanBytes(double(activations)));
+  if (l.sp > 1) {
+    note += l.context_mode == ContextMode::ring
+                ? QObject::tr(" · sequence split over sp %1 (ring attention: K/V blocks passed around the ring): 1/%1 of the tokens each")
+                      .arg(l.sp)
+                : QObject::tr(" · sequence split over sp %1 (Ulysses: all-to-all to head shards around attention): 1/%1 of the tokens each")
+                      .arg(l.sp);
+  }
+  const double other = double(a.other_attention_activation_bytes);
+  note += l.fused_attention ? QObject::tr(" · blockwise attention keeps no s×s scores (dense: %1)").arg(humanBytes(other))
+                            : QObject::tr(" · dense attention keeps the s×s scores (blockwise: %1)").arg(humanBytes(other));
+  return note;
+}
+
 }  // namespace
 
 MemoryPanel::MemoryPanel(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)) {
@@ -328,6 +346,7 @@ void MemoryPanel::showAnalysis(const AnalysisPtr& analysis) {
     const std::int64_t host = e.memory.peakHostBytes();
     if (host > 0) details += tr(" · %1 offloaded to host memory per rank").arg(humanBytes(double(host)));
   }
+  details += activationNote(a);
   if (a.device.assumed) details += tr(" · unknown device name: H100 figures assumed");
   if (a.run_blocker) details += tr("<br><span style='color:#F59E0B'>Planning only: %1</span>").arg(QString::fromStdString(a.run_blocker->message).toHtmlEscaped());
   details_->setText(details);

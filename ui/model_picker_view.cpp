@@ -50,6 +50,15 @@ QString droppedDirectory(const QMimeData* mime) {
   return {};
 }
 
+// New sizes keep the project's attention choice (model.attention, model.attention_block).
+nlohmann::json withAttentionOf(const nlohmann::json& old_model, nlohmann::json sizes) {
+  if (!old_model.is_object()) return sizes;
+  for (const char* key : {"attention", "attention_block"}) {
+    if (old_model.contains(key)) sizes[key] = old_model[key];
+  }
+  return sizes;
+}
+
 }  // namespace
 
 ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : QWidget(parent), document_(document) {
@@ -136,6 +145,25 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
   auto* vocab = sizeSpin(2, 1 << 22);
   bindSpinOrElse(vocab, document_, "/model/vocab_size", sizeFallback("vocab_size", 256));
   addSizeField(form, tr("Vocabulary"), "model.vocab_size", vocab);
+  // How attention is computed, not a size: kept when a preset or a config.json replaces the sizes.
+  auto* attention = new QComboBox;
+  attention->addItem(tr("blockwise — online softmax, no s×s scores kept"), "blockwise");
+  attention->addItem(tr("dense — materialised s×s scores"), "dense");
+  attention->setToolTip(tr("Blockwise keeps a log-sum-exp per token and head for backward instead of the scores: "
+                           "activation memory linear in the context length"));
+  bindCombo(attention, document_, "/model/attention", "blockwise");
+  addSizeField(form, tr("Attention"), "model.attention", attention);
+  auto* block = sizeSpin(1, 1 << 20);
+  block->setSingleStep(64);
+  block->setSuffix(tr(" tokens"));
+  block->setToolTip(tr("Query and key block length of the blockwise attention"));
+  bindSpin(block, document_, "/model/attention_block", 128);
+  addSizeField(form, tr("Attention block"), "model.attention_block", block);
+  auto refresh_block = [this, block] {
+    block->setEnabled(document_->value("/model/attention", nlohmann::json("blockwise")) != "dense");
+  };
+  refresh_block();
+  connect(document_, &ProjectDocument::changed, block, refresh_block);
   auto* tie = new QCheckBox(tr("share input embedding and output head"));
   auto refresh_tie = [this, tie] {
     const QSignalBlocker block(tie);
@@ -251,7 +279,10 @@ bool ModelPickerView::openHfModel(const QString& dir) {
   hf_panel_->showError({});
   hf_panel_->showSummary(summary);
   document_->edit(tr("Open %1").arg(hf_dir_),
-                  [&](nlohmann::json& json) { json["model"] = {{"hf_pretrained", summary.dir}}; });
+                  [&](nlohmann::json& json) {
+                    json["model"] = withAttentionOf(json.value("model", nlohmann::json::object()),
+                                                    {{"hf_pretrained", summary.dir}});
+                  });
   syncHfModel();
   emit message(tr("Hugging Face model: %1, %2 parameters").arg(hf_dir_, humanCount(double(summary.parameters))));
   return true;
@@ -280,14 +311,16 @@ void ModelPickerView::choosePreset(int index) {
   const ModelPreset& preset = modelPresets().at(index);
   hf_panel_->showError({});
   document_->edit(tr("Choose %1").arg(preset.name), [&](nlohmann::json& json) {
-    json["model"] = modelJson(preset.config);
+    json["model"] = withAttentionOf(json.value("model", nlohmann::json::object()), modelJson(preset.config));
   });
   emit message(tr("Model: %1").arg(preset.name));
 }
 
 void ModelPickerView::importHfConfig(const QString& path) {
   const ModelConfig config = modelConfigFromHfFile(path.toStdString());
-  document_->edit(tr("Import %1").arg(path), [&](nlohmann::json& json) { json["model"] = modelJson(config); });
+  document_->edit(tr("Import %1").arg(path), [&](nlohmann::json& json) {
+    json["model"] = withAttentionOf(json.value("model", nlohmann::json::object()), modelJson(config));
+  });
   emit message(tr("Imported the sizes of %1").arg(path));
 }
 

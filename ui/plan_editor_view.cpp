@@ -226,6 +226,30 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
                                            "and model.seq_len divisible by tp.")));
   layout->addWidget(tensor_box);
 
+  // The sp axis (docs/long-context.md): its size and how it splits attention.
+  auto* sequence_box = new QGroupBox(tr("Sequence parallelism (long context)"), body);
+  auto* sequence = new QFormLayout(sequence_box);
+  sp_ = new QSpinBox;
+  sp_->setRange(1, 4096);
+  sp_->setSuffix(tr(" rank(s) share each sequence"));
+  sp_->setObjectName("parallel.sp");
+  bindSpin(sp_, document_, "/parallel/sp", 1);
+  sequence->addRow(tr("sp"), sp_);
+  sp_mode_ = new QComboBox;
+  sp_mode_->addItem(tr("Ulysses — all-to-all from sequence to head shards"), "ulysses");
+  sp_mode_->setItemData(0, tr("Needs model.n_head and the key/value heads divisible by tp × sp"), Qt::ToolTipRole);
+  sp_mode_->addItem(tr("ring — K/V blocks passed around the sp ranks"), "ring");
+  sp_mode_->setItemData(1, tr("Needs model.seq_len divisible by 2 × sp (× tp with Megatron sequence parallelism): "
+                              "two zigzag chunks per rank"),
+                        Qt::ToolTipRole);
+  sp_mode_->setObjectName("parallel.sp_mode");
+  bindCombo(sp_mode_, document_, "/parallel/sp_mode", "ulysses");
+  sequence->addRow(tr("Mode"), sp_mode_);
+  sequence_hint_ = reasonLabel({});
+  sequence_hint_->setObjectName(QStringLiteral("sequenceHint"));
+  sequence->addRow(QString(), sequence_hint_);
+  layout->addWidget(sequence_box);
+
   auto* pipeline_box = new QGroupBox(tr("Pipeline parallelism"), body);
   auto* pipeline = new QFormLayout(pipeline_box);
   schedule_ = new QComboBox;
@@ -271,10 +295,7 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
   auto* later_box = new QGroupBox(tr("Not available in this build"), body);
   auto* later = new QFormLayout(later_box);
   const std::string base = document_->baseDir().toStdString();
-  const QString sp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.sp = 2; });
   const QString tp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.tp = 2; });
-  addUnavailable(later, tr("Sequence-parallel axis"), {tr("Ulysses (all-to-all)"), tr("ring attention")},
-                 sp_reason.isEmpty() ? tr("The project file has no sequence-parallel mode yet.") : sp_reason + ".");
   addUnavailable(later, tr("Tensor-parallel mode"), {tr("2D"), tr("2.5D"), tr("3D")},
                  tp_reason.isEmpty() ? tr("Only 1D (Megatron) tensor parallelism runs; the planner estimates the others.")
                                      : tp_reason + ".");
@@ -332,6 +353,7 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
              {"data.global_batch_size", global}, {"train.micro_batch_size", micro_batch_}, {"parallel.bucket_mb", bucket},
              {"parallel.overlap", overlap},      {"parallel.reduce_dtype", reduce_dtype},
              {"parallel.sequence_parallel", sequence_parallel_}, {"train.steps", steps},                   {"optimizer.lr", lr},
+             {"parallel.sp", sp_},               {"parallel.sp_mode", sp_mode_},
              {"optimizer.warmup_steps", warmup}, {"train.log_every", log_every},           {"train.eval_every", eval_every},
              {"train.out_dir", out_dir},        {"name", name},
              {"parallel.pp_schedule", schedule_}, {"parallel.pp_virtual", virtual_}, {"parallel.pp_layers", layers_},
@@ -390,6 +412,7 @@ void PlanEditorView::refreshAvailability() {
   sequence_parallel_->setToolTip(tp > 1 ? tr("All-gather / reduce-scatter replace the all-reduces; activation memory "
                                               "outside the matmuls falls by tp")
                                         : tr("Set parallel.tp > 1 on the Mesh view first"));
+  refreshSequence(json, base);
   refreshPipeline(json, base);
   refreshChunks(json);
   const char* const recomputations[] = {"none", "selective", "full"};
@@ -403,6 +426,38 @@ void PlanEditorView::refreshAvailability() {
       p.plan.offload_optimizer = false;
     }));
   }
+}
+
+void PlanEditorView::refreshSequence(const nlohmann::json& json, const std::string& base) {
+  int sp = 1;
+  std::string mode = "ulysses";
+  try {
+    const nlohmann::json& parallel = json.at("parallel");
+    sp = parallel.value("sp", 1);
+    mode = parallel.value("sp_mode", std::string("ulysses"));
+  } catch (const nlohmann::json::exception&) {
+    // No parallel section, or a malformed one: the analysis reports it at its field.
+  }
+  // Enabled once the engine runs sp; a value it refuses stays editable, so it can be put back.
+  const QString build = unavailableReason(json, base, [](Project& p) { p.plan.sp = 2; });
+  sp_->setEnabled(build.isEmpty() || sp != 1);
+  sp_->setToolTip(build.isEmpty() ? tr("Ranks that split every sequence: each keeps 1/sp of the activations (also on the Mesh view)")
+                                  : build);
+  const bool split = sp > 1;
+  sp_mode_->setEnabled(split || mode != "ulysses");
+  sp_mode_->setToolTip(split ? tr("How the sp ranks compute attention over the whole sequence") : tr("needs parallel.sp > 1"));
+  QStringList hints;
+  if (!split) {
+    hints << tr("Mode: needs parallel.sp > 1.");
+  } else if (mode == "ring") {
+    hints << tr("Each rank keeps its queries and two zigzag chunks of the sequence; K/V blocks travel the ring, overlapped "
+                "with the attention of the current block.");
+  } else {
+    hints << tr("An all-to-all before and after attention turns sequence shards into head shards; the rest of the block "
+                "runs on 1/sp of the tokens.");
+  }
+  if (!build.isEmpty()) hints << tr("Planning only: %1.").arg(build);
+  sequence_hint_->setText(hints.join(QLatin1Char(' ')));
 }
 
 void PlanEditorView::refreshPipeline(const nlohmann::json& json, const std::string& base) {

@@ -1,6 +1,7 @@
 // Plan editor: ZeRO stage, optimizer offload, ZeRO-3's chunks and memory tiers, precision, batch and micro-batch, gradient buckets,
-// the pipeline schedule and activation recomputation, and the training settings. Options the engine cannot run yet are shown disabled with the
-// engine's own reason (probed with rejectUnavailableFeatures, so they enable as strategies land).
+// the sp axis and its mode (Ulysses or ring), the pipeline schedule and activation recomputation, and the training settings.
+// Options the engine cannot run yet are shown disabled with the engine's own reason (probed with rejectUnavailableFeatures, so
+// they enable as strategies land).
 #pragma once
 
 #include <QWidget>
@@ -47,6 +48,10 @@ class PlanEditorView : public QWidget {
   QSpinBox* virtualStagesSpin() const { return virtual_; }
   QLineEdit* stageLayersEdit() const { return layers_; }
   QComboBox* recomputeCombo() const { return recompute_; }
+  // The sp axis and parallel.sp_mode (enabled at sp > 1), and what the mode does or why sp is off.
+  QSpinBox* sequenceSpin() const { return sp_; }
+  QComboBox* spModeCombo() const { return sp_mode_; }
+  QLabel* sequenceHint() const { return sequence_hint_; }
   // Why the pipeline settings are disabled, or the build's pipeline note ("needs parallel.pp > 1").
   QLabel* pipelineHint() const { return pipeline_hint_; }
   // The engine's message when it refuses the pipeline settings (hidden otherwise).
@@ -67,6 +72,7 @@ class PlanEditorView : public QWidget {
 
  private:
   void refreshAvailability();
+  void refreshSequence(const nlohmann::json& json, const std::string& base);
   void refreshPipeline(const nlohmann::json& json, const std::string& base);
   void refreshChunks(const nlohmann::json& json);
 
@@ -80,6 +86,9 @@ class PlanEditorView : public QWidget {
   QSpinBox* virtual_;
   QLineEdit* layers_;
   QComboBox* recompute_;
+  QSpinBox* sp_;
+  QComboBox* sp_mode_;
+  QLabel* sequence_hint_;
   QLabel* pipeline_hint_;
   QLabel* pipeline_error_;
   QGroupBox* chunk_box_;

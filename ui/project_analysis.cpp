@@ -11,6 +11,12 @@ namespace {
 
 FieldIssue issueOf(const std::exception& error) { return {fieldOfMessage(error.what()), error.what()}; }
 
+std::int64_t activationBytesOf(const StageMemory& stage) {
+  std::int64_t bytes = 0;
+  for (const MemoryTerm& term : stage.terms) bytes += term.name == kTermActivations ? term.device_bytes : 0;
+  return bytes;
+}
+
 // What `behemoth run` would reject beyond shapes: this build's missing features, and a corpus
 // that is not on this machine. Neither stops planning.
 bool isRunOnlyProblem(const Project& resolved, const std::string& message) {
@@ -138,6 +144,9 @@ ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& ba
     const MemoryAllowance allowance = defaultAllowance(analysis.device.kind);
     analysis.estimate = estimatePlan(*analysis.model, layout, analysis.device, allowance, checked.plan.order);
     analysis.devices = deviceMemory(*analysis.estimate, checked.plan);
+    TrainingLayout other = layout;
+    other.fused_attention = !layout.fused_attention;
+    analysis.other_attention_activation_bytes = activationBytesOf(estimateMemory(*analysis.model, other, allowance).stages.front());
     // Where the planner's chunk plan describes what the engine holds (zero 3 on one stage).
     if (chunkPlanApplies(*analysis.model, layout)) {
       analysis.chunk_plan = planChunks(*analysis.model, layout);
@@ -147,6 +156,7 @@ ProjectAnalysis analyzeProject(const nlohmann::json& json, const std::string& ba
     analysis.error = issueOf(error);
     analysis.estimate.reset();
     analysis.devices.clear();
+    analysis.other_attention_activation_bytes = 0;
     analysis.chunk_plan.reset();
     analysis.planned_tensors.clear();
   }

@@ -56,6 +56,9 @@ struct ProjectAnalysis {
   DeviceSpec device;
   std::optional<PlanEstimate> estimate;
   std::vector<DeviceMemory> devices;    // one per rank of the world
+  // Activation bytes of the first stage's ranks with the other model.attention (dense <->
+  // blockwise), everything else equal: what the memory panel compares the plan's with.
+  std::int64_t other_attention_activation_bytes = 0;
   // ZeRO-3 plans: the planner's chunks of one rank (every rank holds the same shard sizes) and
   // the parameter tensors they pack, in first-use order (memory/chunk_plan.h).
   std::optional<ChunkPlan> chunk_plan;

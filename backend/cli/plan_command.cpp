@@ -44,7 +44,7 @@ struct PlanOptions {
   std::string tensor_mode = "1d";
   int tensor_depth = 1;
   bool sequence_parallel = false;
-  std::string context_mode = "ulysses";
+  std::string context_mode;  // empty: the project's parallel.sp_mode
   double optimizer_offload = -1.0;  // < 0: the project's parallel.offload_optimizer
   double parameter_offload = -1.0;  // < 0: the project's (ZeRO-3: parallel.offload_param_fraction)
   long long chunk_elements = -1;    // < 0: the project's (ZeRO-3: parallel.chunk_mb)
@@ -72,7 +72,6 @@ TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
   layout.tensor_mode = tensorModeFromName(options.tensor_mode);
   layout.tensor_depth = options.tensor_depth;
   if (options.sequence_parallel) layout.sequence_parallel = true;
-  layout.context_mode = contextModeFromName(options.context_mode);
   if (options.optimizer_offload >= 0) layout.optimizer_offload = options.optimizer_offload;
   if (options.parameter_offload >= 0) layout.parameter_offload = options.parameter_offload;
   if (options.chunk_elements >= 0) layout.chunk_elements = options.chunk_elements;
@@ -132,6 +131,22 @@ void printChunkPlan(std::ostream& out, const ChunkPlan& plan) {
       << mebibytes(plan.moved_bytes_per_step) << " per step\n";
   out << "  chunk shards: device " << plan.chunks_on[0] << ", host " << plan.chunks_on[1] << ", disk "
       << plan.chunks_on[2] << " (parameter and optimizer shard each)\n";
+}
+
+// The sp axis: how it splits attention, what each rank keeps and what travels for it.
+void printSequenceSplit(std::ostream& out, const ModelDescription& model, const PlanEstimate& e) {
+  const TrainingLayout& l = e.layout;
+  if (l.sp <= 1) return;
+  const std::int64_t tokens = std::int64_t{l.micro_batch_size} * model.seq_len / l.sp;
+  out << "Sequence split: sp " << l.sp << ", " << contextModeName(l.context_mode)
+      << (l.context_mode == ContextMode::ulysses ? " (all-to-all from sequence to head shards around attention)"
+                                                 : " (K/V blocks passed around the sp ring; two zigzag chunks per rank)")
+      << "; " << tokens << " tokens per rank per micro-batch, activations 1/" << l.sp << " per rank\n";
+  for (const CollectiveLoad& load : e.collectives) {
+    if (load.axis != "sp") continue;
+    out << "  " << load.what << ": " << load.count << " x " << fixed(double(load.bus_bytes) / 1e6, 3)
+        << " MB = " << fixed(double(load.bus_bytes * load.count) / 1e6, 2) << " MB/step per rank\n";
+  }
 }
 
 void printTime(std::ostream& out, const PlanEstimate& e) {
@@ -197,6 +212,8 @@ int planProject(const PlanOptions& options) {
   try {
     project = loadProject(options.project_path, options.overrides);
     project.plan.resolve(project.devices.count);
+    // --context-mode plans the project as if parallel.sp_mode said it (shapes checked for it too).
+    if (!options.context_mode.empty()) project.plan.sp_mode = contextModeName(contextModeFromName(options.context_mode));
     checkPlanShapes(project);
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(options.project_path + ": " + error.what());
@@ -247,7 +264,10 @@ int planProject(const PlanOptions& options) {
       << (device.kind == "cpu" && options.cpu_flops <= 0 ? " (measured matmul roofline per rank)" : "") << " x "
       << fixed(device.compute_efficiency, 2) << " achievable fraction)"
       << (device.assumed ? " [unknown name: H100 figures assumed]" : "") << "\n";
-  out << "Plan: " << describeLayout(layout) << ", " << numericFormatName(layout.precision) << "\n\n";
+  out << "Plan: " << describeLayout(layout) << ", " << numericFormatName(layout.precision) << ", "
+      << (layout.fused_attention ? "blockwise" : "dense") << " attention\n";
+  printSequenceSplit(out, model, estimate);
+  out << "\n";
   printMemoryTable(out, estimate);
   if (chunks) printChunkPlan(out, *chunks);
   if (device.memory_bytes > 0) {
@@ -282,7 +302,7 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_option("--tensor-mode", options->tensor_mode, "Tensor parallelism: 1d, 2d, 2.5d, 3d");
   command->add_option("--tensor-depth", options->tensor_depth, "2.5D depth");
   command->add_flag("--sequence-parallel", options->sequence_parallel, "Megatron sequence parallelism in the tp group");
-  command->add_option("--context-mode", options->context_mode, "How sp splits attention: ulysses, ring");
+  command->add_option("--context-mode", options->context_mode, "How sp splits attention: ulysses, ring (default: parallel.sp_mode)");
   command->add_option("--offload-optimizer", options->optimizer_offload, "Fraction of optimizer states on the host (default: parallel.offload_optimizer)");
   command->add_option("--offload-params", options->parameter_offload,
                       "Fraction of parameters on the host (ZeRO-3; default: parallel.offload_param_fraction)");

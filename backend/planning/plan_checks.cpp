@@ -5,6 +5,35 @@
 
 namespace behemoth {
 
+void checkSequenceSplit(const Project& project) {
+  const auto str = [](int value) { return std::to_string(value); };
+  const Plan& plan = project.plan;
+  if (plan.sp == 1) return;
+  const ModelConfig& model = project.model;
+  const int heads_split = plan.tp * plan.sp;
+  const std::string over = "parallel.tp x parallel.sp (" + str(plan.tp) + " x " + str(plan.sp) + ")";
+  if (plan.sp_mode == "ulysses") {
+    // The all-to-all hands each rank whole query and key/value heads.
+    if (model.n_head % heads_split != 0) {
+      throw std::invalid_argument("model.n_head: " + str(model.n_head) + " heads cannot be split over " + over +
+                                  " for Ulysses (parallel.sp_mode)");
+    }
+    if (model.kvHeads() % heads_split != 0) {
+      throw std::invalid_argument("model.n_kv_head: " + str(model.kvHeads()) + " key/value heads cannot be split over " +
+                                  over + " for Ulysses (parallel.sp_mode)");
+    }
+    return;
+  }
+  // Ring: two zigzag chunks per sp rank, each split again over tp under Megatron-SP.
+  const bool megatron_sp = plan.sequence_parallel && plan.tp > 1;
+  const int chunks = 2 * plan.sp * (megatron_sp ? plan.tp : 1);
+  if (model.seq_len % chunks != 0) {
+    throw std::invalid_argument("model.seq_len: " + str(model.seq_len) + " is not divisible by 2 x parallel.sp" +
+                                (megatron_sp ? " x parallel.tp" : "") + " (" + str(chunks) +
+                                "): ring attention (parallel.sp_mode) gives each rank two zigzag chunks");
+  }
+}
+
 void checkPlanShapes(const Project& project) {
   const auto str = [](int value) { return std::to_string(value); };
   const int dp = project.plan.dp;
@@ -28,6 +57,7 @@ void checkPlanShapes(const Project& project) {
   if (model.seq_len % project.plan.sp != 0) {
     throw std::invalid_argument("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.sp (" + str(project.plan.sp) + ")");
   }
+  checkSequenceSplit(project);
   if (model.n_layer < project.plan.pp) {
     throw std::invalid_argument("model.n_layer: " + str(model.n_layer) + " layers cannot fill parallel.pp (" +
                                 str(project.plan.pp) + ") pipeline stages");

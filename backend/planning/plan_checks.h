@@ -10,4 +10,9 @@ namespace behemoth {
 // The plan must be resolved (plan.dp != -1). Throws std::invalid_argument naming the field.
 void checkPlanShapes(const Project& project);
 
+// The sp axis's shapes for parallel.sp_mode (docs/long-context.md): Ulysses needs the query and
+// key/value heads divisible by tp x sp; ring needs model.seq_len divisible by 2 x sp (x tp with
+// Megatron-SP), two zigzag chunks per rank. Part of checkPlanShapes; throws naming the field.
+void checkSequenceSplit(const Project& project);
+
 }  // namespace behemoth

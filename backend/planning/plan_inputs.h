@@ -16,7 +16,8 @@ ModelDescription describeModel(const ModelConfig& config);
 NumericFormat numericFormatOf(Precision precision);
 
 // The project's resolved plan (plan.dp must not be -1): precision, micro-batching, the pipeline
-// schedule and its virtual stages, recomputation; under ZeRO-3 the chunk size, the tier fractions,
+// schedule and its virtual stages, recomputation, the sp mode (parallel.sp_mode) and whether
+// attention is blockwise (model.attention: fused_attention); under ZeRO-3 the chunk size, the tier fractions,
 // the device budget, the placement and the prefetch depth (parallel.* chunk keys).
 TrainingLayout layoutFromProject(const Project& project);
 

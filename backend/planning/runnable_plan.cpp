@@ -30,6 +30,7 @@ Project projectWithLayout(Project project, const TrainingLayout& layout) {
   project.plan = plan;
   project.train.micro_batch_size = layout.micro_batch_size;
   project.train.recompute = recomputeName(layout.recompute);
+  project.model.attention = layout.fused_attention ? AttentionKind::blockwise : AttentionKind::dense;
   return project;
 }
 
@@ -40,6 +41,7 @@ std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const Tr
           {"parallel.pp", plan.pp},
           {"parallel.tp", plan.tp},
           {"parallel.sp", plan.sp},
+          {"parallel.sp_mode", plan.sp_mode},
           {"parallel.ep", plan.ep},
           {"parallel.zero", plan.zero},
           {"parallel.sequence_parallel", plan.sequence_parallel},
@@ -47,7 +49,8 @@ std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const Tr
           {"parallel.pp_schedule", plan.pp_schedule},
           {"parallel.pp_virtual", plan.pp_virtual},
           {"train.micro_batch_size", applied.train.micro_batch_size},
-          {"train.recompute", applied.train.recompute}};
+          {"train.recompute", applied.train.recompute},
+          {"model.attention", attentionKindName(applied.model.attention)}};
   if (plan.zero == 3) {
     // ZeRO-3's chunk keys are in the project file (docs/project-file.md); offload_dir stays the
     // project's own (a directory, not something a search chooses).
@@ -99,10 +102,6 @@ std::string layoutOutsideProjectFile(const TrainingLayout& layout) {
   if (layout.tp > 1 && layout.tensor_mode != TensorMode::one_d) {
     return "parallel.tp: the plan's " + tensorModeName(layout.tensor_mode) +
            " tensor parallelism is not in the project file (it splits tensors in 1D)";
-  }
-  if (layout.sp > 1 && layout.context_mode != ContextMode::ulysses) {
-    return "parallel.sp: the plan's " + contextModeName(layout.context_mode) +
-           " attention is not in the project file (the sp axis splits attention Ulysses-style)";
   }
   if (!chunked && layout.chunk_elements > 0) return "parallel.zero: the plan's ZeRO chunks are not in the project file";
   return "";

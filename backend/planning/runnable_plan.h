@@ -16,9 +16,10 @@
 
 namespace behemoth {
 
-// The project with the layout's axes, ZeRO stage, Megatron sequence parallelism, optimizer offload,
-// pipeline schedule and model chunks (blocks split evenly: parallel.pp_layers cleared),
-// micro-batch size and recomputation, and under ZeRO-3 the chunk and tier keys. Precision,
+// The project with the layout's axes, sp mode (context_mode as parallel.sp_mode), ZeRO stage,
+// Megatron sequence parallelism, optimizer offload, pipeline schedule and model chunks (blocks
+// split evenly: parallel.pp_layers cleared), micro-batch size and recomputation, the attention
+// (fused_attention as model.attention blockwise, else dense), and under ZeRO-3 the chunk and tier keys. Precision,
 // bucketing, overlap, reduce dtype, axis order and offload_dir stay the project's (the search
 // copies them from it). Does not validate.
 Project projectWithLayout(Project project, const TrainingLayout& layout);
@@ -34,7 +35,7 @@ std::vector<std::string> layoutOverrides(const TrainingLayout& layout);
 void writeLayoutToJson(nlohmann::json& project, const TrainingLayout& layout);
 
 // What of the layout the project file cannot express (outside ZeRO-3: a partial optimizer
-// offload, parameter offload, ZeRO chunks; 2D/2.5D/3D tensor parallelism, ring attention), one
+// offload, parameter offload, ZeRO chunks; 2D/2.5D/3D tensor parallelism), one
 // line naming the field; "" when all of it can be written.
 std::string layoutOutsideProjectFile(const TrainingLayout& layout);
 

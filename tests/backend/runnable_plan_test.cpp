@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "backend/planning/auto_plan.h"
 #include "backend/planning/plan_inputs.h"
 #include "backend/planning/runnable_plan.h"
@@ -138,6 +140,57 @@ TEST(RunnablePlan, ZeroThreeChunkKeysAreInTheProjectFile) {
   writeLayoutToJson(document, dataParallel(4));
   EXPECT_FALSE(document["parallel"].contains("offload_param_fraction"));
   EXPECT_EQ(projectFromJson(document).plan.zero, 0);
+}
+
+// parallel.sp_mode and model.attention travel both ways: the project's reach the layout as
+// context_mode and fused_attention, and a layout's come back as those keys, in every form
+// (projectWithLayout, the written document, the --set overrides).
+TEST(RunnablePlan, SpModeAndAttentionMapBothWays) {
+  json document = minimalProject();
+  document["devices"] = {{"kind", "cpu"}, {"count", 4}};
+  document["data"] = {{"global_batch_size", 8}};
+  document["parallel"] = {{"dp", -1}, {"sp", 2}, {"sp_mode", "ring"}};
+  const auto layoutOf = [](const json& d) {
+    Project project = projectFromJson(d);
+    project.plan.resolve(project.devices.count);
+    return layoutFromProject(project);
+  };
+  const TrainingLayout from_ring = layoutOf(document);
+  EXPECT_EQ(from_ring.sp, 2);
+  EXPECT_EQ(from_ring.dp, 2);
+  EXPECT_EQ(from_ring.context_mode, ContextMode::ring);
+  EXPECT_TRUE(from_ring.fused_attention) << "model.attention defaults to blockwise";
+  document["parallel"]["sp_mode"] = "ulysses";
+  document["model"]["attention"] = "dense";
+  const TrainingLayout from_ulysses = layoutOf(document);
+  EXPECT_EQ(from_ulysses.context_mode, ContextMode::ulysses);
+  EXPECT_FALSE(from_ulysses.fused_attention);
+
+  TrainingLayout ring = dataParallel(2);
+  ring.sp = 2;
+  ring.context_mode = ContextMode::ring;
+  ring.fused_attention = false;
+  EXPECT_EQ(layoutOutsideProjectFile(ring), "") << "the project file says the sp mode";
+  const Project applied = projectWithLayout(fourDevices(), ring);
+  EXPECT_EQ(applied.plan.sp, 2);
+  EXPECT_EQ(applied.plan.sp_mode, "ring");
+  EXPECT_EQ(applied.model.attention, AttentionKind::dense);
+  ring.fused_attention = true;
+  EXPECT_EQ(projectWithLayout(fourDevices(), ring).model.attention, AttentionKind::blockwise);
+
+  json written = minimalProject();
+  writeLayoutToJson(written, ring);
+  EXPECT_EQ(written["parallel"]["sp_mode"], "ring");
+  EXPECT_EQ(written["model"]["attention"], "blockwise");
+  written["devices"] = {{"kind", "cpu"}, {"count", 4}};
+  written["data"] = {{"global_batch_size", 8}};
+  const TrainingLayout back = layoutOf(written);
+  EXPECT_EQ(back.sp, 2);
+  EXPECT_EQ(back.context_mode, ContextMode::ring);
+  EXPECT_TRUE(back.fused_attention);
+  const std::vector<std::string> overrides = layoutOverrides(ring);
+  EXPECT_NE(std::find(overrides.begin(), overrides.end(), "parallel.sp_mode=\"ring\""), overrides.end());
+  EXPECT_NE(std::find(overrides.begin(), overrides.end(), "model.attention=\"blockwise\""), overrides.end());
 }
 
 TEST(RunnablePlan, DevicesAreJudgedAsTheCallerAsks) {

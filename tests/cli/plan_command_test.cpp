@@ -2,6 +2,8 @@
 // engine cannot run yet, the search, and a model that fits nowhere.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "parallel/comm_counter.h"
 #include "tests/cli/cli_test_support.h"
 
@@ -92,6 +94,78 @@ TEST(PlanCommand, RejectsShapesThatDoNotSplit) {
   const CommandResult result = plan(dir.file("p.json"), {"--set", "parallel.tp=3", "--set", "devices.count=3"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.stderr_text.find("model.n_head"), std::string::npos) << result.stderr_text;
+}
+
+// The sp collectives of a `behemoth plan --json` answer, by name.
+std::map<std::string, nlohmann::json> spCollectives(const nlohmann::json& out) {
+  std::map<std::string, nlohmann::json> found;
+  for (const auto& load : out.at("plan").at("collectives")) {
+    if (load.at("axis") == "sp") found[load.at("what").get<std::string>()] = load;
+  }
+  return found;
+}
+
+// sp 2 on the two devices (dp 1): the project's parallel.sp_mode is the plan's unless
+// --context-mode says otherwise; the table names the mode and the sp traffic, which is the
+// theory's: 8 sequences x 16 tokens / 2 = 64 tokens per rank, fp32, K/V 32 wide each, one layer.
+TEST(PlanCommand, SequenceParallelPlansShowTheProjectsModeAndItsTraffic) {
+  TempDir dir;
+  auto project = tinyProjectJson(dir.file("out"));
+  project["parallel"] = {{"dp", -1}, {"sp", 2}, {"sp_mode", "ring"}};
+  writeFile(dir.file("p.json"), project.dump());
+  const CommandResult text = plan(dir.file("p.json"), {});
+  ASSERT_EQ(text.exit_code, 0) << text.stderr_text;
+  for (const char* expected : {"sp2(ring)", "blockwise attention", "Sequence split: sp 2, ring", "64 tokens per rank",
+                               "ring attention K/V: 3 x 0.016 MB"}) {
+    EXPECT_NE(text.stdout_text.find(expected), std::string::npos) << expected << "\n" << text.stdout_text;
+  }
+  const std::int64_t tokens = 8 * 16 / 2;
+  const CommandResult ring = plan(dir.file("p.json"), {"--json"});
+  ASSERT_EQ(ring.exit_code, 0) << ring.stderr_text;
+  const auto ring_out = nlohmann::json::parse(ring.stdout_text);
+  EXPECT_EQ(ring_out.at("plan").at("layout").at("context_mode"), "ring");
+  auto loads = spCollectives(ring_out);
+  ASSERT_EQ(loads.size(), 1u) << ring_out.at("plan").at("collectives").dump();
+  // Forward passes K and V to each of the sp - 1 others; backward K, V and their gradients.
+  const nlohmann::json& kv = loads.at("ring attention K/V");
+  EXPECT_EQ(kv.at("count").get<std::int64_t>(), 3 * (2 - 1));
+  EXPECT_EQ(kv.at("bus_bytes").get<std::int64_t>(), 4 * tokens * 2 * 32);
+
+  const CommandResult ulysses = plan(dir.file("p.json"), {"--json", "--context-mode", "ulysses"});
+  ASSERT_EQ(ulysses.exit_code, 0) << ulysses.stderr_text;
+  const auto ulysses_out = nlohmann::json::parse(ulysses.stdout_text);
+  EXPECT_EQ(ulysses_out.at("plan").at("layout").at("context_mode"), "ulysses");
+  loads = spCollectives(ulysses_out);
+  ASSERT_EQ(loads.size(), 1u) << ulysses_out.at("plan").at("collectives").dump();
+  // Q, K, V to head shards and the output back, forward and backward: each all-to-all keeps
+  // 1/sp of its payload on the rank and sends the rest.
+  const nlohmann::json& all_to_all = loads.at("Ulysses all-to-all");
+  EXPECT_EQ(all_to_all.at("count").get<std::int64_t>(), 2);
+  EXPECT_EQ(all_to_all.at("bus_bytes").get<std::int64_t>(), allToAllBusBytes(4 * tokens * 4 * 32, 2));
+}
+
+TEST(PlanCommand, RejectsSequenceSplitsTheModeCannotMake) {
+  TempDir dir;
+  auto project = tinyProjectJson(dir.file("out"));
+  project["devices"]["count"] = 4;
+  project["parallel"] = {{"dp", -1}, {"sp", 4}, {"sp_mode", "ulysses"}};
+  writeFile(dir.file("ulysses.json"), project.dump());
+  // Two heads cannot be split over four ranks; ring splits the sequence instead.
+  const CommandResult heads = plan(dir.file("ulysses.json"), {});
+  EXPECT_EQ(heads.exit_code, 1);
+  EXPECT_NE(heads.stderr_text.find("model.n_head: 2 heads cannot be split over parallel.tp x parallel.sp (1 x 4)"),
+            std::string::npos)
+      << heads.stderr_text;
+  const CommandResult ring = plan(dir.file("ulysses.json"), {"--context-mode", "ring"});
+  EXPECT_EQ(ring.exit_code, 0) << ring.stderr_text;
+  // 12 tokens make four sp shards but not eight zigzag chunks.
+  project["model"]["seq_len"] = 12;
+  project["parallel"]["sp_mode"] = "ring";
+  writeFile(dir.file("ring.json"), project.dump());
+  const CommandResult chunks = plan(dir.file("ring.json"), {});
+  EXPECT_EQ(chunks.exit_code, 1);
+  EXPECT_NE(chunks.stderr_text.find("model.seq_len: 12 is not divisible by 2 x parallel.sp (8)"), std::string::npos)
+      << chunks.stderr_text;
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 // Also the communication model's volumes against the published ones.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <utility>
+
 #include "parallel/comm_counter.h"
 #include "parallel/comm_model.h"
 #include "parallel/plan_search.h"
@@ -192,6 +195,34 @@ TEST(PlanSearch, ExpertParallelOnlyForMixturesOfExperts) {
   EXPECT_TRUE(any_ep);
   const SearchResult dense = searchPlans(h100s(llama(16, 16, 16, 2048, 5632), 16, 256));
   for (const auto& plan : dense.best) EXPECT_EQ(plan.estimate.layout.ep, 1);
+}
+
+// Both sp modes are searched where the shapes allow them, as the engine checks them before
+// launch: Ulysses needs the query and key/value heads divisible by tp x sp, ring needs the
+// sequence divisible by 2 x sp (two zigzag chunks per rank; x tp under Megatron-SP).
+TEST(PlanSearch, SequenceParallelModesFollowTheShapes) {
+  ModelDescription model = llama(2, 8, 2, 512, 1408);  // 8 heads, 2 key/value heads
+  model.vocab = 4096;
+  SearchRequest request = h100s(model, 4, 4);
+  request.allow_tensor = false;
+  request.allow_pipeline = false;
+  request.allow_offload = false;
+  request.allow_recompute = false;
+  request.keep = 100000;  // every fitting plan
+  using Split = std::pair<int, ContextMode>;
+  const auto searchedSplits = [&] {
+    std::set<Split> found;
+    for (const RankedPlan& plan : searchPlans(request).best) {
+      const TrainingLayout& l = plan.estimate.layout;
+      if (l.sp > 1) found.emplace(l.sp, l.context_mode);
+    }
+    return found;
+  };
+  // sp 4 leaves half a key/value head per rank for Ulysses; ring splits 4096 tokens into 8 chunks.
+  EXPECT_EQ(searchedSplits(), (std::set<Split>{{2, ContextMode::ulysses}, {2, ContextMode::ring}, {4, ContextMode::ring}}));
+  // 4098 tokens make two sp shards but not four ring chunks, nor four shards.
+  request.model.seq_len = 4098;
+  EXPECT_EQ(searchedSplits(), (std::set<Split>{{2, ContextMode::ulysses}}));
 }
 
 }  // namespace

@@ -310,10 +310,13 @@ std::vector<CollectiveLoad> stepCollectives(const ModelDescription& model, const
       list.add(Axis::sp, "Ulysses all-to-all", CollectiveKind::all_to_all, payload, layout.sp, 2 * m * stage_layers,
                OverlapWindow::none);
     } else {
-      // K and V chunks travel the ring forward; backward sends them and their gradients.
+      // K and V chunks travel the ring forward (sp - 1 hops) and again backward; their float32
+      // gradient follows them backward and takes one hop more, back to the chunk's owner.
       const std::int64_t chunk = e * tokens * 2 * kv / layout.tp;
       list.add(Axis::sp, "ring attention K/V", CollectiveKind::send_recv, chunk, layout.sp,
-               3 * std::int64_t{layout.sp - 1} * m * stage_layers, OverlapWindow::compute);
+               2 * std::int64_t{layout.sp - 1} * m * stage_layers, OverlapWindow::compute);
+      list.add(Axis::sp, "ring attention K/V gradient", CollectiveKind::send_recv, 4 * tokens * 2 * kv / layout.tp,
+               layout.sp, std::int64_t{layout.sp} * m * stage_layers, OverlapWindow::compute);
     }
   }
   if (layout.ep > 1 && model.experts > 1) {

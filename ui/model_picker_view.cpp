@@ -147,11 +147,12 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
   addSizeField(form, tr("Vocabulary"), "model.vocab_size", vocab);
   // How attention is computed, not a size: kept when a preset or a config.json replaces the sizes.
   auto* attention = new QComboBox;
+  attention->addItem(tr("auto — blockwise when the context spans more than one block"), "auto");
   attention->addItem(tr("blockwise — online softmax, no s×s scores kept"), "blockwise");
   attention->addItem(tr("dense — materialised s×s scores"), "dense");
   attention->setToolTip(tr("Blockwise keeps a log-sum-exp per token and head for backward instead of the scores: "
                            "activation memory linear in the context length"));
-  bindCombo(attention, document_, "/model/attention", "blockwise");
+  bindCombo(attention, document_, "/model/attention", "auto");
   addSizeField(form, tr("Attention"), "model.attention", attention);
   auto* block = sizeSpin(1, 1 << 20);
   block->setSingleStep(64);
@@ -160,7 +161,7 @@ ModelPickerView::ModelPickerView(ProjectDocument* document, QWidget* parent) : Q
   bindSpin(block, document_, "/model/attention_block", 128);
   addSizeField(form, tr("Attention block"), "model.attention_block", block);
   auto refresh_block = [this, block] {
-    block->setEnabled(document_->value("/model/attention", nlohmann::json("blockwise")) != "dense");
+    block->setEnabled(document_->value("/model/attention", nlohmann::json("auto")) != "dense");
   };
   refresh_block();
   connect(document_, &ProjectDocument::changed, block, refresh_block);

@@ -44,7 +44,7 @@ TrainingLayout layoutFromProject(const Project& project) {
   layout.micro_batches = project.microBatches();
   layout.recompute = recomputeFromName(project.train.recompute);
   // Blockwise attention keeps a log-sum-exp per query and head for backward, never the s x s scores.
-  layout.fused_attention = project.model.attention == AttentionKind::blockwise;
+  layout.fused_attention = project.model.resolvedAttention() == AttentionKind::blockwise;
   // With pp, tp or sp the dp ranks still split the global batch; ep ranks do too in this model.
   return layout;
 }

@@ -30,7 +30,9 @@ Project projectWithLayout(Project project, const TrainingLayout& layout) {
   project.plan = plan;
   project.train.micro_batch_size = layout.micro_batch_size;
   project.train.recompute = recomputeName(layout.recompute);
-  project.model.attention = layout.fused_attention ? AttentionKind::blockwise : AttentionKind::dense;
+  // "auto" stays when it already resolves to the layout's attention.
+  const AttentionKind wanted = layout.fused_attention ? AttentionKind::blockwise : AttentionKind::dense;
+  if (project.model.resolvedAttention() != wanted) project.model.attention = wanted;
   return project;
 }
 

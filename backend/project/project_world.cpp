@@ -31,7 +31,8 @@ void checkBatch(const Project& project) {
 }
 
 // The sp axis (docs/long-context.md): Ulysses splits each tp rank's heads over sp, ring cuts the
-// sequence into 2 sp zigzag chunks; Megatron-SP then splits an sp shard over tp.
+// sequence into 2 sp zigzag chunks; Megatron-SP then splits an sp shard over tp. (sp composes with
+// every other axis and ZeRO stage: its ranks are data-parallel replicas for the weights.)
 void checkSequenceParallel(const Project& project) {
   const ModelConfig& model = project.model;
   const Plan& plan = project.plan;
@@ -58,8 +59,6 @@ void checkSequenceParallel(const Project& project) {
     reject("model.seq_len: each sp rank's " + str(shard) + " tokens are not divisible by parallel.tp (" + str(plan.tp) +
            ") as parallel.sequence_parallel shards them over tp");
   }
-  if (plan.pp > 1) reject("parallel.sp: sequence parallelism with pipeline parallelism (parallel.pp " + str(plan.pp) + ") is not supported yet");
-  if (plan.zero == 3) reject("parallel.sp: sequence parallelism with ZeRO stage 3 is not supported yet; use parallel.zero 1 or 2");
 }
 
 // Shapes every axis has to split; written for all axes now so plans fail before launch later too.

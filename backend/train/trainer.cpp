@@ -140,9 +140,11 @@ struct Trainer::State {
   }
 
   bool pipelined() const { return project.plan.pp > 1; }
-  // Tokens of a micro-batch on this rank between stages: the sequence shard under SP.
+  // Tokens of a micro-batch on this rank between stages: its sp shard, and of that its tp slice
+  // under Megatron-SP.
   std::int64_t boundaryTokens() const {
-    return project.plan.sequence_parallel && tp.size() > 1 ? project.model.seq_len / tp.size() : project.model.seq_len;
+    const std::int64_t shard = project.model.seq_len / project.plan.sp;  // this rank's sp shard
+    return project.plan.sequence_parallel && tp.size() > 1 ? shard / tp.size() : shard;
   }
   void setUpPipeline();
   double pipelineStep(int step);
@@ -312,9 +314,10 @@ Trainer::Trainer(Project project, ProcessWorld& world, TrainerOptions options)
     }
   }
   if (p.plan.zero == 3) {
-    s.updater = makeZero3Updater(*s.model, s.names, s.working, s.dp, p, norm, world.rank());
+    // Chunks are sharded over dp x sp: the sp ranks hold the same weights as dp replicas do.
+    s.updater = makeZero3Updater(*s.model, s.names, s.working, s.data, p, norm, world.rank());
     s.chunk_record = std::make_unique<ChunkRecord>(
-        p.train.out_dir, ChunkRecordIdentity{world.rank(), s.dp.rank(), s.dp.size(), s.tp.rank(), p.plan.placement});
+        p.train.out_dir, ChunkRecordIdentity{world.rank(), s.data.rank(), s.data.size(), s.tp.rank(), p.plan.placement});
     if (staggered) {
       ActivityScope waiting("waiting for the higher dp ranks to shard their models");
       for (int turn = s.dp.rank(); turn < s.dp.size(); ++turn) s.dp.barrier();
@@ -456,7 +459,7 @@ double Trainer::State::pipelineStep(int step) {
   updater->beginBackward(/*last_micro_batch=*/false);
   const auto input = [&](int m) {
     const int first_sample = firstLocalSequence() + m * micro;
-    const Batch batch = sampler->globalBatchSlice(step, first_sample, micro);
+    const Batch batch = localTokens(sampler->globalBatchSlice(step, first_sample, micro));
     return MicroBatchInput{batch.inputs, batch.targets, DropoutContext{project.train.seed, step, first_sample}};
   };
   PipelineStepResult result = pipeline->runStep(input, updater->lossScale() / micro_batches);
@@ -490,13 +493,13 @@ double Trainer::State::pipelineEvaluate() {
   ActivityScope activity("evaluation");
   const int batches = project.train.eval_batches;
   const auto input = [&](int b) {
-    const Batch batch = sampler->evalBatch(b, firstLocalSequence(), project.localBatch());
+    const Batch batch = localTokens(sampler->evalBatch(b, firstLocalSequence(), project.localBatch()));
     return MicroBatchInput{batch.inputs, batch.targets, DropoutContext{}};
   };
   const double sum = pipeline->evaluate(input, batches, {project.localBatch(), boundaryTokens(), project.model.d_model});
   at::Tensor mean = at::full({1}, sum / batches, at::kDouble);
   pp.allReduce(mean);
-  dp.allReduce(mean, ReduceOp::Avg);
+  data.allReduce(mean, ReduceOp::Avg);
   return mean.item<double>();
 }
 

@@ -33,7 +33,10 @@ StageUses traceUses(LanguageModel& model, const std::vector<at::Tensor>& params,
   model.eval();
   model.setStageHooks(&recorder);
   const bool sequence_sharded = project.plan.sequence_parallel && project.plan.tp > 1;
-  const at::Tensor tokens = at::zeros({1, sequence_sharded ? project.plan.tp : 1}, at::kLong);
+  // The shortest local sequence every split accepts: a token per tp rank under Megatron-SP, and two
+  // (one per zigzag chunk) under sp.
+  const std::int64_t length = (sequence_sharded ? project.plan.tp : 1) * (project.plan.sp > 1 ? 2 : 1);
+  const at::Tensor tokens = at::zeros({1, length}, at::kLong);
   {
     const at::AutoGradMode grad(true);
     model.loss(tokens, tokens);

@@ -1,13 +1,19 @@
 // Long-context layouts must not change the math. Against single-process training with dense
 // attention (fp32, relative 1e-5, losses and final weights): blockwise attention on one rank;
 // Ulysses at sp 2 and 4; ring (zigzag) at sp 2 and 4; tp 2 x sp 2 with Megatron-SP inside tp;
-// dp 2 x sp 2 with ZeRO-2; dropout on; GPT and LLaMA with grouped-query heads; attention blocks
+// dp 2 x sp 2 with ZeRO-2; sp 2 with ZeRO-3; pp 2 x sp 2; dropout on; GPT and LLaMA with grouped-query heads; attention blocks
 // that leave partial blocks and odd block counts.
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <string>
+#include <vector>
 
+#include "backend/checkpoint/checkpoint_catalog.h"
+#include "backend/planning/plan_inputs.h"
 #include "parallel/comm_counter.h"
+#include "parallel/comm_model.h"
+#include "tests/support/command.h"
 #include "tests/support/parity.h"
 
 namespace behemoth {
@@ -25,6 +31,7 @@ struct SequenceLayout {
   double dropout = 0.0;
   int seq_len = 16;
   int micro_batch_size = 0;
+  int pp = 1;
 };
 
 std::string layoutName(const testing::TestParamInfo<SequenceLayout>& info) {
@@ -33,6 +40,7 @@ std::string layoutName(const testing::TestParamInfo<SequenceLayout>& info) {
   if (c.tp > 1) name += "_tp" + std::to_string(c.tp);
   if (c.dp > 1) name += "_dp" + std::to_string(c.dp);
   if (c.zero) name += "_zero" + std::to_string(c.zero);
+  if (c.pp > 1) name += "_pp" + std::to_string(c.pp);
   name += c.attention == AttentionKind::dense ? "_dense" : "_block" + std::to_string(c.block);
   if (c.dropout > 0.0) name += "_dropout";
   name += "_T" + std::to_string(c.seq_len);
@@ -59,7 +67,8 @@ TEST_P(SequenceParallelParity, MatchesSingleProcessDenseAttention) {
   project.plan.sequence_parallel = c.tp > 1;
   project.plan.zero = c.zero;
   project.train.micro_batch_size = c.micro_batch_size;
-  const ParityRun candidate = trainOnRanks(project, c.sp * c.tp * c.dp);
+  project.plan.pp = c.pp;
+  const ParityRun candidate = trainOnRanks(project, c.sp * c.tp * c.dp * c.pp);
   expectSameTraining(reference, candidate, 1e-5);
   expectSameGradNorms(reference, candidate, 1e-5);
 }
@@ -82,9 +91,13 @@ INSTANTIATE_TEST_SUITE_P(
         // tp 2 (Megatron-SP inside tp) x sp 2.
         SequenceLayout{Arch::gpt, 2, "ulysses", 2, 1, 0, AttentionKind::blockwise, 3},
         SequenceLayout{Arch::llama, 2, "ring", 2, 1, 0, AttentionKind::blockwise, 3, 0.1},
-        // dp 2 x sp 2 with ZeRO-2, one with gradient accumulation.
+        // dp 2 x sp 2 with ZeRO-2, one with gradient accumulation; sp 2 with ZeRO-3 (chunks over dp x sp).
         SequenceLayout{Arch::gpt, 2, "ring", 1, 2, 2, AttentionKind::blockwise, 3, 0.1, 16, 2},
-        SequenceLayout{Arch::llama, 2, "ulysses", 1, 2, 2, AttentionKind::blockwise, 5}),
+        SequenceLayout{Arch::llama, 2, "ulysses", 1, 2, 2, AttentionKind::blockwise, 5},
+        SequenceLayout{Arch::gpt, 2, "ring", 1, 2, 3, AttentionKind::blockwise, 3, 0.1},
+        // pp 2 x sp 2 (1F1B over 4 micro-batches).
+        SequenceLayout{Arch::llama, 2, "ring", 1, 1, 0, AttentionKind::blockwise, 3, 0.1, 16, 2, 2},
+        SequenceLayout{Arch::gpt, 2, "ulysses", 1, 1, 1, AttentionKind::blockwise, 5, 0.0, 16, 2, 2}),
     layoutName);
 
 }  // namespace
@@ -137,7 +150,77 @@ TEST(SequenceParallelAccounting, SpBytesPerStepAreTheTheory) {
           EXPECT_EQ(event.at("comm_bytes_by_axis").at("sp").get<std::int64_t>(), expected)
               << archName(arch) << " " << mode << " sp " << sp;
         }
+        // The planner's sp terms (parallel/comm_model.cpp) say the same.
+        Project resolved = project;
+        resolved.plan.resolve(sp);
+        std::int64_t planned = 0;
+        for (const CollectiveLoad& load : stepCollectives(describeModel(resolved.model), layoutFromProject(resolved),
+                                                          resolved.plan.order, 8, CollectiveBackend::gloo)) {
+          if (load.axis == "sp") planned += load.bus_bytes * load.count;
+        }
+        EXPECT_EQ(planned, expected) << archName(arch) << " " << mode << " sp " << sp;
       }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace behemoth
+
+namespace behemoth {
+namespace {
+
+// A checkpoint saved under sp (ZeRO-2 shards over dp x sp) continues in one process and under the
+// other sp mode, and one saved in one process continues under ring sp: the sp replicas save their
+// shards once, and the index describes them as it does dp's.
+TEST(SequenceParallelCheckpoint, LayoutsWithAndWithoutSpContinueEachOthersRuns) {
+  const TempDir dir;
+  Project base = tinyProject(Arch::llama);
+  base.model.attention = AttentionKind::blockwise;
+  base.model.attention_block = 3;
+  base.train.steps = 6;
+  const ParityRun reference = trainOnRanks(base, 1);
+  ASSERT_EQ(reference.losses.size(), 6u);
+  ParityRun expected = reference;
+  expected.losses.erase(expected.losses.begin(), expected.losses.begin() + 3);
+
+  const auto layout = [&](const char* mode, int sp, int zero) {
+    Project project = base;
+    project.plan.sp = sp;
+    project.plan.sp_mode = mode;
+    project.plan.zero = zero;
+    return project;
+  };
+  struct Layout {
+    Project project;
+    int nproc;
+  };
+  struct Case {
+    Layout saver;
+    std::vector<Layout> loaders;
+  };
+  const Case cases[] = {
+      {{layout("ring", 2, 2), 2}, {{layout("ulysses", 2, 1), 2}, {layout("ulysses", 1, 0), 1}}},
+      {{layout("ulysses", 1, 0), 1}, {{layout("ring", 2, 2), 2}}},
+  };
+  for (std::size_t k = 0; k < std::size(cases); ++k) {
+    Project saving = cases[k].saver.project;
+    saving.train.out_dir = dir.file("saved-" + std::to_string(k));
+    saving.train.checkpoint_every = 3;
+    saving.train.checkpoint_final = false;
+    TrainerOptions save_options;
+    save_options.write_checkpoints = true;
+    expectSameTraining(reference, trainOnRanks(saving, cases[k].saver.nproc, save_options), 1e-5);
+    for (const Layout& loader : cases[k].loaders) {
+      const std::string name = std::to_string(k) + "-" + loader.project.plan.sp_mode + std::to_string(loader.nproc);
+      SCOPED_TRACE("case " + name);
+      Project resuming = loader.project;
+      resuming.train.out_dir = dir.file("resumed-" + name);
+      TrainerOptions resume;
+      resume.resume_from = checkpointsDir(saving.train.out_dir) / stepDirName(3);
+      const ParityRun resumed = trainOnRanks(resuming, loader.nproc, resume);
+      ASSERT_EQ(resumed.losses.size(), 3u);
+      expectSameTraining(expected, resumed, 1e-5);
     }
   }
 }

@@ -118,8 +118,6 @@ TEST(ProjectWorld, FeaturesNotInThisBuildAreRejectedByField) {
   document["parallel"] = {{"pp", 4}};
   EXPECT_EQ(worldMessage(document, 2), "parallel.pp: 4 exceeds the world size 2");
   document.erase("train");
-  document["parallel"] = {{"sp", 2}, {"pp", 2}};
-  EXPECT_EQ(worldMessage(document, 4), "parallel.sp: sequence parallelism with pipeline parallelism (parallel.pp 2) is not supported yet");
   document["parallel"] = {{"zero", 3}, {"pp", 2}};
   document["train"] = {{"micro_batch_size", 1}};  // enough micro-batches for the pipeline
   const std::string zero3_pp = worldMessage(document, 2);
@@ -224,9 +222,6 @@ TEST(ProjectWorld, SequenceParallelShapesAreCheckedBeforeLaunch) {
   EXPECT_EQ(worldMessage(document, 8), "model.seq_len: each sp rank's 18 tokens are not divisible by parallel.tp (4) as "
                                        "parallel.sequence_parallel shards them over tp");
   document["model"]["seq_len"] = 64;
-  document["parallel"] = {{"sp", 2}, {"zero", 3}};
-  EXPECT_EQ(worldMessage(document, 2),
-            "parallel.sp: sequence parallelism with ZeRO stage 3 is not supported yet; use parallel.zero 1 or 2");
   document["parallel"] = {{"sp", 2}, {"sp_mode", "zigzag"}};
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }),
             "parallel.sp_mode: unknown mode 'zigzag' (expected ulysses or ring)");

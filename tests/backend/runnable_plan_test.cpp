@@ -80,14 +80,11 @@ TEST(RunnablePlan, RefusedPlansCarryTheValidationsMessage) {
   zero3.pp = 2;
   zero3.micro_batch_size = 1;
   zero3.micro_batches = 4;
-  TrainingLayout sp = dataParallel(2);
-  sp.sp = 2;
   TrainingLayout ep = dataParallel(2);
   ep.ep = 2;
   ep.micro_batches = 1;
   const std::pair<TrainingLayout, const char*> refused[] = {
       {zero3, "parallel.zero: ZeRO stage 3 with pipeline parallelism"},
-      {sp, "parallel.sp: sequence parallelism is not available"},
       {ep, "parallel.ep: expert parallelism is not available"}};
   for (const auto& [layout, expected] : refused) {
     const std::string reason = whyNotRunnable(project, layout);
@@ -155,11 +152,17 @@ TEST(RunnablePlan, SpModeAndAttentionMapBothWays) {
     project.plan.resolve(project.devices.count);
     return layoutFromProject(project);
   };
+  // model.attention auto: dense while the 64 tokens fit one 128-token block, blockwise beyond.
+  EXPECT_FALSE(layoutOf(document).fused_attention);
+  document["model"]["attention_block"] = 32;
+  EXPECT_TRUE(layoutOf(document).fused_attention);
+  document["model"]["attention"] = "blockwise";
+  document["model"]["attention_block"] = 128;
   const TrainingLayout from_ring = layoutOf(document);
   EXPECT_EQ(from_ring.sp, 2);
   EXPECT_EQ(from_ring.dp, 2);
   EXPECT_EQ(from_ring.context_mode, ContextMode::ring);
-  EXPECT_TRUE(from_ring.fused_attention) << "model.attention defaults to blockwise";
+  EXPECT_TRUE(from_ring.fused_attention);
   document["parallel"]["sp_mode"] = "ulysses";
   document["model"]["attention"] = "dense";
   const TrainingLayout from_ulysses = layoutOf(document);
@@ -174,9 +177,9 @@ TEST(RunnablePlan, SpModeAndAttentionMapBothWays) {
   const Project applied = projectWithLayout(fourDevices(), ring);
   EXPECT_EQ(applied.plan.sp, 2);
   EXPECT_EQ(applied.plan.sp_mode, "ring");
-  EXPECT_EQ(applied.model.attention, AttentionKind::dense);
+  EXPECT_EQ(applied.model.resolvedAttention(), AttentionKind::dense);
   ring.fused_attention = true;
-  EXPECT_EQ(projectWithLayout(fourDevices(), ring).model.attention, AttentionKind::blockwise);
+  EXPECT_EQ(projectWithLayout(fourDevices(), ring).model.resolvedAttention(), AttentionKind::blockwise);
 
   json written = minimalProject();
   writeLayoutToJson(written, ring);

@@ -157,7 +157,10 @@ TEST_F(SequencePlan, BlockwiseAttentionLowersTheEstimatedActivations) {
   const std::int64_t layers = 2, heads = 4, s = 64, b = 2;
   const std::int64_t scores = 4 * heads * s * s * b;
   const std::int64_t log_sum_exp = 4 * heads * s * b;
-  ASSERT_TRUE(analysis_->estimate->layout.fused_attention) << "blockwise is the default";
+  // auto is dense for these 64 tokens (one 128-token block): ask for blockwise.
+  EXPECT_FALSE(analysis_->estimate->layout.fused_attention);
+  setValue("/model/attention", "blockwise");
+  ASSERT_TRUE(analysis_->estimate->layout.fused_attention);
   const std::vector<std::int64_t> blockwise = activationBytes();
   EXPECT_EQ(analysis_->other_attention_activation_bytes, blockwise[0] + layers * (scores - log_sum_exp));
 

@@ -6,10 +6,10 @@ attention) at sp 1.
 
 A length fits when every step finishes with a finite loss and every rank's peak resident set
 (VmHWM: the engine's step events' rank_peak_rss_bytes; PyTorch's ru_maxrss, the same kernel meter)
-stays within --budget-gb. Lengths are multiples of --granularity; per configuration the search
-doubles from --start until a length does not fit, then bisects. The whole process tree runs under
-a cap of nproc x budget x 1.5 + 1 GB (benchmarks/python/tree_memory.py) so no run can take the
-machine down. Model: --layers, --d-model, --heads, --kv-heads; batch 1; byte tokens; fp32; one
+stays within --budget-gb; a run is stopped the moment any of its processes' VmHWM passes the
+budget. Lengths are multiples of --granularity; per configuration the search doubles from --start
+until a length does not fit, then bisects. The whole process tree also runs under a cap of
+nproc x budget x 1.5 + 1 GB (benchmarks/python/tree_memory.py) so no run can take the machine down. Model: --layers, --d-model, --heads, --kv-heads; batch 1; byte tokens; fp32; one
 thread per rank.
 
   /usr/bin/python3 benchmarks/longest_sequence.py --bin build/bin/behemoth --budget-gb 1.0 --json out.json
@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -101,10 +102,46 @@ def run_pytorch(args, T, work):
 
 
 def capped(args, command, nproc, log):
+    """Runs the job with two guards: the whole tree under nproc x budget x 1.5 + 1 GB
+    (tree_memory.run_capped's own watchdog, so no run takes the machine down), and this function's:
+    every 0.2 s, any process of the tree whose peak resident set (VmHWM) is above the per-rank
+    budget ends the run at once, since it can no longer fit."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cap = int(nproc * args.budget_gb * 1.5 * GIB + GIB)
-    run = tree_memory.run_capped(command, cap, log, args.timeout_s, env=env, cwd=REPO)
-    return {"outcome": run["outcome"], "returncode": run["returncode"], "wall_s": run.get("wall_s")}
+    budget = int(args.budget_gb * GIB)
+    start = time.monotonic()
+    with open(log, "wb") as out:
+        job = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True)
+    outcome = "exited"
+    try:
+        while job.poll() is None:
+            if max((peak_rss(pid) for pid in tree_memory.descendants(job.pid)), default=0) > budget:
+                outcome = "over_budget"
+            elif tree_memory.tree_sample(job.pid)["non_reclaimable"] > cap:
+                outcome = "over_cap"
+            elif time.monotonic() - start > args.timeout_s:
+                outcome = "timeout"
+            if outcome != "exited":
+                tree_memory.kill_tree(job.pid)
+                break
+            time.sleep(0.2)
+    finally:
+        if job.poll() is None:
+            tree_memory.kill_tree(job.pid)
+        job.wait()
+    return {"outcome": outcome, "returncode": job.returncode, "wall_s": time.monotonic() - start}
+
+
+def peak_rss(pid):
+    """VmHWM of one process in bytes (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def judge(args, result):

@@ -112,11 +112,12 @@ TEST(PlanCommand, SequenceParallelPlansShowTheProjectsModeAndItsTraffic) {
   TempDir dir;
   auto project = tinyProjectJson(dir.file("out"));
   project["parallel"] = {{"dp", -1}, {"sp", 2}, {"sp_mode", "ring"}};
+  project["model"]["attention"] = "blockwise";  // auto would be dense for 16 tokens
   writeFile(dir.file("p.json"), project.dump());
   const CommandResult text = plan(dir.file("p.json"), {});
   ASSERT_EQ(text.exit_code, 0) << text.stderr_text;
   for (const char* expected : {"sp2(ring)", "blockwise attention", "Sequence split: sp 2, ring", "64 tokens per rank",
-                               "ring attention K/V: 3 x 0.016 MB"}) {
+                               "ring attention K/V: 2 x 0.016 MB", "ring attention K/V gradient: 2 x 0.016 MB"}) {
     EXPECT_NE(text.stdout_text.find(expected), std::string::npos) << expected << "\n" << text.stdout_text;
   }
   const std::int64_t tokens = 8 * 16 / 2;
@@ -125,11 +126,15 @@ TEST(PlanCommand, SequenceParallelPlansShowTheProjectsModeAndItsTraffic) {
   const auto ring_out = nlohmann::json::parse(ring.stdout_text);
   EXPECT_EQ(ring_out.at("plan").at("layout").at("context_mode"), "ring");
   auto loads = spCollectives(ring_out);
-  ASSERT_EQ(loads.size(), 1u) << ring_out.at("plan").at("collectives").dump();
-  // Forward passes K and V to each of the sp - 1 others; backward K, V and their gradients.
+  ASSERT_EQ(loads.size(), 2u) << ring_out.at("plan").at("collectives").dump();
+  // K and V hop sp - 1 times forward and again backward; their float32 gradient hops sp times
+  // (the last hop brings it back to the owner).
   const nlohmann::json& kv = loads.at("ring attention K/V");
-  EXPECT_EQ(kv.at("count").get<std::int64_t>(), 3 * (2 - 1));
+  EXPECT_EQ(kv.at("count").get<std::int64_t>(), 2 * (2 - 1));
   EXPECT_EQ(kv.at("bus_bytes").get<std::int64_t>(), 4 * tokens * 2 * 32);
+  const nlohmann::json& kv_gradient = loads.at("ring attention K/V gradient");
+  EXPECT_EQ(kv_gradient.at("count").get<std::int64_t>(), 2);
+  EXPECT_EQ(kv_gradient.at("bus_bytes").get<std::int64_t>(), 4 * tokens * 2 * 32);
 
   const CommandResult ulysses = plan(dir.file("p.json"), {"--json", "--context-mode", "ulysses"});
   ASSERT_EQ(ulysses.exit_code, 0) << ulysses.stderr_text;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/project/project.h"
+#include "tests/ui/plan_window_test.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/main_window.h"
 #include "ui/memory_panel.h"
@@ -43,25 +44,9 @@ std::string engineRefusal(const nlohmann::json& json) {
   return {};
 }
 
-class PipelinePlan : public ::testing::Test {
+class PipelinePlan : public testing::PlanWindowTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(dir_.isValid());
-    project_path_ = dir_.filePath("pipeline.json");
-    testing::writeText(project_path_, pipelineProject().dump(2));
-    window_ = std::make_unique<MainWindow>(dir_.filePath("history.sqlite"), false);
-    window_->resize(1400, 900);
-    window_->show();
-    ASSERT_TRUE(window_->openProject(project_path_));
-    analysis_ = testing::waitForAnalysis(*window_->estimates());
-    ASSERT_TRUE(analysis_);
-    window_->showPage(MainWindow::Page::plan);
-    editor_ = window_->planEditor();
-  }
-  AnalysisPtr nextAnalysis() {
-    analysis_ = testing::waitForAnalysis(*window_->estimates(), analysis_);
-    return analysis_;
-  }
+  void SetUp() override { openWindow(pipelineProject(), "pipeline.json"); }
   void setPp(int pp) {
     window_->document()->setValue("/parallel/pp", pp);
     ASSERT_TRUE(nextAnalysis());
@@ -85,11 +70,6 @@ class PipelinePlan : public ::testing::Test {
   }
   std::string activeError() const { return analysis_->error ? analysis_->error->message : std::string(); }
 
-  QTemporaryDir dir_;
-  QString project_path_;
-  std::unique_ptr<MainWindow> window_;
-  PlanEditorView* editor_ = nullptr;
-  AnalysisPtr analysis_;
 };
 
 TEST_F(PipelinePlan, AtPpOneTheScheduleAndTheSplitAreDisabledWithTheReason) {

@@ -1,6 +1,6 @@
 // The plan editor's sp axis and mode and the model's attention, driven through the real window:
-// the mode enables at sp > 1 and reaches the document and the saved file, sp enables as the engine
-// accepts it, and the memory panel's activation bars follow: sp 2 halves them, blockwise attention
+// the mode enables at sp > 1 and reaches the document and the saved file, sp is enabled (the
+// engine runs it), and the memory panel's activation bars follow: sp 2 halves them, blockwise attention
 // drops dense attention's s x s scores (the figures from the planner's formula, worked out here).
 #include <QComboBox>
 #include <QFile>
@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "backend/project/project.h"
+#include "tests/ui/plan_window_test.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/main_window.h"
 #include "ui/memory_panel.h"
@@ -32,37 +33,9 @@ nlohmann::json sequenceProject() {
   return project;
 }
 
-// Whether this build's engine runs an sp axis (rejectUnavailableFeatures, as the editor probes it).
-bool engineRunsSp() {
-  Project probe = projectFromJson(testing::tinyProject());
-  probe.plan.sp = 2;
-  try {
-    rejectUnavailableFeatures(probe);
-  } catch (const std::invalid_argument&) {
-    return false;
-  }
-  return true;
-}
-
-class SequencePlan : public ::testing::Test {
+class SequencePlan : public testing::PlanWindowTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(dir_.isValid());
-    project_path_ = dir_.filePath("sequence.json");
-    testing::writeText(project_path_, sequenceProject().dump(2));
-    window_ = std::make_unique<MainWindow>(dir_.filePath("history.sqlite"), false);
-    window_->resize(1400, 900);
-    window_->show();
-    ASSERT_TRUE(window_->openProject(project_path_));
-    analysis_ = testing::waitForAnalysis(*window_->estimates());
-    ASSERT_TRUE(analysis_);
-    window_->showPage(MainWindow::Page::plan);
-    editor_ = window_->planEditor();
-  }
-  AnalysisPtr nextAnalysis() {
-    analysis_ = testing::waitForAnalysis(*window_->estimates(), analysis_);
-    return analysis_;
-  }
+  void SetUp() override { openWindow(sequenceProject(), "sequence.json"); }
   void setValue(const std::string& pointer, const nlohmann::json& value) {
     window_->document()->setValue(pointer, value);
     ASSERT_TRUE(nextAnalysis());
@@ -87,22 +60,14 @@ class SequencePlan : public ::testing::Test {
     return bytes;
   }
 
-  QTemporaryDir dir_;
-  QString project_path_;
-  std::unique_ptr<MainWindow> window_;
-  PlanEditorView* editor_ = nullptr;
-  AnalysisPtr analysis_;
 };
 
 TEST_F(SequencePlan, TheModeEnablesAtSpTwoAndReachesTheDocumentAndTheFile) {
   QComboBox* mode = editor_->spModeCombo();
   EXPECT_FALSE(mode->isEnabled());
   EXPECT_TRUE(editor_->sequenceHint()->text().contains("needs parallel.sp > 1"));
-  // sp itself: enabled once the engine runs it (until then its reason is the tooltip).
-  EXPECT_EQ(editor_->sequenceSpin()->isEnabled(), engineRunsSp());
-  if (!engineRunsSp()) {
-    EXPECT_TRUE(editor_->sequenceSpin()->toolTip().startsWith("parallel.sp"));
-  }
+  // sp itself: the engine runs it, so the spin is enabled.
+  EXPECT_TRUE(editor_->sequenceSpin()->isEnabled());
 
   setValue("/parallel/sp", 2);
   EXPECT_EQ(editor_->sequenceSpin()->value(), 2);

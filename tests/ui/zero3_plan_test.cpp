@@ -17,6 +17,7 @@
 #include "backend/planning/plan_inputs.h"
 #include "backend/project/project.h"
 #include "memory/chunk_plan.h"
+#include "tests/ui/plan_window_test.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/chunk_view.h"
 #include "ui/main_window.h"
@@ -42,25 +43,9 @@ nlohmann::json zeroThreeProject() {
   return json;
 }
 
-class Zero3Plan : public ::testing::Test {
+class Zero3Plan : public testing::PlanWindowTest {
  protected:
-  void open(const nlohmann::json& json) {
-    ASSERT_TRUE(dir_.isValid());
-    project_path_ = dir_.filePath("zero3.json");
-    testing::writeText(project_path_, json.dump(2));
-    window_ = std::make_unique<MainWindow>(dir_.filePath("history.sqlite"), false);
-    window_->resize(1400, 900);
-    window_->show();
-    ASSERT_TRUE(window_->openProject(project_path_));
-    analysis_ = testing::waitForAnalysis(*window_->estimates());
-    ASSERT_TRUE(analysis_);
-    window_->showPage(MainWindow::Page::plan);
-    editor_ = window_->planEditor();
-  }
-  AnalysisPtr nextAnalysis() {
-    analysis_ = testing::waitForAnalysis(*window_->estimates(), analysis_);
-    return analysis_;
-  }
+  void open(const nlohmann::json& json) { openWindow(json, "zero3.json"); }
   template <typename Spin>
   Spin* field(const char* name) {
     auto* widget = qobject_cast<Spin*>(editor_->fieldWidget(name));
@@ -77,11 +62,6 @@ class Zero3Plan : public ::testing::Test {
     QTest::keyClick(spin, Qt::Key_Return);
   }
 
-  QTemporaryDir dir_;
-  QString project_path_;
-  std::unique_ptr<MainWindow> window_;
-  PlanEditorView* editor_ = nullptr;
-  AnalysisPtr analysis_;
 };
 
 TEST_F(Zero3Plan, TheChunkGroupAppearsForZeroThreeAndWritesItsKeys) {

@@ -96,8 +96,8 @@ at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   const ForwardDropout dropout = forwardDropout(hidden);
   // The rotary positions are q's and k's: this rank's sp shard of the sequence.
   const AttentionSettings attention = attentionSettings(hidden, recompute() == Recompute::selective);
-  const at::Tensor positions = positionsOf(attention.segments, at::TensorOptions().dtype(at::kLong));
   if (recompute() != Recompute::full) {
+    const at::Tensor positions = positionsOf(attention.segments, at::TensorOptions().dtype(at::kLong));
     const RotaryTables rotary = rotaryTables(positions, head_dim, theta, hidden.options());
     return blocks_.at(index)->forward(hidden, rotary, dropout, attention);
   }
@@ -105,7 +105,8 @@ at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   // backward, when the model's dropout context may describe another micro-batch) and makes its
   // own rotary tables, so that only the block input stays alive between forward and backward.
   const std::shared_ptr<LlamaBlock> block = blocks_.at(index);
-  const auto region = [block, positions, head_dim, theta, dropout, attention](const std::vector<at::Tensor>& input) {
+  const auto region = [block, head_dim, theta, dropout, attention](const std::vector<at::Tensor>& input) {
+    const at::Tensor positions = positionsOf(attention.segments, at::TensorOptions().dtype(at::kLong));
     const RotaryTables rotary = rotaryTables(positions, head_dim, theta, input[0].options());
     return std::vector<at::Tensor>{block->forward(input[0], rotary, dropout, attention)};
   };

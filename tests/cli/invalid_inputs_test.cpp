@@ -269,7 +269,10 @@ void addConflicts(std::vector<InvalidCase>& cases) {
   cases.push_back(setting("pipeline_layers_not_array", "parallel.pp_layers", 2, "parallel.pp_layers"));
   cases.push_back(setting("recompute_unknown", "train.recompute", "some", "train.recompute"));
   cases.push_back(setting("trace_not_bool", "train.trace", "yes", "train.trace"));
-  cases.push_back(setting("sp_axis_not_built", "parallel.sp", 2, "parallel.sp"));
+  cases.push_back(setting("sp_mode_unknown", "parallel.sp_mode", "zigzag", "parallel.sp_mode"));
+  cases.push_back(settings("sp_ring_chunks_uneven", {{"parallel.sp", 2}, {"parallel.sp_mode", "ring"}, {"model.seq_len", 18}},
+                           "model.seq_len: 18 cannot be cut into 4 equal zigzag chunks"));
+  cases.push_back(setting("attention_unknown", "model.attention", "flash", "model.attention"));
   cases.push_back(setting("expert_parallel_not_built", "parallel.ep", 2, "parallel.ep"));
   cases.push_back(settings("zero3_with_pipeline",
                            {{"parallel.zero", 3}, {"parallel.pp", 2}, {"model.n_layer", 2}, {"train.micro_batch_size", 1}},

@@ -19,12 +19,6 @@ struct OptionsCapsule : torch::CustomClassHolder {
   BlockwiseAttentionOptions options;
 };
 
-// [B, T, H, D] (the output's layout) seen as [B, Hkv, G, T, D], without copying.
-at::Tensor groupedFromTokenMajor(const at::Tensor& x, std::int64_t kv_heads) {
-  const std::int64_t groups = x.size(2) / kv_heads;
-  return x.reshape({x.size(0), x.size(1), kv_heads, groups, x.size(3)}).permute({0, 2, 3, 1, 4});
-}
-
 void checkShapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t block) {
   const bool ranks = q.dim() == 4 && k.dim() == 4 && v.dim() == 4;
   if (!ranks || k.sizes() != v.sizes() || q.size(0) != k.size(0) || q.size(2) != k.size(2) || q.size(3) != k.size(3) ||
@@ -103,6 +97,11 @@ class BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAtt
 };
 
 }  // namespace
+
+at::Tensor groupedFromTokenMajor(const at::Tensor& x, std::int64_t kv_heads) {
+  const std::int64_t groups = x.size(2) / kv_heads;
+  return x.reshape({x.size(0), x.size(1), kv_heads, groups, x.size(3)}).permute({0, 2, 3, 1, 4});
+}
 
 QueryBlock queryBlockOf(const at::Tensor& grouped_q, std::int64_t start, std::int64_t length, std::int64_t position) {
   return {grouped_q.narrow(3, start, length).contiguous(), position};

@@ -25,6 +25,9 @@ struct BlockwiseAttentionOptions {
 at::Tensor blockwiseCausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     const BlockwiseAttentionOptions& options);
 
+// A token-major [B, T, H, D] tensor (the output's layout) seen as [B, Hkv, G, T, D], without copying.
+at::Tensor groupedFromTokenMajor(const at::Tensor& x, std::int64_t kv_heads);
+
 // The block [start, start + length) of a grouped query tensor [B, Hkv, G, T, D], made contiguous.
 QueryBlock queryBlockOf(const at::Tensor& grouped_q, std::int64_t start, std::int64_t length, std::int64_t position);
 

@@ -46,11 +46,6 @@ KeyValueBlock keyValueBlock(const at::Tensor& kv, const LocalBlock& block) {
           block.position};
 }
 
-// [B, T, H, D] seen as [B, Hkv, G, T, D], without copying.
-at::Tensor groupedFromTokenMajor(const at::Tensor& x, std::int64_t kv_heads) {
-  return x.reshape({x.size(0), x.size(1), kv_heads, x.size(2) / kv_heads, x.size(3)}).permute({0, 2, 3, 1, 4});
-}
-
 int nextRank(const Group& sp) { return (sp.rank() + 1) % sp.size(); }
 int previousRank(const Group& sp) { return (sp.rank() + sp.size() - 1) % sp.size(); }
 

@@ -17,27 +17,14 @@
 
 #include "backend/planning/plan_inputs.h"
 #include "memory/activation_memory.h"
+#include "tests/backend/block_activation_support.h"
 #include "tests/support/parity.h"
 
 namespace behemoth {
 namespace {
 
-std::int64_t measuredActivationBytes(Project project, int ranks) {
-  project.train.steps = 1;
-  project.train.measure_memory = true;
-  const ParityRun run = trainOnRanks(project, ranks);
-  if (run.step_events.empty()) return -1;
-  return run.step_events.front().value("activation_bytes", std::int64_t{-1});
-}
-
-std::int64_t measuredBlockShare(Project project, int ranks = 1) {
-  project.model.n_layer = 2;
-  const std::int64_t two = measuredActivationBytes(project, ranks);
-  project.model.n_layer = 3;
-  const std::int64_t three = measuredActivationBytes(project, ranks);
-  EXPECT_GT(two, 0);
-  return three - two;
-}
+using block_memory::measuredBlockShare;
+using block_memory::unmodelledNormBytes;
 
 std::int64_t predictedBlockShare(Project project) {
   project.plan.dp = 1;
@@ -45,16 +32,6 @@ std::int64_t predictedBlockShare(Project project) {
   layout.fused_attention = project.model.resolvedAttention() == AttentionKind::blockwise;
   layout.context_mode = project.plan.sp_mode == "ring" ? ContextMode::ring : ContextMode::ulysses;
   return layerActivationBytes(describeModel(project.model), layout);
-}
-
-// What the norms (and LLaMA's rotary tables) keep per block beyond the planner's norm inputs, for
-// `tokens` tokens of the rank.
-std::int64_t unmodelledNormBytes(const Project& project, std::int64_t tokens, std::int64_t rotary_positions) {
-  const ModelConfig& m = project.model;
-  if (m.arch == Arch::gpt) return 2 * (2 * 4 * tokens);  // two LayerNorms: mean and rstd
-  const std::int64_t rms_norm = 2 * 4 * tokens * m.d_model + 4 * tokens;  // x^2, normalized x, rstd
-  const std::int64_t rotary = 2 * 4 * rotary_positions * m.headDim();   // cos and sin
-  return 2 * rms_norm + rotary;
 }
 
 struct MemoryCase {

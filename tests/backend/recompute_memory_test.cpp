@@ -22,27 +22,13 @@
 
 #include "backend/planning/plan_inputs.h"
 #include "memory/activation_memory.h"
+#include "tests/backend/block_activation_support.h"
 #include "tests/support/parity.h"
 
 namespace behemoth {
 namespace {
 
-std::int64_t measuredActivationBytes(Project project) {
-  project.train.steps = 1;
-  project.train.measure_memory = true;
-  const ParityRun run = trainOnRanks(project, 1);
-  if (run.step_events.empty()) return -1;
-  return run.step_events.front().value("activation_bytes", std::int64_t{-1});
-}
-
-std::int64_t measuredBlockShare(Project project) {
-  project.model.n_layer = 2;
-  const std::int64_t two = measuredActivationBytes(project);
-  project.model.n_layer = 3;
-  const std::int64_t three = measuredActivationBytes(project);
-  EXPECT_GT(two, 0);
-  return three - two;
-}
+using block_memory::measuredBlockShare;
 
 std::int64_t predictedBlockShare(Project project) {
   project.plan.dp = 1;
@@ -51,13 +37,8 @@ std::int64_t predictedBlockShare(Project project) {
 
 // What the norms (and LLaMA's rotary tables) keep per block beyond the planner's norm inputs.
 std::int64_t unmodelledNormBytes(const Project& project) {
-  const ModelConfig& m = project.model;
-  const std::int64_t tokens = std::int64_t{project.data.global_batch_size} * m.seq_len;
-  const std::int64_t e = 4;  // fp32
-  if (m.arch == Arch::gpt) return 2 * (2 * 4 * tokens);  // two LayerNorms: mean and rstd
-  const std::int64_t rms_norm = 2 * e * tokens * m.d_model + 4 * tokens;  // x^2, normalized x, rstd
-  const std::int64_t rotary = 2 * e * std::int64_t{m.seq_len} * m.headDim();  // cos and sin
-  return 2 * rms_norm + rotary;
+  const std::int64_t tokens = std::int64_t{project.data.global_batch_size} * project.model.seq_len;
+  return block_memory::unmodelledNormBytes(project, tokens, project.model.seq_len);
 }
 
 // What the attention core keeps that the planner's scores do not count.

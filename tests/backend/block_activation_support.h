@@ -1,0 +1,44 @@
+// What one transformer block keeps for backward, measured exactly (train.measure_memory: the step
+// event's activation_bytes, the tensor bytes forward and loss leave allocated), for the memory
+// tests that compare it with the planner (recompute_memory_test, attention_memory_test).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "tests/support/parity.h"
+
+namespace behemoth::block_memory {
+
+// Rank 0's activation bytes of one step on `ranks` ranks (-1 when the run reported none).
+inline std::int64_t measuredActivationBytes(Project project, int ranks = 1) {
+  project.train.steps = 1;
+  project.train.measure_memory = true;
+  const ParityRun run = trainOnRanks(project, ranks);
+  if (run.step_events.empty()) return -1;
+  return run.step_events.front().value("activation_bytes", std::int64_t{-1});
+}
+
+// One block's share: three blocks against two, so the embedding, the head and the loss cancel.
+inline std::int64_t measuredBlockShare(Project project, int ranks = 1) {
+  project.model.n_layer = 2;
+  const std::int64_t two = measuredActivationBytes(project, ranks);
+  project.model.n_layer = 3;
+  const std::int64_t three = measuredActivationBytes(project, ranks);
+  EXPECT_GT(two, 0);
+  return three - two;
+}
+
+// What the norms (and LLaMA's rotary tables) keep per block beyond the planner's norm inputs, fp32,
+// for a rank's `tokens` tokens whose rotary tables span `rotary_positions` positions.
+inline std::int64_t unmodelledNormBytes(const Project& project, std::int64_t tokens, std::int64_t rotary_positions) {
+  const ModelConfig& m = project.model;
+  const std::int64_t e = 4;
+  if (m.arch == Arch::gpt) return 2 * (2 * 4 * tokens);  // two LayerNorms: mean and rstd
+  const std::int64_t rms_norm = 2 * e * tokens * m.d_model + 4 * tokens;  // x^2, normalized x, rstd
+  const std::int64_t rotary = 2 * e * rotary_positions * m.headDim();   // cos and sin
+  return 2 * rms_norm + rotary;
+}
+
+}  // namespace behemoth::block_memory

@@ -57,6 +57,7 @@ at::Tensor localAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
 
 at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
                          int layer, const AttentionSettings& settings) {
+  if (settings.cache) return settings.cache->attend(layer, q, k, v);
   if (!settings.sequence.active()) return localAttention(q, k, v, dropout, layer, settings);
   Group& group = *settings.sequence.group;
   if (settings.sequence.split == SequenceSplit::zigzag) {

@@ -22,6 +22,19 @@ at::Tensor causalAttention(const at::Tensor& q, const at::Tensor& k, const at::T
 // key/value head h / groups (the Hugging Face repeat_kv order).
 at::Tensor repeatKvHeads(const at::Tensor& kv, std::int64_t groups);
 
+// Attention against a KV cache, for serving (backend/serve/paged_attention.h): a forward's tokens are
+// the new tokens of one or more sequences packed into one row [1, N], each at its own position.
+class CachedAttention {
+ public:
+  virtual ~CachedAttention() = default;
+  // The position of each of the step's N tokens (int64 [N]): GPT's position embedding, LLaMA's rotary angles.
+  virtual at::Tensor positions() const = 0;
+  // q [1, H, N, D], k and v [1, H_kv, N, D] of the step's tokens (rotary applied) -> [1, H, N, D]:
+  // stores k and v in block `layer`'s cache and attends each query to its own sequence's cached
+  // keys up to and including itself.
+  virtual at::Tensor attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) = 0;
+};
+
 // How a block's attention core runs (the model fills it per forward).
 struct AttentionSettings {
   AttentionKind kind = AttentionKind::dense;  // model.attention
@@ -31,6 +44,7 @@ struct AttentionSettings {
   bool recompute = false;
   SequenceParallelContext sequence;  // attention across the sp group (docs/long-context.md)
   SequenceSegments segments;         // global positions of the local q, k and v (this rank's sp shard)
+  CachedAttention* cache = nullptr;  // serving: attend through the KV cache instead (not owned)
 };
 
 // Causal attention of q [B, H, T, D] over k and v [B, H_kv, T, D] (grouped-query attention when

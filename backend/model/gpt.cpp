@@ -85,7 +85,7 @@ at::Tensor GptModel::embed(const at::Tensor& tokens) {
   checkTokens(tokens);
   // Under sequence parallelism the token embedding arrives as this rank's sequence shard.
   const at::Tensor token_rows = tok_emb_->forward(tokens);
-  const at::Tensor positions = positionsOf(sequenceSegments(token_rows), tokens.options());
+  const at::Tensor positions = tokenPositions(token_rows);
   return forwardDropout(token_rows).residual(token_rows + pos_emb_->forward(positions), DropoutSite::embedding, 0);
 }
 

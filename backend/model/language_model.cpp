@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
 #include <stdexcept>
 
 #include "backend/model/gpt.h"
@@ -46,6 +47,13 @@ at::Tensor LanguageModel::hiddenStates(const at::Tensor& tokens) {
 
 at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
   const at::Tensor hidden = hiddenStates(tokens);
+  const at::Tensor logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
+  if (!tp_.group) return logits;
+  return gatherFromGroup(logits, *tp_.group, logits.dim() - 1).narrow(-1, 0, config_.vocab_size);
+}
+
+at::Tensor LanguageModel::logitsAt(const at::Tensor& tokens, const at::Tensor& rows) {
+  const at::Tensor hidden = hiddenStates(tokens).index_select(1, rows);
   const at::Tensor logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
   if (!tp_.group) return logits;
   return gatherFromGroup(logits, *tp_.group, logits.dim() - 1).narrow(-1, 0, config_.vocab_size);
@@ -108,7 +116,13 @@ AttentionSettings LanguageModel::attentionSettings(const at::Tensor& hidden, boo
   // q, k and v span the sp shard: Megatron-SP's column-parallel projections gathered the tp slices.
   const bool tp_sharded = tp_.group && tp_.sequence_parallel;
   settings.segments = spShard(sp_, hidden.size(1) * (tp_sharded ? tp_.group->size() : 1));
+  settings.cache = cache_;
   return settings;
+}
+
+at::Tensor LanguageModel::tokenPositions(const at::Tensor& hidden) const {
+  if (cache_) return cache_->positions();
+  return positionsOf(sequenceSegments(hidden), at::TensorOptions().dtype(at::kLong).device(hidden.device()));
 }
 
 ForwardDropout LanguageModel::forwardDropout(const at::Tensor& hidden) const {
@@ -134,7 +148,9 @@ void LanguageModel::checkTokens(const at::Tensor& tokens) const {
     throw std::invalid_argument("model forward: tokens must be int64");
   }
   const std::int64_t length = tokens.size(1);
-  if (length < 1 || length > config_.seq_len) {
+  // A serving step packs the new tokens of many sequences; the cache bounds each one's positions.
+  const std::int64_t longest = cache_ ? std::numeric_limits<std::int64_t>::max() : config_.seq_len;
+  if (length < 1 || length > longest) {
     throw std::invalid_argument("model forward: sequence length " + std::to_string(length) +
                                 " is outside 1..model.seq_len = " + std::to_string(config_.seq_len));
   }

@@ -54,6 +54,9 @@ class LanguageModel : public LinearOwner {
   // tokens [B, T] int64 (T <= seq_len) -> logits [B, T, vocab_size] (under tensor parallelism
   // gathered over the vocabulary, padding columns dropped: the same logits on every tp rank).
   at::Tensor forward(const at::Tensor& tokens);
+  // The logits of only the tokens at `rows` (int64 [R], indices into dim 1 of tokens [1, N]):
+  // [1, R, vocab_size]. Serving's step, which needs each sequence's last token only.
+  at::Tensor logitsAt(const at::Tensor& tokens, const at::Tensor& rows);
   // Mean next-token cross-entropy of `targets` [B, T]: the training loss. Under tensor
   // parallelism the vocabulary-parallel cross-entropy, which never gathers the logits.
   at::Tensor loss(const at::Tensor& tokens, const at::Tensor& targets);
@@ -78,6 +81,10 @@ class LanguageModel : public LinearOwner {
   // the sequence (parallel/sequence_parallel/sequence_shard.h) and attention spans the sp group.
   void setSequenceParallel(const SequenceParallelContext& sp) { sp_ = sp; }
   const SequenceParallelContext& sequenceParallel() const { return sp_; }
+  // Serving (backend/serve): while set, a forward's tokens [1, N] are new tokens of several
+  // sequences at the cache's positions, and every block attends through the cache. Not owned;
+  // null (the default) is the ordinary forward.
+  void setCachedAttention(CachedAttention* cache) { cache_ = cache; }
   // Which step and global samples the next forward computes (the trainer sets it per micro-batch):
   // dropout masks are drawn from it and the activations' global coordinates (backend/model/dropout.h).
   void setDropoutContext(const DropoutContext& context) { dropout_context_ = context; }
@@ -104,6 +111,9 @@ class LanguageModel : public LinearOwner {
   // slice when hidden is tp-sharded; and the whole sequence's length.
   SequenceSegments sequenceSegments(const at::Tensor& hidden) const;
   std::int64_t fullSequenceLength(const at::Tensor& hidden) const;
+  // The position of each token of `hidden` (dim 1), int64: the cache's under serving, else the
+  // sequence segments'.
+  at::Tensor tokenPositions(const at::Tensor& hidden) const;
   // How the blocks' attention runs for a block input `hidden`.
   AttentionSettings attentionSettings(const at::Tensor& hidden, bool recompute_core) const;
   // The dropout of this forward for residual-stream activations shaped like `hidden` (sequence
@@ -123,6 +133,7 @@ class LanguageModel : public LinearOwner {
   DropoutContext dropout_context_;
   Recompute recompute_ = Recompute::none;
   StageHooks* stage_hooks_ = nullptr;
+  CachedAttention* cache_ = nullptr;
   // Runs stage `stage` (0 embed, 1 + i block i, n_layer + 1 head) between the hooks.
   template <typename Compute>
   at::Tensor runStage(int stage, Compute compute) {

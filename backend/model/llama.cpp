@@ -97,7 +97,9 @@ at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
   // The rotary positions are q's and k's: this rank's sp shard of the sequence.
   const AttentionSettings attention = attentionSettings(hidden, recompute() == Recompute::selective);
   if (recompute() != Recompute::full) {
-    const at::Tensor positions = positionsOf(attention.segments, at::TensorOptions().dtype(at::kLong));
+    // Serving: the cache's positions of the step's tokens.
+    const at::Tensor positions =
+        attention.cache ? attention.cache->positions() : positionsOf(attention.segments, at::TensorOptions().dtype(at::kLong));
     const RotaryTables rotary = rotaryTables(positions, head_dim, theta, hidden.options());
     return blocks_.at(index)->forward(hidden, rotary, dropout, attention);
   }

@@ -374,6 +374,42 @@ TrainConfig parseTrain(const json& section) {
   return train;
 }
 
+ServeConfig parseServe(const json& section, const ModelConfig& model) {
+  const JsonFields fields(section, "serve",
+                          {"max_batch", "max_queue", "block_tokens", "kv_blocks", "prefill_chunk", "max_tokens",
+                           "kv_window", "sink_tokens"});
+  ServeConfig serve;
+  fields.read("max_batch", serve.max_batch);
+  fields.read("max_queue", serve.max_queue);
+  fields.read("block_tokens", serve.block_tokens);
+  fields.read("kv_blocks", serve.kv_blocks);
+  fields.read("prefill_chunk", serve.prefill_chunk);
+  fields.read("max_tokens", serve.max_tokens);
+  fields.read("kv_window", serve.kv_window);
+  fields.read("sink_tokens", serve.sink_tokens);
+  requireAtLeast(fields, "max_batch", serve.max_batch, 1);
+  requireAtLeast(fields, "max_queue", serve.max_queue, 0);
+  requireAtLeast(fields, "block_tokens", serve.block_tokens, 1);
+  requireAtLeast(fields, "kv_blocks", serve.kv_blocks, 0);
+  requireAtLeast(fields, "prefill_chunk", serve.prefill_chunk, 1);
+  requireAtLeast(fields, "max_tokens", serve.max_tokens, 1);
+  requireAtLeast(fields, "kv_window", serve.kv_window, 0);
+  requireAtLeast(fields, "sink_tokens", serve.sink_tokens, 0);
+  // The cache keeps sinks + window tokens and needs room past them for the tokens that come next.
+  if (serve.kv_window > 0 && serve.sink_tokens + serve.kv_window >= model.seq_len) {
+    fields.fail("kv_window", "sink_tokens + kv_window = " + std::to_string(serve.sink_tokens + serve.kv_window) +
+                                 " must be below model.seq_len = " + std::to_string(model.seq_len) +
+                                 " (the positions the model was trained on)");
+  }
+  const std::int64_t per_sequence = (model.seq_len + serve.block_tokens - 1) / serve.block_tokens;
+  if (serve.kv_blocks > 0 && serve.kv_blocks < per_sequence) {
+    fields.fail("kv_blocks", std::to_string(serve.kv_blocks) + " blocks cannot hold one sequence of model.seq_len = " +
+                                 std::to_string(model.seq_len) + " tokens (" + std::to_string(per_sequence) +
+                                 " blocks of " + std::to_string(serve.block_tokens) + ")");
+  }
+  return serve;
+}
+
 json axisOrderToJson(const std::array<Axis, kAxisCount>& order) {
   json names = json::array();
   for (Axis axis : order) names.push_back(std::string(axisName(axis)));
@@ -395,6 +431,11 @@ std::vector<std::string> splitDottedPath(const std::string& key, const std::stri
 
 }  // namespace
 
+int ServeConfig::poolBlocks(std::int64_t seq_len) const {
+  if (kv_blocks > 0) return kv_blocks;
+  return static_cast<int>(max_batch * ((seq_len + block_tokens - 1) / block_tokens));
+}
+
 std::string precisionName(Precision precision) {
   switch (precision) {
     case Precision::fp32: return "fp32";
@@ -413,7 +454,7 @@ Precision precisionFromName(const std::string& name) {
 
 Project projectFromJson(const json& document, const std::string& base_dir) {
   const JsonFields fields(document, "",
-                          {"name", "model", "data", "devices", "parallel", "precision", "optimizer", "train"});
+                          {"name", "model", "data", "devices", "parallel", "precision", "optimizer", "train", "serve"});
   Project project;
   fields.read("name", project.name);
   if (project.name.empty()) fields.fail("name", "must not be empty");
@@ -429,6 +470,7 @@ Project projectFromJson(const json& document, const std::string& base_dir) {
   }
   if (fields.has("optimizer")) project.optimizer = parseOptimizer(fields.at("optimizer"));
   if (fields.has("train")) project.train = parseTrain(fields.at("train"));
+  if (fields.has("serve")) project.serve = parseServe(fields.at("serve"), project.model);
   return project;
 }
 
@@ -481,6 +523,11 @@ json projectToJson(const Project& project) {
         {"measure_memory", t.measure_memory}, {"checkpoint_every", t.checkpoint_every},
         {"checkpoint_keep", t.checkpoint_keep}, {"checkpoint_final", t.checkpoint_final},
         {"checkpoint_async", t.checkpoint_async}, {"export_hf", t.export_hf}, {"recompute", t.recompute}, {"trace", t.trace}}},
+      {"serve",
+       {{"max_batch", project.serve.max_batch}, {"max_queue", project.serve.max_queue},
+        {"block_tokens", project.serve.block_tokens}, {"kv_blocks", project.serve.kv_blocks},
+        {"prefill_chunk", project.serve.prefill_chunk}, {"max_tokens", project.serve.max_tokens},
+        {"kv_window", project.serve.kv_window}, {"sink_tokens", project.serve.sink_tokens}}},
   };
 }
 

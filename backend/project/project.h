@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,22 @@ struct TrainConfig {
   bool trace = false;
 };
 
+// `behemoth serve` (docs/serving.md): the batch, the queue and the paged KV cache.
+struct ServeConfig {
+  int max_batch = 16;         // sequences decoded together; more requests wait in the queue
+  int max_queue = 64;         // waiting requests; one more is answered 503 at once
+  int block_tokens = 16;      // tokens per KV-cache block
+  int kv_blocks = 0;          // blocks in the cache pool; 0: max_batch sequences of model.seq_len
+  int prefill_chunk = 256;    // prompt tokens prefilled per step, so decoding sequences keep going
+  int max_tokens = 1024;      // the largest max_tokens a request may ask for
+  // Attention sinks (StreamingLLM): when a sequence's cache reaches model.seq_len it keeps its first
+  // `sink_tokens` and its last `kv_window` tokens and goes on; 0 stops a sequence at model.seq_len.
+  int kv_window = 0;
+  int sink_tokens = 4;
+  // Blocks the pool holds: kv_blocks, or enough for max_batch sequences of `seq_len` tokens.
+  int poolBlocks(std::int64_t seq_len) const;
+};
+
 struct Project {
   std::string name = "untitled";
   ModelConfig model;
@@ -85,6 +102,7 @@ struct Project {
   Precision precision = Precision::fp32;
   OptimizerConfig optimizer;
   TrainConfig train;
+  ServeConfig serve;
 
   // Per-rank local batch and micro-batch counts for a resolved plan.
   int localBatch() const { return data.global_batch_size / plan.dp; }

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   behemoth::addTraceCommand(app, action);
   behemoth::addTokenizerCommand(app, action);
   behemoth::addConvertCommand(app, action);
+  behemoth::addServeCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -36,3 +36,8 @@ find_library(XXHASH_LIBRARY NAMES xxhash REQUIRED)
 add_library(behemoth_xxhash INTERFACE)
 target_include_directories(behemoth_xxhash INTERFACE ${XXHASH_INCLUDE_DIR})
 target_link_libraries(behemoth_xxhash INTERFACE ${XXHASH_LIBRARY})
+
+# `behemoth serve`'s HTTP server: Debian's libcpp-httplib-dev, a compiled library whose pkg-config
+# file carries the feature macros (TLS, compression) its header must be read with.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED cpp-httplib)

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev xvfb xauth   # the Studio and its offscreen/GUI tests
   fonts-dejavu-core                   # readable text in offscreen renders and screenshots
+  libcpp-httplib-dev                   # behemoth serve's HTTP server
   python3-torch                        # the PyTorch baseline the benchmarks compare against
 )
 

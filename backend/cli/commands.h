@@ -20,5 +20,6 @@ void addCheckpointCommand(CLI::App& app, std::function<int()>& action);
 void addTraceCommand(CLI::App& app, std::function<int()>& action);
 void addTokenizerCommand(CLI::App& app, std::function<int()>& action);
 void addConvertCommand(CLI::App& app, std::function<int()>& action);
+void addServeCommand(CLI::App& app, std::function<int()>& action);
 
 }  // namespace behemoth

@@ -48,6 +48,9 @@ CompletionServer::CompletionServer(Scheduler& scheduler, ServeMetrics& metrics, 
   // httplib's hook hands over a raw pointer that the server owns and deletes.
   server_->new_task_queue = [] { return new httplib::ThreadPool(kConnectionThreads); };
   server_->set_payload_max_length(std::size_t{8} << 20);
+  // Each streamed token is a small write: without this, Nagle's algorithm holds it back until the
+  // client acknowledges the previous one, which a client delaying its ACKs does only after ~40 ms.
+  server_->set_tcp_nodelay(true);
 
   server_->Get("/health", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(R"({"status": "ok"})", "application/json");

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/serve/decode_attention.h"
+
 namespace behemoth {
 
 namespace {
@@ -39,17 +41,16 @@ PagedAttention::PagedAttention(const StepBatch& batch, PagedKvCache& cache) : ca
   new_slots_ = longTensor(new_slots);
   if (decoding.empty()) return;
   decode_.rows = static_cast<std::int64_t>(decoding.size());
-  decode_.longest = *std::max_element(decode_lengths.begin(), decode_lengths.end());
+  const std::int64_t longest = *std::max_element(decode_lengths.begin(), decode_lengths.end());
   std::vector<std::int64_t> slots;
-  slots.reserve(static_cast<std::size_t>(decode_.rows * decode_.longest));
+  slots.reserve(static_cast<std::size_t>(decode_.rows * longest));
   for (std::size_t r = 0; r < decoding.size(); ++r) {
     appendSlots(decoding[r]->blocks, block_tokens, 0, decode_lengths[r], slots);
-    slots.resize(static_cast<std::size_t>((r + 1) * decode_.longest), 0);  // padding: any slot, masked below
+    slots.resize(static_cast<std::size_t>((r + 1) * longest), 0);  // never read: past the row's length
   }
   decode_.offsets = longTensor(decode_offsets);
-  decode_.slots = longTensor(slots);
-  const at::Tensor key_index = at::arange(decode_.longest, at::TensorOptions().dtype(at::kLong));
-  decode_.padding = (key_index.unsqueeze(0) >= longTensor(decode_lengths).unsqueeze(1)).view({decode_.rows, 1, 1, decode_.longest});
+  decode_.slots = longTensor(slots).view({decode_.rows, longest});
+  decode_.lengths = longTensor(decode_lengths);
 }
 
 at::Tensor PagedAttention::attend(int layer, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -79,17 +80,9 @@ at::Tensor PagedAttention::attendPrefill(const Prefill& prefill, int layer, cons
 }
 
 at::Tensor PagedAttention::attendDecode(int layer, const at::Tensor& q) const {
-  const std::int64_t rows = decode_.rows, longest = decode_.longest;
-  const auto [key_rows, value_rows] = cache_.load(layer, decode_.slots);  // [R * longest, Hkv, D]
-  const std::int64_t heads = q.size(1), kv_heads = key_rows.size(1), dim = q.size(3), groups = heads / kv_heads;
-  const at::Tensor keys = key_rows.view({rows, longest, kv_heads, dim}).permute({0, 2, 1, 3});      // [R, Hkv, L, D]
-  const at::Tensor values = value_rows.view({rows, longest, kv_heads, dim}).permute({0, 2, 1, 3});  // [R, Hkv, L, D]
-  // Each sequence's one query, its heads grouped under their kv head: [R, Hkv, groups, D].
-  const at::Tensor queries = q[0].index_select(1, decode_.offsets).permute({1, 0, 2}).reshape({rows, kv_heads, groups, dim});
-  const at::Tensor scores = at::matmul(queries, keys.transpose(2, 3)) * (1.0 / std::sqrt(static_cast<double>(dim)));
-  const at::Tensor weights = at::softmax(scores.masked_fill(decode_.padding, -std::numeric_limits<double>::infinity()), -1);
-  const at::Tensor attended = at::matmul(weights, values);  // [R, Hkv, groups, D]
-  return attended.reshape({rows, heads, dim}).transpose(0, 1);  // [H, R, D]
+  const at::Tensor queries = q[0].index_select(1, decode_.offsets).transpose(0, 1);  // [R, H, D]
+  const at::Tensor attended = decodeAttention(queries, cache_.keys(layer), cache_.values(layer), decode_.slots, decode_.lengths);
+  return attended.transpose(0, 1);  // [H, R, D]
 }
 
 }  // namespace behemoth

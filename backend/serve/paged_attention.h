@@ -3,10 +3,9 @@
 // queries attend to its own cached keys -- every key before them and themselves -- so sequences
 // of different lengths share one forward without padding the row.
 //
-// Two kinds of sequence: those decoding one token attend together, their keys gathered into one
-// padded [R, longest, ...] batch whose padding is masked, so a batch of R costs a handful of
-// kernels rather than R of each; those reading a prompt chunk attend one by one, with a causal mask
-// over their new tokens.
+// Two kinds of sequence: those decoding one token attend together in one call of decodeAttention,
+// which reads their keys and values where they lie in the cache; those reading a prompt chunk
+// attend one by one, with a causal mask over their new tokens.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -37,10 +36,9 @@ class PagedAttention : public CachedAttention {
   };
   struct Decode {
     at::Tensor offsets;  // each sequence's one new token in the packed row: [R]
-    at::Tensor slots;    // [R * longest]: row r's keys, padded with slot 0
-    at::Tensor padding;  // bool [R, 1, 1, longest]: true past a sequence's own length
+    at::Tensor slots;    // [R, longest]: row r's first lengths[r] entries are its tokens' slots
+    at::Tensor lengths;  // [R]
     std::int64_t rows = 0;
-    std::int64_t longest = 0;
   };
 
   at::Tensor attendPrefill(const Prefill& prefill, int layer, const at::Tensor& q) const;

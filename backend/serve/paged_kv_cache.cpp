@@ -23,11 +23,19 @@ void PagedKvCache::store(int layer, const at::Tensor& slots, const at::Tensor& k
   values.index_copy_(0, slots, v.transpose(0, 1));
 }
 
-std::pair<at::Tensor, at::Tensor> PagedKvCache::load(int layer, const at::Tensor& slots) const {
+const at::Tensor& PagedKvCache::keys(int layer) const {
   const at::Tensor& keys = keys_.at(static_cast<std::size_t>(layer));
   if (!keys.defined()) throw std::logic_error("KV cache: layer " + std::to_string(layer) + " read before any write");
-  const at::Tensor& values = values_.at(static_cast<std::size_t>(layer));
-  return {keys.index_select(0, slots), values.index_select(0, slots)};
+  return keys;
+}
+
+const at::Tensor& PagedKvCache::values(int layer) const {
+  keys(layer);  // the same check
+  return values_.at(static_cast<std::size_t>(layer));
+}
+
+std::pair<at::Tensor, at::Tensor> PagedKvCache::load(int layer, const at::Tensor& slots) const {
+  return {keys(layer).index_select(0, slots), values(layer).index_select(0, slots)};
 }
 
 std::int64_t PagedKvCache::bytes() const {

@@ -24,6 +24,10 @@ class PagedKvCache {
   void store(int layer, const at::Tensor& slots, const at::Tensor& k, const at::Tensor& v);
   // The keys and values at `slots` (int64 [L]), token-major: [L, kv_heads, head_dim] each.
   std::pair<at::Tensor, at::Tensor> load(int layer, const at::Tensor& slots) const;
+  // A layer's whole storage, [blocks * block_tokens, kv_heads, head_dim] each (read in place by
+  // decodeAttention). Throws if the layer was never written.
+  const at::Tensor& keys(int layer) const;
+  const at::Tensor& values(int layer) const;
   // Bytes of the layers made so far.
   std::int64_t bytes() const;
 

@@ -1,5 +1,7 @@
 #include "backend/serve/serve_rank.h"
 
+#include <ATen/Parallel.h>
+
 #include <thread>
 
 #include "backend/model/language_model.h"
@@ -66,6 +68,7 @@ void serveRank(const Project& project, const WeightsSource& source, const WorldI
   std::shared_ptr<LanguageModel> model = loadServedModel(project.model, source);
   Group* tp = nullptr;
   if (info.world_size > 1) {
+    at::set_num_threads(1);  // one math thread per rank, as training ranks do: N ranks share N cores
     parallelize(*model, project.plan, world);
     tp = &world.group(Axis::tp);
   }

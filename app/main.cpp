@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addPositionalArgument(QStringLiteral("project"), QStringLiteral("Project file to open"), QStringLiteral("[project]"));
-  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Render VIEW (picker, mesh, plan, run, history, compare, chunks) to --out and exit"), QStringLiteral("VIEW"));
+  const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Render VIEW (picker, mesh, plan, run, history, compare, chunks, serve) to --out and exit"), QStringLiteral("VIEW"));
   const QCommandLineOption project(QStringLiteral("project"), QStringLiteral("Project file"), QStringLiteral("FILE"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("PNG to write"), QStringLiteral("FILE"));
   const QCommandLineOption history(QStringLiteral("history"), QStringLiteral("History database"), QStringLiteral("DB"));

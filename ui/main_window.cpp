@@ -40,6 +40,8 @@
 #include "ui/run_series.h"
 #include "ui/run_view.h"
 #include "ui/schedule_view.h"
+#include "ui/serve_icon.h"
+#include "ui/serve_view.h"
 
 namespace behemoth::ui {
 namespace {
@@ -115,6 +117,9 @@ void MainWindow::buildPages() {
     auto* item = new QListWidgetItem(glyphIcon(glyph, QColor(0xCB, 0xD5, 0xE1)), text, sidebar_);
     item->setToolTip(tr("%1 (Ctrl+%2)").arg(text).arg(shortcut++));
   }
+  // Serve's icon is drawn beside it (ui/serve_icon.h), not among the glyphs.
+  auto* serve_item = new QListWidgetItem(serveIcon(QColor(0xCB, 0xD5, 0xE1)), tr("Serve"), sidebar_);
+  serve_item->setToolTip(tr("Serve (Ctrl+%1)").arg(shortcut));
   outer->addWidget(sidebar_);
 
   auto* right = new QWidget(central);
@@ -179,7 +184,8 @@ void MainWindow::buildPages() {
   run_ = new RunView(pages_);
   history_view_ = new HistoryView(&history_, pages_);
   compare_ = new CompareView(pages_);
-  for (QWidget* page : std::initializer_list<QWidget*>{picker_, mesh_, plan_page, run_, history_view_, compare_}) {
+  serve_ = new ServeView(pages_);
+  for (QWidget* page : std::initializer_list<QWidget*>{picker_, mesh_, plan_page, run_, history_view_, compare_, serve_}) {
     pages_->addWidget(page);
   }
   right_layout->addWidget(pages_, 1);
@@ -208,6 +214,10 @@ void MainWindow::buildPages() {
       run_->showChunks(out_dir, document_.json());
     }
   });
+  connect(serve_, &ServeView::currentProjectRequested, this, &MainWindow::serveProject);
+  connect(serve_, &ServeView::statusMessage, this, [this](const QString& text) { statusBar()->showMessage(text, 10000); });
+  // The runs with checkpoints become things to serve.
+  connect(&history_, &HistoryService::listed, serve_, [this](const HistoryListing& listing) { serve_->setHistoryRuns(listing.runs); });
   connect(history_view_, &HistoryView::openRequested, this, &MainWindow::openHistoryRun);
   connect(history_view_, &HistoryView::compareRequested, this, &MainWindow::compareRuns);
   connect(history_view_, &HistoryView::resumeRequested, this, &MainWindow::resumeRun);
@@ -290,7 +300,7 @@ void MainWindow::buildActions() {
                         [this] { history_view_->refresh(); }));
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
-  const QStringList names = {tr("&Model"), tr("M&esh"), tr("&Plan && memory"), tr("&Run"), tr("&History"), tr("&Compare")};
+  const QStringList names = {tr("&Model"), tr("M&esh"), tr("&Plan && memory"), tr("&Run"), tr("&History"), tr("&Compare"), tr("&Serve")};
   for (int i = 0; i < names.size(); ++i) {
     view->addAction(action(names[i], QKeySequence(Qt::CTRL | (Qt::Key_1 + i)), QStyle::SP_CustomBase,
                            [this, i] { showPage(static_cast<Page>(i)); }));
@@ -304,7 +314,7 @@ void MainWindow::buildActions() {
     QMessageBox::information(this, tr("Keyboard shortcuts"),
                              tr("Ctrl+N / Ctrl+O / Ctrl+S / Ctrl+Shift+S: new, open, save, save as\n"
                                 "Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y): undo, redo\n"
-                                "Ctrl+1 … Ctrl+6: Model, Mesh, Plan & memory, Run, History, Compare\n"
+                                "Ctrl+1 … Ctrl+7: Model, Mesh, Plan & memory, Run, History, Compare, Serve\n"
                                 "Ctrl+P: auto plan · F5: run · Shift+F5: stop · Ctrl+M: open metrics.jsonl\n"
                                 "Ctrl+F: filter the history · Ctrl+R: refresh the history\n"
                                 "Ctrl+Shift+T: dark / light theme · Ctrl+Q: quit"));
@@ -523,6 +533,15 @@ void MainWindow::launchRun(const QString& resume) {
   }
 }
 
+void MainWindow::serveProject() {
+  // The engine serves the file: save first, as for a run.
+  if (document_.isModified() || document_.path().isEmpty()) {
+    if (!saveProject()) return;
+  }
+  showPage(Page::serve);
+  serve_->startServer(document_.path());  // an engine that cannot start is reported in the page's banner
+}
+
 void MainWindow::openMetricsFile() {
   const QString path = QFileDialog::getOpenFileName(this, tr("Open a run's metrics"), document_.baseDir(), tr("Metrics (metrics.jsonl *.jsonl)"));
   if (path.isEmpty()) return;
@@ -586,6 +605,7 @@ void MainWindow::restyleCharts() {
   for (MetricCharts* charts : findChildren<MetricCharts*>()) charts->applyTheme(pal);
   memory_->applyTheme(pal);
   history_view_->applyTheme(pal);
+  serve_->applyTheme(pal);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -601,6 +621,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     event->ignore();
     return;
   }
+  serve_->stopServer();  // a server started here ends with the Studio
   if (restore_settings_) {
     QSettings settings = studioSettings();
     settings.setValue(QStringLiteral("geometry"), saveGeometry());

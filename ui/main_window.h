@@ -1,6 +1,6 @@
 // The Studio's window: the project (new, open, save, recent, undo/redo), a sidebar of views
-// (model, mesh, plan + memory + pipeline schedule + ZeRO-3 chunks, run, history, compare), the status bar, shortcuts, themes and the
-// window state kept between sessions. Wires the views to the document and the services; the
+// (model, mesh, plan + memory + pipeline schedule + ZeRO-3 chunks, run, history, compare, serve),
+// the status bar, shortcuts, themes and the window state kept between sessions. Wires the views to the document and the services; the
 // views present, the small classes behind them compute.
 #pragma once
 
@@ -34,12 +34,13 @@ class ModelPickerView;
 class PlanEditorView;
 class RunView;
 class ScheduleView;
+class ServeView;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
 
  public:
-  enum class Page { model = 0, mesh, plan, run, history, compare };
+  enum class Page { model = 0, mesh, plan, run, history, compare, serve };
 
   // `history_path` empty: $BEHEMOTH_HISTORY / the engine's default. `restore_settings` false keeps
   // QSettings untouched (tests, screenshots).
@@ -60,6 +61,7 @@ class MainWindow : public QMainWindow {
   RunView* runView() const { return run_; }
   HistoryView* historyView() const { return history_view_; }
   CompareView* compareView() const { return compare_; }
+  ServeView* serveView() const { return serve_; }
   QLabel* notice() const { return notice_; }
 
   void showPage(Page page);
@@ -94,6 +96,8 @@ class MainWindow : public QMainWindow {
   void startRun() { launchRun({}); }
   void launchRun(const QString& resume);
   void openMetricsFile();
+  // Serves the open project (saved first) on the Serve page.
+  void serveProject();
   bool maybeSave();
   void addRecent(const QString& path);
   void rebuildRecentMenu();
@@ -122,6 +126,7 @@ class MainWindow : public QMainWindow {
   RunView* run_ = nullptr;
   HistoryView* history_view_ = nullptr;
   CompareView* compare_ = nullptr;
+  ServeView* serve_ = nullptr;
   QLabel* notice_ = nullptr;
   QToolButton* notice_close_ = nullptr;
   QLabel* fit_status_ = nullptr;

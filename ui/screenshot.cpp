@@ -21,6 +21,8 @@
 #include "ui/mesh_grid_widget.h"
 #include "ui/run_series.h"
 #include "ui/run_view.h"
+#include "ui/serve_demo_load.h"
+#include "ui/serve_screenshot.h"
 #include "ui/trace_panel.h"
 
 namespace behemoth::ui {
@@ -42,7 +44,7 @@ void screenshotMessages(QtMsgType type, const QMessageLogContext& context, const
 }  // namespace
 
 const std::vector<QString>& screenshotViews() {
-  static const std::vector<QString> views = {"picker", "mesh", "plan", "run", "history", "compare", "chunks"};
+  static const std::vector<QString> views = {"picker", "mesh", "plan", "run", "history", "compare", "chunks", "serve"};
   return views;
 }
 
@@ -82,7 +84,7 @@ std::vector<std::int64_t> newestCompleted(const HistoryTableModel* model, std::s
 int renderScreenshot(const ScreenshotOptions& options) {
   const auto& views = screenshotViews();
   if (std::find(views.begin(), views.end(), options.view) == views.end()) {
-    return fail(QStringLiteral("unknown view '%1' (expected picker, mesh, plan, run, history, compare or chunks)").arg(options.view));
+    return fail(QStringLiteral("unknown view '%1' (expected picker, mesh, plan, run, history, compare, chunks or serve)").arg(options.view));
   }
   auto* app = qobject_cast<QApplication*>(QCoreApplication::instance());
   previous_handler = qInstallMessageHandler(screenshotMessages);
@@ -177,6 +179,12 @@ int renderScreenshot(const ScreenshotOptions& options) {
   if (view == "run" && !options.trace.isEmpty()) {
     window.runView()->showTrace(options.trace, window.document()->json());
     if (!window.runView()->tracePanel()->hasTrace()) return fail(QStringLiteral("no trace folder under %1").arg(options.trace));
+  }
+  // A real server for the project, under load, with a streamed answer (ui/serve_screenshot.h).
+  ServeScreenshotStage serve;
+  if (view == "serve") {
+    serve = stageServeScreenshot(window);
+    if (!serve.error.isEmpty()) return fail(serve.error);
   }
   // Let layouts settle, then draw every chart now (they otherwise replot on the next frame).
   waitUntil([] { return false; }, 300);

@@ -12,7 +12,7 @@
 namespace behemoth::ui {
 
 struct ScreenshotOptions {
-  QString view;        // picker, mesh, plan, run, history, compare, chunks
+  QString view;        // picker, mesh, plan, run, history, compare, chunks, serve
   QString project;     // project file to open (optional for history/compare)
   QString out;         // PNG path
   QString history;     // history database (default: the engine's)

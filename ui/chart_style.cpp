@@ -73,4 +73,23 @@ void replotIfSized(QCustomPlot* plot, bool queued) {
 
 void setAxisTitle(QCPAxis* axis, const QString& title) { axis->setLabel(title); }
 
+QCustomPlot* newTitledChart(QWidget* parent, const QString& title, const QString& x_label, const QString& y_label) {
+  auto* plot = new QCustomPlot(parent);
+  plot->plotLayout()->insertRow(0);
+  plot->plotLayout()->addElement(0, 0, new QCPTextElement(plot, title, QFont(parent->font().family(), 10, QFont::Bold)));
+  plot->xAxis->setLabel(x_label);
+  plot->yAxis->setLabel(y_label);
+  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  return plot;
+}
+
+void restyleTitledChart(QCustomPlot* plot, const QPalette& palette) {
+  styleChart(plot, palette);
+  if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
+    title->setTextColor(palette.color(QPalette::Text));
+  }
+  replotIfSized(plot);
+}
+
 }  // namespace behemoth::ui

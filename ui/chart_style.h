@@ -7,6 +7,7 @@
 
 class QCustomPlot;
 class QCPAxis;
+class QWidget;
 
 namespace behemoth::ui {
 
@@ -23,6 +24,11 @@ QColor memoryTierColor(int tier);
 void styleChart(QCustomPlot* plot, const QPalette& palette);
 // Replots unless the plot was never laid out (a page never shown): its first resize replots it.
 void replotIfSized(QCustomPlot* plot, bool queued = false);
+// A chart of a grid of charts: a bold title row above the axes, axis labels, the legend's inset in
+// the top right corner, drag and zoom. The parent owns it.
+QCustomPlot* newTitledChart(QWidget* parent, const QString& title, const QString& x_label, const QString& y_label);
+// styleChart, the title's colour too, then a replot.
+void restyleTitledChart(QCustomPlot* plot, const QPalette& palette);
 // A plot whose y axis starts at zero with a unit label ("GB", "tokens/s").
 void setAxisTitle(QCPAxis* axis, const QString& title);
 

@@ -35,19 +35,13 @@ MetricCharts::MetricCharts(QWidget* parent) : QWidget(parent) {
   grid->setContentsMargins(0, 0, 0, 0);
   grid->setSpacing(6);
   for (int c = 0; c < chart_count; ++c) {
-    auto* plot = new QCustomPlot(this);
+    QCustomPlot* plot =
+        newTitledChart(this, QString::fromUtf8(kCharts[c].title), QStringLiteral("step"), QString::fromUtf8(kCharts[c].y_label));
     plot->setMinimumSize(260, 180);
     plot->setObjectName(QStringLiteral("chart_%1").arg(c));
-    plot->plotLayout()->insertRow(0);
-    auto* title = new QCPTextElement(plot, QString::fromUtf8(kCharts[c].title), QFont(font().family(), 10, QFont::Bold));
-    plot->plotLayout()->addElement(0, 0, title);
-    plot->xAxis->setLabel(QStringLiteral("step"));
-    plot->yAxis->setLabel(QString::fromUtf8(kCharts[c].y_label));
     plot->legend->setVisible(false);
     // Memory curves sit high (RSS) and low (model state): their legend goes between them.
-    plot->axisRect()->insetLayout()->setInsetAlignment(
-        0, c == memory ? Qt::AlignVCenter | Qt::AlignRight : Qt::AlignTop | Qt::AlignRight);
-    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    if (c == memory) plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignVCenter | Qt::AlignRight);
     plots_[c] = plot;
     grid->addWidget(plot, c / 3, c % 3);
   }
@@ -67,13 +61,7 @@ MetricCharts::MetricCharts(QWidget* parent) : QWidget(parent) {
 }
 
 void MetricCharts::applyTheme(const QPalette& palette) {
-  for (QCustomPlot* plot : plots_) {
-    styleChart(plot, palette);
-    if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
-      title->setTextColor(palette.color(QPalette::Text));
-    }
-    replotIfSized(plot);
-  }
+  for (QCustomPlot* plot : plots_) restyleTitledChart(plot, palette);
 }
 
 void MetricCharts::clear() {

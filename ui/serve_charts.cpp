@@ -34,17 +34,12 @@ ServeCharts::ServeCharts(QWidget* parent) : QWidget(parent) {
   grid->setContentsMargins(0, 0, 0, 0);
   grid->setSpacing(6);
   for (int c = 0; c < chart_count; ++c) {
-    auto* plot = new QCustomPlot(this);
+    QCustomPlot* plot = newTitledChart(this, QString::fromUtf8(kCharts[c].title), QStringLiteral("seconds serving"),
+                                       QString::fromUtf8(kCharts[c].y_label));
     plot->setMinimumSize(210, 160);
     plot->setObjectName(QStringLiteral("serve_chart_%1").arg(c));
-    plot->plotLayout()->insertRow(0);
-    plot->plotLayout()->addElement(0, 0, new QCPTextElement(plot, QString::fromUtf8(kCharts[c].title), QFont(font().family(), 10, QFont::Bold)));
-    plot->xAxis->setLabel(QStringLiteral("seconds serving"));
-    plot->yAxis->setLabel(QString::fromUtf8(kCharts[c].y_label));
-    // One row of legend entries in the top right corner, above the curves (rescale leaves room).
+    // One row of legend entries, above the curves (rescale leaves room).
     plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plots_[c] = plot;
     grid->addWidget(plot, c / 2, c % 2);
   }
@@ -100,13 +95,7 @@ void ServeCharts::addLine(Chart chart, const QString& name, const QVector<double
 }
 
 void ServeCharts::applyTheme(const QPalette& palette) {
-  for (QCustomPlot* plot : plots_) {
-    styleChart(plot, palette);
-    if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
-      title->setTextColor(palette.color(QPalette::Text));
-    }
-    replotIfSized(plot);
-  }
+  for (QCustomPlot* plot : plots_) restyleTitledChart(plot, palette);
 }
 
 void ServeCharts::clear() {

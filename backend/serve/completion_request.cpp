@@ -16,6 +16,10 @@ using nlohmann::json;
 std::string shortened(const std::string& text) { return text.size() > 40 ? text.substr(0, 40) + "..." : text; }
 
 std::int64_t integerField(const json& value, const char* name, std::int64_t minimum, std::int64_t maximum) {
+  // The JSON parser reads an integer literal beyond 64 bits as a float: it is still an integer.
+  if (value.is_number_float() && std::fabs(value.get<double>()) >= 9.2e18 && std::trunc(value.get<double>()) == value.get<double>()) {
+    throw std::invalid_argument(std::string(name) + ": " + shortened(value.dump()) + " is too large");
+  }
   if (!value.is_number_integer()) throw std::invalid_argument(std::string(name) + ": must be an integer, got " + shortened(value.dump()));
   // Read as the widest signed type the parser holds, so a huge number is refused rather than wrapped.
   const bool is_unsigned = value.is_number_unsigned();
@@ -23,10 +27,8 @@ std::int64_t integerField(const json& value, const char* name, std::int64_t mini
       is_unsigned && value.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
           ? std::numeric_limits<std::int64_t>::max()
           : value.get<std::int64_t>();
-  if (number < minimum || number > maximum) {
-    throw std::invalid_argument(std::string(name) + ": " + shortened(value.dump()) + " is outside " + std::to_string(minimum) +
-                                ".." + std::to_string(maximum));
-  }
+  if (number < minimum) throw std::invalid_argument(std::string(name) + ": " + shortened(value.dump()) + " is below " + std::to_string(minimum));
+  if (number > maximum) throw std::invalid_argument(std::string(name) + ": " + shortened(value.dump()) + " is too large");
   return number;
 }
 

@@ -34,6 +34,8 @@ std::int64_t unixSeconds() {
 // Patience of a waiting connection: how often it checks that its client is still there.
 constexpr std::chrono::milliseconds kPoll{100};
 
+constexpr std::size_t kMaxBodyBytes = std::size_t{8} << 20;  // the error handler's "8 MiB"
+
 // Connections answered at once; each waits on its own request, so this bounds concurrent clients.
 constexpr std::size_t kConnectionThreads = 160;
 
@@ -47,7 +49,7 @@ CompletionServer::CompletionServer(Scheduler& scheduler, ServeMetrics& metrics, 
       model_name_(std::move(model_name)) {
   // httplib's hook hands over a raw pointer that the server owns and deletes.
   server_->new_task_queue = [] { return new httplib::ThreadPool(kConnectionThreads); };
-  server_->set_payload_max_length(std::size_t{8} << 20);
+  server_->set_payload_max_length(kMaxBodyBytes);
   // Each streamed token is a small write: without this, Nagle's algorithm holds it back until the
   // client acknowledges the previous one, which a client delaying its ACKs does only after ~40 ms.
   server_->set_tcp_nodelay(true);
@@ -151,14 +153,23 @@ CompletionServer::CompletionServer(Scheduler& scheduler, ServeMetrics& metrics, 
       answerError(response, 405, "invalid_request_error", request.method + " " + request.path + ": method not allowed (use " + allowed + ")");
     };
   };
-  server_->Get("/v1/completions", wrongMethod("POST"));
-  server_->Post("/health", wrongMethod("GET"));
-  server_->Post("/metrics", wrongMethod("GET"));
+  for (const char* path : {"/v1/completions", "/health", "/metrics"}) {
+    const char* allowed = std::string(path) == "/v1/completions" ? "POST" : "GET";
+    if (std::string(allowed) != "GET") server_->Get(path, wrongMethod(allowed));
+    if (std::string(allowed) != "POST") server_->Post(path, wrongMethod(allowed));
+    server_->Put(path, wrongMethod(allowed));
+    server_->Delete(path, wrongMethod(allowed));
+    server_->Patch(path, wrongMethod(allowed));
+  }
 
-  server_->set_error_handler([](const httplib::Request&, httplib::Response& response) {
+  // What cpp-httplib refuses before a handler runs: say why, and count a refused completion.
+  server_->set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;
-    const std::string message = response.status == 404 ? "no such endpoint (POST /v1/completions, GET /health, GET /metrics)"
-                                                       : "HTTP " + std::to_string(response.status);
+    std::string message = "HTTP " + std::to_string(response.status);
+    if (response.status == 404) message = "no such endpoint (POST /v1/completions, GET /health, GET /metrics)";
+    if (response.status == 400) message = "malformed HTTP request (a POST needs a Content-Length and a JSON body)";
+    if (response.status == 413) message = "the request body is larger than 8 MiB";
+    if (request.path == "/v1/completions" && (response.status == 400 || response.status == 413)) metrics_.countRequest("invalid");
     answerError(response, response.status, "invalid_request_error", message);
   });
 }

@@ -37,8 +37,9 @@ TEST(CompletionRequest, RefusesWhatItCannotServeNamingTheField) {
   EXPECT_EQ(refusalOf(R"({"prompt": "x", "n": 2})"), "n: unknown field");
   EXPECT_EQ(refusalOf(R"({"max_tokens": 2})"), "prompt: required");
   EXPECT_EQ(refusalOf(R"({"prompt": 7})"), "prompt: must be a string");
-  EXPECT_EQ(refusalOf(R"({"prompt": "x", "max_tokens": -3})"), "max_tokens: -3 is outside 1..2147483647");
-  EXPECT_EQ(refusalOf(R"({"prompt": "x", "max_tokens": 99999999999999999999})").rfind("max_tokens: ", 0), 0u);
+  EXPECT_EQ(refusalOf(R"({"prompt": "x", "max_tokens": -3})"), "max_tokens: -3 is below 1");
+  EXPECT_EQ(refusalOf(R"({"prompt": "x", "max_tokens": 99999999999999999999})"), "max_tokens: 1e+20 is too large");
+  EXPECT_EQ(refusalOf(R"({"prompt": "x", "max_tokens": 3000000000})"), "max_tokens: 3000000000 is too large");
   EXPECT_EQ(refusalOf(R"({"prompt": "x", "max_tokens": 2.5})"), "max_tokens: must be an integer, got 2.5");
   EXPECT_EQ(refusalOf(R"({"prompt": "x", "temperature": -1})"), "temperature: must not be negative");
   EXPECT_EQ(refusalOf(R"({"prompt": "x", "top_p": 0})"), "top_p: must be in (0, 1]");

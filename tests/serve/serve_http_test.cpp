@@ -122,7 +122,7 @@ TEST(ServeHttp, AnswersStreamsRefusesAndReportsMetrics) {
   };
   refused(R"({"prompt": "x",)", "malformed JSON");
   refused(R"({"prompt": "x", "best_of": 2})", "best_of: unknown field");
-  refused(R"({"prompt": "x", "max_tokens": -1})", "max_tokens: -1 is outside");
+  refused(R"({"prompt": "x", "max_tokens": -1})", "max_tokens: -1 is below 1");
   refused(R"({"prompt": "x", "max_tokens": 100000})", "serve.max_tokens");
   refused(json({{"prompt", std::string(60, 'a')}, {"max_tokens", 1}}).dump(), "exceed model.seq_len = 48");
   const auto missing = client.Get("/v2/nothing");
@@ -133,6 +133,10 @@ TEST(ServeHttp, AnswersStreamsRefusesAndReportsMetrics) {
   EXPECT_EQ(wrong_method->status, 405);
   EXPECT_EQ(wrong_method->get_header_value("Allow"), "POST");
   EXPECT_NE(json::parse(wrong_method->body)["error"]["message"].get<std::string>().find("method not allowed"), std::string::npos);
+  const auto put = client.Put("/v1/completions", "{}", "application/json");
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 405);
+  EXPECT_EQ(put->get_header_value("Allow"), "POST");
 
   const auto health = client.Get("/health");
   ASSERT_TRUE(health);

@@ -83,7 +83,8 @@ struct ServeConfig {
   int prefill_chunk = 256;    // prompt tokens prefilled per step, so decoding sequences keep going
   int max_tokens = 1024;      // the largest max_tokens a request may ask for
   // Attention sinks (StreamingLLM): when a sequence's cache reaches model.seq_len it keeps its first
-  // `sink_tokens` and its last `kv_window` tokens and goes on; 0 stops a sequence at model.seq_len.
+  // `sink_tokens` and its last `kv_window` tokens and goes on; 0: a request whose prompt plus
+  // max_tokens passes model.seq_len is refused.
   int kv_window = 0;
   int sink_tokens = 4;
   // Blocks the pool holds: kv_blocks, or enough for max_batch sequences of `seq_len` tokens.

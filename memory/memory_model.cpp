@@ -20,6 +20,22 @@ std::int64_t matrixSplit(const TrainingLayout& layout) {
   return layout.tp;
 }
 
+// The side q of a 2D / 2.5D grid or 3D cube (1 under 1D): the features' blocks. Norm weights,
+// biases and GPT's position table hold one of q feature chunks (backend/parallelize/grid_parallelize.h).
+std::int64_t gridSide(const TrainingLayout& layout) {
+  // TrainingLayout::validate() has checked that tp is the grid's exact power.
+  const auto root = [](std::int64_t value, int exponent) {
+    return std::max<std::int64_t>(1, std::llround(std::pow(static_cast<double>(value), 1.0 / exponent)));
+  };
+  switch (layout.tensor_mode) {
+    case TensorMode::one_d: return 1;
+    case TensorMode::two_d: return root(layout.tp, 2);
+    case TensorMode::two_and_half_d: return root(layout.tp / layout.tensor_depth, 2);
+    case TensorMode::three_d: return root(layout.tp, 3);
+  }
+  return 1;
+}
+
 // One transformer block's parameters on one rank (its tp shard and its ep share of the experts).
 std::int64_t layerShard(const ModelDescription& m, const TrainingLayout& layout) {
   const std::int64_t d = m.d_model;
@@ -36,7 +52,7 @@ std::int64_t layerShard(const ModelDescription& m, const TrainingLayout& layout)
     const std::int64_t split = matrixSplit(layout);
     const std::int64_t matrices = 2 * d * d + 2 * d * m.kvWidth() + experts_here * expert_matrices;
     const std::int64_t small = (m.biases ? 2 * d + 2 * m.kvWidth() : 0) + experts_here * (expert_in_bias + out_bias);
-    return matrices / split + small + norms + router;
+    return matrices / split + (small + norms) / gridSide(layout) + router;
   }
   // Megatron 1D: Q/K/V and the MLP's first matmul(s) split by columns (with their biases), the
   // output projections by rows (their biases replicated). K/V heads fewer than t are replicated.
@@ -54,7 +70,10 @@ std::int64_t embeddingShard(const ModelDescription& m, const TrainingLayout& lay
     const std::int64_t rows = (std::int64_t{m.vocab} + layout.tp - 1) / layout.tp;
     return rows * m.d_model;
   }
-  return std::int64_t{m.vocab} * m.d_model / matrixSplit(layout);
+  // The vocabulary padded to its blocks: q rows (2D, 2.5D) or q^2 (3D).
+  const std::int64_t q = gridSide(layout);
+  const std::int64_t multiple = layout.tensor_mode == TensorMode::three_d ? q * q : q;
+  return (std::int64_t{m.vocab} + multiple - 1) / multiple * multiple * m.d_model / matrixSplit(layout);
 }
 
 std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -189,9 +208,9 @@ std::vector<std::int64_t> stageParameterCounts(const ModelDescription& m, const 
   const auto split = stageLayers(m.layers, layout.pp);
   for (int s = 0; s < layout.pp; ++s) {
     std::int64_t held = split[s].second * per_layer;
-    if (s == 0) held += embedding + counts.position_embedding;
+    if (s == 0) held += embedding + counts.position_embedding / gridSide(layout);
     if (s == layout.pp - 1) {
-      held += counts.final_norm;
+      held += counts.final_norm / gridSide(layout);
       // An untied head is its own matrix; a tied one needs a copy of the embedding on the last
       // stage when the embedding lives on another stage (its gradient is summed with stage 0's).
       if (!m.tied_embeddings || layout.pp > 1) held += embedding;

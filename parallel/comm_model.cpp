@@ -6,6 +6,7 @@
 #include "memory/chunk_plan.h"
 #include "memory/memory_model.h"
 #include "parallel/comm_counter.h"
+#include "parallel/tensor_grid/grid_cost.h"
 
 namespace behemoth {
 namespace {
@@ -35,6 +36,22 @@ class LoadList {
       return element_bytes * shardPaddedElements(elements, group);
     }
     return element_bytes * elements;
+  }
+
+  // One entry of known bus bytes per step (a mix of all-gathers and reduce-scatters).
+  void addBusBytes(Axis axis, const std::string& what, std::int64_t bus_bytes, int group, int group_span) {
+    if (group <= 1 || bus_bytes <= 0) return;
+    CollectiveLoad load;
+    load.axis = std::string(axisName(axis));
+    load.what = what;
+    load.kind = CollectiveKind::all_gather;
+    load.payload_bytes = bus_bytes;
+    load.group_size = group;
+    load.count = 1;
+    load.bus_bytes = bus_bytes;
+    load.intra_node = per_node_ <= 0 || group_span <= per_node_;
+    load.window = OverlapWindow::none;
+    loads_.push_back(load);
   }
 
   void add(Axis axis, const char* what, CollectiveKind kind, std::int64_t payload, int group, std::int64_t count,
@@ -84,10 +101,6 @@ class LoadList {
   CollectiveBackend backend_;
   std::vector<CollectiveLoad> loads_;
 };
-
-int integerRoot(int value, int exponent) {
-  return std::max(1, static_cast<int>(std::lround(std::pow(value, 1.0 / exponent))));
-}
 
 // Data-like gradient synchronisation of the stage's weights (ZeRO on dp; sp and ep replicas of
 // the dense weights join the reduction). With ZeRO the buffers are padded to P' (memory_model.h).
@@ -233,40 +246,26 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
     }
     return;
   }
-  // 2D / 2.5D / 3D: every matmul [T, K] x [K, N] moves blocks of both operands; forward and the
-  // two backward matmuls each do. Sum over the block's matmuls (QKV, output, MLP in, MLP out).
-  const std::int64_t kv = model.kvWidth();
-  const std::int64_t f = model.ffn_hidden * (model.gated_mlp ? 2 : 1);
-  const std::int64_t matmuls[4][2] = {{d, d + 2 * kv}, {d, d}, {d, f}, {model.ffn_hidden, d}};
-  std::int64_t activation_elements = 0;
-  std::int64_t weight_elements = 0;
-  std::int64_t output_elements = 0;
-  for (const auto& [k, n] : matmuls) {
-    activation_elements += tokens * k;
-    weight_elements += k * n;
-    output_elements += tokens * n;
+  // 2D / 2.5D / 3D: the grid layers' collectives per sub-axis, as parallel/tensor_grid/grid_cost.h
+  // writes them from the engine's layers (the parity tests hold the engine to it). A sub-axis
+  // group spans its own size times the ranks nested inside it.
+  const TensorGrid grid = TensorGrid::fromPlan(t, tensorModeName(layout.tensor_mode), layout.tensor_depth);
+  TensorParallelWorkload work;
+  work.micro_batch = layout.micro_batch_size;
+  work.micro_batches = layout.micro_batches;
+  work.element_bytes = static_cast<int>(e);
+  const TensorParallelCost cost = tensorParallelCost(model, grid, work);
+  const auto sizes = grid.axisSizes();
+  for (const auto& [label, bytes] : cost.comm_bytes) {
+    int group = t, span = t;
+    for (int axis = 0; axis < 3; ++axis) {
+      if (grid.axisLabel(axis) != label) continue;
+      group = sizes[axis];
+      span = 1;
+      for (int inner = axis; inner < 3; ++inner) span *= sizes[inner];
+    }
+    list.addBusBytes(Axis::tp, label + " grid collectives", bytes, group, span);
   }
-  const std::int64_t passes = m * layers * (3 + 3 * recompute_forward);
-  if (layout.tensor_mode == TensorMode::three_d) {
-    const int q = integerRoot(t, 3);
-    const std::int64_t q2 = std::int64_t{q} * q;
-    list.add(Axis::tp, "3D activation all-gather", CollectiveKind::all_gather, e * activation_elements / q2, q, passes,
-             OverlapWindow::none, t);
-    list.add(Axis::tp, "3D weight all-gather", CollectiveKind::all_gather, e * weight_elements / q2, q, passes,
-             OverlapWindow::none, t);
-    list.add(Axis::tp, "3D output reduce-scatter", CollectiveKind::reduce_scatter, e * output_elements / q2, q, passes,
-             OverlapWindow::none, t);
-    return;
-  }
-  // SUMMA on a q x q grid (2.5D: depth copies, activations also split by depth): q broadcast steps
-  // of one activation block and one weight block.
-  const int depth = layout.tensor_mode == TensorMode::two_and_half_d ? layout.tensor_depth : 1;
-  const int q = integerRoot(t / depth, 2);
-  const std::int64_t q2 = std::int64_t{q} * q;
-  list.add(Axis::tp, "SUMMA activation broadcast", CollectiveKind::broadcast, e * activation_elements / (q2 * depth), q,
-           passes * q, OverlapWindow::none, t);
-  list.add(Axis::tp, "SUMMA weight broadcast", CollectiveKind::broadcast, e * weight_elements / q2, q, passes * q,
-           OverlapWindow::none, t);
 }
 
 }  // namespace

@@ -32,6 +32,11 @@ struct Plan {
   // Megatron sequence parallelism inside the tp group: norms, dropout and residual adds run on
   // 1/tp of the sequence; all-gather / reduce-scatter replace tp's all-reduces. No-op at tp == 1.
   bool sequence_parallel = false;
+  // How the tp ranks split each layer (docs/tensor-parallel-grid.md): "1d" (Megatron: one axis),
+  // "2d" (Optimus: a q x q grid, tp = q^2), "2.5d" (Tesseract: tp_depth stacked q x q grids,
+  // tp = q^2 * tp_depth) or "3d" (a q x q x q cube, tp = q^3). tp_depth is read by 2.5d only.
+  std::string tp_mode = "1d";
+  int tp_depth = 1;
   // How the sp axis splits attention (docs/long-context.md): "ulysses" turns sequence shards into
   // head shards with an all-to-all around attention; "ring" keeps the queries and passes key/value
   // blocks around the sp ring, each rank holding two zigzag chunks of the sequence.

@@ -31,6 +31,8 @@ TrainingLayout withPlan(TrainingLayout layout, const Plan& plan) {
   layout.sp = plan.sp;
   layout.ep = plan.ep;
   layout.sequence_parallel = plan.sequence_parallel && plan.tp > 1;
+  layout.tensor_mode = plan.tp > 1 ? tensorModeFromName(plan.tp_mode) : TensorMode::one_d;
+  layout.tensor_depth = layout.tensor_mode == TensorMode::two_and_half_d ? plan.tp_depth : 1;
   layout.context_mode = contextModeFromName(plan.sp_mode);
   layout.zero = plan.zero;
   layout.bucket_mb = plan.bucket_mb;
@@ -62,6 +64,8 @@ Plan planOf(const TrainingLayout& layout) {
   plan.sp = layout.sp;
   plan.ep = layout.ep;
   plan.sequence_parallel = layout.sequence_parallel;
+  plan.tp_mode = tensorModeName(layout.tensor_mode);
+  plan.tp_depth = layout.tensor_depth;
   plan.sp_mode = contextModeName(layout.context_mode);
   plan.zero = layout.zero;
   plan.bucket_mb = layout.bucket_mb;

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "parallel/tensor_grid/tensor_grid.h"
+
 namespace behemoth {
 namespace {
 
@@ -183,6 +185,32 @@ std::vector<TrainingLayout> axisLayouts(const SearchRequest& request) {
   return layouts;
 }
 
+// The 2D, 2.5D (every depth) and 3D grids of layout's tp ranks whose batch chunks divide its
+// micro-batch, Megatron-SP off (grids split the sequence's tokens themselves).
+std::vector<TrainingLayout> gridVariants(const TrainingLayout& layout) {
+  std::vector<std::pair<const char*, int>> candidates = {{"2d", 1}, {"3d", 1}};
+  for (int depth = 2; depth <= layout.tp / 4; ++depth) {
+    if (layout.tp % depth == 0) candidates.emplace_back("2.5d", depth);
+  }
+  std::vector<TrainingLayout> grids;
+  for (const auto& [mode, depth] : candidates) {
+    TensorGrid grid;
+    try {
+      grid = TensorGrid::fromPlan(layout.tp, mode, depth);
+    } catch (const std::invalid_argument&) {
+      continue;  // tp is not this grid's shape
+    }
+    if (layout.micro_batch_size % grid.sampleChunks() != 0) continue;
+    TrainingLayout variant = layout;
+    variant.tensor_mode = tensorModeFromName(mode);
+    variant.tensor_depth = depth;
+    variant.sequence_parallel = false;
+    grids.push_back(variant);
+  }
+  return grids;
+}
+
+
 // Micro-batching, schedule, ZeRO, recomputation and offload for one axis layout.
 template <typename Visit>
 void forEachOption(const SearchRequest& request, const TrainingLayout& axes, Visit&& visit) {
@@ -223,6 +251,11 @@ void forEachOption(const SearchRequest& request, const TrainingLayout& axes, Vis
             layout.optimizer_offload = offload.optimizer;
             layout.parameter_offload = offload.parameters;
             visit(layout);
+            // The same tp ranks as 2D / 2.5D / 3D grids, where the engine runs them (no pp, sp or
+            // ZeRO-3) and the micro-batch splits into the grid's batch chunks.
+            if (axes.tp > 1 && axes.pp == 1 && axes.sp == 1 && zero < 3) {
+              for (const TrainingLayout& grid : gridVariants(layout)) visit(grid);
+            }
           }
         }
       }

@@ -4,7 +4,7 @@
 // `--schedule-json` prints the project's pipeline schedule (parallel.pp_schedule, pp_virtual,
 // pp_layers) as action lists instead (docs/pipeline.md). Planning accepts any plan the project
 // describes, including strategies this build cannot run yet, so it checks shapes only (not
-// availability).
+// availability). `--explain-tp` compares the tensor-parallel modes instead (explain_tp.h).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "backend/cli/commands.h"
+#include "backend/cli/explain_tp.h"
 #include "backend/cli/schedule_json.h"
 #include "backend/planning/auto_plan.h"
 #include "backend/planning/plan_checks.h"
@@ -38,11 +39,13 @@ struct PlanOptions {
   bool search = false;
   bool json = false;
   bool schedule_json = false;
+  bool explain_tp = false;
+  std::vector<int> explain_devices;  // empty: devices.count
   std::string schedule;    // empty: the project's parallel.pp_schedule
   int virtual_stages = 0;  // 0: the project's parallel.pp_virtual
   std::string recompute;   // empty: the project's train.recompute
-  std::string tensor_mode = "1d";
-  int tensor_depth = 1;
+  std::string tensor_mode;  // empty: the project's parallel.tp_mode
+  int tensor_depth = 0;     // 0: the project's parallel.tp_depth
   bool sequence_parallel = false;
   std::string context_mode;  // empty: the project's parallel.sp_mode
   double optimizer_offload = -1.0;  // < 0: the project's parallel.offload_optimizer
@@ -69,8 +72,8 @@ TrainingLayout layoutFor(const Project& project, const PlanOptions& options) {
   if (!options.schedule.empty()) layout.schedule = pipelineScheduleFromName(options.schedule);
   if (options.virtual_stages > 0) layout.virtual_stages = options.virtual_stages;
   if (!options.recompute.empty()) layout.recompute = recomputeFromName(options.recompute);
-  layout.tensor_mode = tensorModeFromName(options.tensor_mode);
-  layout.tensor_depth = options.tensor_depth;
+  if (!options.tensor_mode.empty()) layout.tensor_mode = tensorModeFromName(options.tensor_mode);
+  if (options.tensor_depth > 0) layout.tensor_depth = options.tensor_depth;
   if (options.sequence_parallel) layout.sequence_parallel = true;
   if (options.optimizer_offload >= 0) layout.optimizer_offload = options.optimizer_offload;
   if (options.parameter_offload >= 0) layout.parameter_offload = options.parameter_offload;
@@ -221,6 +224,11 @@ int planProject(const PlanOptions& options) {
   const ModelDescription model = describeModel(project.model);
   const TrainingLayout layout = layoutFor(project, options);
   const DeviceSpec device = deviceFor(project, options);
+  if (options.explain_tp) {
+    const std::vector<int> counts = options.explain_devices.empty() ? std::vector<int>{project.devices.count} : options.explain_devices;
+    std::cout << explainTensorParallel(project, device, counts);
+    return 0;
+  }
   const MemoryAllowance allowance = defaultAllowance(device.kind);
   const PlanEstimate estimate = estimatePlan(model, layout, device, allowance, project.plan.order);
   std::optional<ChunkPlan> chunks;
@@ -295,12 +303,16 @@ void addPlanCommand(CLI::App& app, std::function<int()>& action) {
   command->add_flag("--json", options->json, "Print JSON instead of tables");
   command->add_flag("--schedule-json", options->schedule_json,
                     "Print the project's pipeline schedule (action lists per rank and their simulation) as JSON");
+  command->add_flag("--explain-tp", options->explain_tp,
+                    "Compare 1D, 2D, 2.5D and 3D tensor parallelism: per-device memory, communication, step time, crossovers");
+  command->add_option("--explain-devices", options->explain_devices, "Device counts for --explain-tp (default: devices.count)")
+      ->delimiter(',');
   command->add_option("--set", options->overrides, "Override a project field: key.path=value")->take_all();
   command->add_option("--schedule", options->schedule, "Pipeline schedule: gpipe, 1f1b, interleaved, zero_bubble (default: parallel.pp_schedule)");
   command->add_option("--virtual-stages", options->virtual_stages, "Model chunks per rank, interleaved (default: parallel.pp_virtual)");
   command->add_option("--recompute", options->recompute, "Activation recomputation: none, selective, full (default: train.recompute)");
-  command->add_option("--tensor-mode", options->tensor_mode, "Tensor parallelism: 1d, 2d, 2.5d, 3d");
-  command->add_option("--tensor-depth", options->tensor_depth, "2.5D depth");
+  command->add_option("--tensor-mode", options->tensor_mode, "Tensor parallelism: 1d, 2d, 2.5d, 3d (default: parallel.tp_mode)");
+  command->add_option("--tensor-depth", options->tensor_depth, "2.5D depth (default: parallel.tp_depth)");
   command->add_flag("--sequence-parallel", options->sequence_parallel, "Megatron sequence parallelism in the tp group");
   command->add_option("--context-mode", options->context_mode, "How sp splits attention: ulysses, ring (default: parallel.sp_mode)");
   command->add_option("--offload-optimizer", options->optimizer_offload, "Fraction of optimizer states on the host (default: parallel.offload_optimizer)");

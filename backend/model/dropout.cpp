@@ -102,7 +102,9 @@ at::Tensor ForwardDropout::residual(const at::Tensor& x, DropoutSite site, int l
   std::vector<at::Tensor> parts;
   std::int64_t local = 0;
   for (const SequenceSegment& segment : segments) {
-    const FullTensorSlice slice{context.first_sample, {segment.start, 0}, {full_length, x.size(2)}};
+    const FullTensorSlice slice{context.first_sample + residual_sample_offset,
+                                {segment.start, feature_offset},
+                                {full_length, full_features > 0 ? full_features : x.size(2)}};
     parts.push_back(applyDropout(x.narrow(1, local, segment.length), slice, stream, p));
     local += segment.length;
   }
@@ -118,7 +120,7 @@ at::Tensor ForwardDropout::attention(const at::Tensor& probabilities, int layer)
     throw std::invalid_argument("dropout: attention probabilities must be [batch, heads, queries, keys]");
   }
   const std::int64_t local_heads = probabilities.size(1);
-  const FullTensorSlice slice{context.first_sample,
+  const FullTensorSlice slice{context.first_sample + attention_sample_offset,
                               {head_shard * local_heads, 0, 0},
                               {head_shards * local_heads, probabilities.size(2), probabilities.size(3)}};
   return applyDropout(probabilities, slice, dropoutStream(context, DropoutSite::attention_probabilities, layer), p);
@@ -129,7 +131,7 @@ AttentionBlockDropout ForwardDropout::attentionBlocks(int layer, std::int64_t lo
   if (!active()) return blocks;
   blocks.p = p;
   const std::uint64_t stream = dropoutStream(context, DropoutSite::attention_probabilities, layer);
-  const std::int64_t first_sample = context.first_sample, first_head = head_shard * local_heads;
+  const std::int64_t first_sample = context.first_sample + attention_sample_offset, first_head = head_shard * local_heads;
   const std::int64_t heads = head_shards * local_heads, length = full_length;
   const double probability = p;
   // The batch size is the block's: the caller's q block knows it; the mask is drawn per call.

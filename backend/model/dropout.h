@@ -64,6 +64,14 @@ struct ForwardDropout {
   std::int64_t full_length = 0;  // the whole sequence length
   int head_shard = 0;    // this rank's block of query heads (tp rank; under Ulysses tp rank * sp + sp rank)
   int head_shards = 1;   // blocks the query heads are split into (tp; under Ulysses tp * sp)
+  // 2D / 2.5D / 3D tensor parallelism split the batch and the features too: the residual stream's
+  // local row 0 is sample context.first_sample + residual_sample_offset and its features start at
+  // feature_offset of full_features (0: the local width is the whole); the attention's local row
+  // 0 is sample context.first_sample + attention_sample_offset.
+  std::int64_t residual_sample_offset = 0;
+  std::int64_t feature_offset = 0;
+  std::int64_t full_features = 0;
+  std::int64_t attention_sample_offset = 0;
 
   bool active() const { return p > 0.0; }
   // x [B, T_local, d]: the residual stream, its positions `segments`.

@@ -11,8 +11,8 @@ namespace behemoth {
 
 namespace {
 
-torch::nn::LayerNorm makeLayerNorm(const ModelConfig& config) {
-  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.d_model}).eps(config.norm_eps));
+std::shared_ptr<LayerNorm> makeLayerNorm(const ModelConfig& config) {
+  return std::make_shared<LayerNorm>(config.d_model, config.norm_eps);
 }
 
 // [B, T, heads * D] -> [B, heads, T, D]
@@ -49,16 +49,16 @@ at::Tensor GptMlp::forward(const at::Tensor& x) {
 }
 
 GptBlock::GptBlock(const ModelConfig& config, int layer) : layer_(layer) {
-  ln1_ = register_module("ln1", makeLayerNorm(config));
+  addNorm("ln1", makeLayerNorm(config));
   attn_ = register_module("attn", std::make_shared<GptAttention>(config));
-  ln2_ = register_module("ln2", makeLayerNorm(config));
+  addNorm("ln2", makeLayerNorm(config));
   mlp_ = register_module("mlp", std::make_shared<GptMlp>(config));
 }
 
 at::Tensor GptBlock::forward(const at::Tensor& x, const ForwardDropout& dropout, const AttentionSettings& attention) {
-  const at::Tensor attended = attn_->forward(ln1_->forward(x), dropout, layer_, attention);
+  const at::Tensor attended = attn_->forward(norm("ln1").forward(x), dropout, layer_, attention);
   const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
-  return h + dropout.residual(mlp_->forward(ln2_->forward(h)), DropoutSite::mlp_output, layer_);
+  return h + dropout.residual(mlp_->forward(norm("ln2").forward(h)), DropoutSite::mlp_output, layer_);
 }
 
 GptModel::GptModel(const ModelConfig& config, const ModelPart& part) : LanguageModel(config, part) {
@@ -74,7 +74,7 @@ GptModel::GptModel(const ModelConfig& config, const ModelPart& part) : LanguageM
     }
   }
   if (holdsHead()) {
-    ln_f_ = register_module("ln_f", makeLayerNorm(config));
+    addNorm("ln_f", makeLayerNorm(config));
     if (!config.tie_embeddings) {
       addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
     }
@@ -105,13 +105,17 @@ at::Tensor GptModel::block(int index, const at::Tensor& hidden) {
 }
 
 at::Tensor GptModel::head(const at::Tensor& hidden) {
-  const at::Tensor normalized = ln_f_->forward(hidden);
+  const at::Tensor normalized = norm("ln_f").forward(hidden);
   if (config().tie_embeddings) return outputProjection(normalized, tok_emb_->weight);
   return linear("lm_head").forward(normalized);
 }
 
 void GptModel::replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) {
   tok_emb_ = replace_module("tok_emb", std::move(embedding));
+}
+
+void GptModel::replacePositionEmbedding(std::shared_ptr<Embedding> embedding) {
+  pos_emb_ = replace_module("pos_emb", std::move(embedding));
 }
 
 InitRule GptModel::initRule(const std::string& name) const {

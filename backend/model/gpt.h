@@ -37,15 +37,13 @@ class GptMlp : public LinearOwner {
   at::Tensor forward(const at::Tensor& x);
 };
 
-class GptBlock : public torch::nn::Module {
+class GptBlock : public LinearOwner {
  public:
   GptBlock(const ModelConfig& config, int layer);
   at::Tensor forward(const at::Tensor& x, const ForwardDropout& dropout, const AttentionSettings& attention);
 
  private:
-  torch::nn::LayerNorm ln1_{nullptr};
   std::shared_ptr<GptAttention> attn_;
-  torch::nn::LayerNorm ln2_{nullptr};
   std::shared_ptr<GptMlp> mlp_;
   int layer_;
 };
@@ -59,12 +57,12 @@ class GptModel : public LanguageModel {
   at::Tensor head(const at::Tensor& hidden) override;
   InitRule initRule(const std::string& name) const override;
   void replaceTokenEmbedding(std::shared_ptr<Embedding> embedding) override;
+  void replacePositionEmbedding(std::shared_ptr<Embedding> embedding);
 
  private:
   std::shared_ptr<Embedding> tok_emb_;
   std::shared_ptr<Embedding> pos_emb_;
   std::map<int, std::shared_ptr<GptBlock>> blocks_;  // by block index: the ones this rank holds
-  torch::nn::LayerNorm ln_f_{nullptr};
 };
 
 }  // namespace behemoth

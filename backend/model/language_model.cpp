@@ -46,6 +46,7 @@ at::Tensor LanguageModel::hiddenStates(const at::Tensor& tokens) {
 }
 
 at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
+  if (grid_) throw std::logic_error("model forward: under 2D / 2.5D / 3D tensor parallelism the logits stay in blocks; use loss()");
   const at::Tensor hidden = hiddenStates(tokens);
   const at::Tensor logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
   if (!tp_.group) return logits;
@@ -53,6 +54,7 @@ at::Tensor LanguageModel::forward(const at::Tensor& tokens) {
 }
 
 at::Tensor LanguageModel::logitsAt(const at::Tensor& tokens, const at::Tensor& rows) {
+  if (grid_) throw std::logic_error("model logits: under 2D / 2.5D / 3D tensor parallelism the logits stay in blocks");
   const at::Tensor hidden = hiddenStates(tokens).index_select(1, rows);
   const at::Tensor logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
   if (!tp_.group) return logits;
@@ -65,6 +67,7 @@ at::Tensor LanguageModel::loss(const at::Tensor& tokens, const at::Tensor& targe
 
 at::Tensor LanguageModel::headLoss(const at::Tensor& hidden, const at::Tensor& targets) {
   const at::Tensor local_logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
+  if (grid_) return grid_->loss(local_logits, targets);
   if (!tp_.group) return lossFromLogits(local_logits, targets);
   if (local_logits.dim() != 3 || targets.sizes() != local_logits.sizes().slice(0, 2)) {
     throw std::invalid_argument("model loss: logits must be [B, T, V] and targets [B, T]");
@@ -79,6 +82,7 @@ void LanguageModel::setTensorParallel(const TensorParallelContext& tp, std::int6
 }
 
 at::Tensor LanguageModel::outputProjection(const at::Tensor& hidden, const at::Tensor& weight) const {
+  if (grid_) return grid_->outputProjection(hidden, weight);
   if (!tp_.group) return at::linear(hidden, weight);
   return columnParallelLinear(columnParallelInput(hidden, tp_), weight, at::Tensor(), tp_, /*gather_output=*/false);
 }
@@ -135,6 +139,18 @@ ForwardDropout LanguageModel::forwardDropout(const at::Tensor& hidden) const {
     // parallelize() gives tp rank r the query heads [r * H / tp, (r + 1) * H / tp).
     dropout.head_shard = tp_.group->rank();
     dropout.head_shards = tp_.group->size();
+  }
+  if (grid_) {
+    // The residual stream and attention blocks of the batch and the features (grid_hooks.h); the
+    // two layouts hold equally many samples.
+    const GridActivationPlacement place = grid_->activations();
+    const std::int64_t samples = hidden.size(0), features = hidden.size(2);
+    dropout.residual_sample_offset = place.residual_sample_chunk * samples;
+    dropout.attention_sample_offset = place.inner_sample_chunk * samples;
+    dropout.feature_offset = place.residual_feature_chunk * features;
+    dropout.full_features = place.feature_chunks * features;
+    dropout.head_shard = place.inner_feature_chunk;
+    dropout.head_shards = place.feature_chunks;
   }
   return dropout;
 }

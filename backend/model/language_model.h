@@ -14,6 +14,7 @@
 
 #include "backend/model/attention.h"
 #include "backend/model/dropout.h"
+#include "backend/model/grid_hooks.h"
 #include "backend/model/init.h"
 #include "backend/model/layers.h"
 #include "backend/model/linear.h"
@@ -76,6 +77,10 @@ class LanguageModel : public LinearOwner {
   // is padded to `padded_vocab` (a multiple of tp) and split evenly.
   void setTensorParallel(const TensorParallelContext& tp, std::int64_t padded_vocab);
   const TensorParallelContext* tensorParallel() const { return tp_.group ? &tp_ : nullptr; }
+  // 2D / 2.5D / 3D tensor parallelism (backend/parallelize/grid_parallelize.h sets it after
+  // replacing the layers): the activations are blocks of the batch and the features. Owned.
+  void setGridTensorParallel(std::shared_ptr<const GridTensorParallel> grid) { grid_ = std::move(grid); }
+  const GridTensorParallel* gridTensorParallel() const { return grid_.get(); }
   std::int64_t paddedVocab() const { return padded_vocab_; }
   // Sequence parallelism (the sp axis; parallelize() sets it): this rank's tokens are its shard of
   // the sequence (parallel/sequence_parallel/sequence_shard.h) and attention spans the sp group.
@@ -128,6 +133,7 @@ class LanguageModel : public LinearOwner {
   ModelPart part_;
   std::vector<BlockRange> chunks_;
   TensorParallelContext tp_;
+  std::shared_ptr<const GridTensorParallel> grid_;
   SequenceParallelContext sp_;
   std::int64_t padded_vocab_ = 0;
   DropoutContext dropout_context_;

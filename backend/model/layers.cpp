@@ -10,7 +10,18 @@ Embedding::Embedding(std::int64_t num_embeddings, std::int64_t dim) {
 
 Embedding::Embedding(at::Tensor table) { weight = register_parameter("weight", std::move(table)); }
 
+std::shared_ptr<Embedding> Embedding::ofTable(at::Tensor table) {
+  return std::shared_ptr<Embedding>(new Embedding(std::move(table)));
+}
+
 at::Tensor Embedding::forward(const at::Tensor& indices) { return at::embedding(weight, indices); }
+
+LayerNorm::LayerNorm(std::int64_t dim, double eps) : dim_(dim), eps_(eps) {
+  weight = register_parameter("weight", at::ones({dim}));
+  bias = register_parameter("bias", at::zeros({dim}));
+}
+
+at::Tensor LayerNorm::forward(const at::Tensor& input) { return at::layer_norm(input, {dim_}, weight, bias, eps_); }
 
 RmsNorm::RmsNorm(std::int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", at::ones({dim}));

@@ -7,6 +7,7 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace behemoth {
@@ -16,6 +17,8 @@ namespace behemoth {
 class Embedding : public torch::nn::Module {
  public:
   Embedding(std::int64_t num_embeddings, std::int64_t dim);
+  // A plain lookup of `table` (registered as "weight"): a block of columns of a larger table.
+  static std::shared_ptr<Embedding> ofTable(at::Tensor table);
   virtual ~Embedding() = default;
   virtual at::Tensor forward(const at::Tensor& indices);
 
@@ -25,12 +28,34 @@ class Embedding : public torch::nn::Module {
   explicit Embedding(at::Tensor table);  // registers `table` as "weight"
 };
 
+// A normalization over the last dimension, swappable like a LinearLayer (linear.h): 2D and 3D
+// tensor parallelism replace it with one over features split across ranks.
+class Norm : public torch::nn::Module {
+ public:
+  virtual ~Norm() = default;
+  virtual at::Tensor forward(const at::Tensor& input) = 0;
+};
+
+// torch.nn.LayerNorm over the last dimension (at::layer_norm); parameters "weight" and "bias" [dim].
+class LayerNorm : public Norm {
+ public:
+  LayerNorm(std::int64_t dim, double eps);
+  at::Tensor forward(const at::Tensor& input) override;
+
+  at::Tensor weight;
+  at::Tensor bias;
+
+ private:
+  std::int64_t dim_;
+  double eps_;
+};
+
 // x / sqrt(mean(x^2) + eps) * weight over the last dimension, computed in float32 (as LLaMA does)
 // and returned in the input's dtype; parameter "weight" [dim].
-class RmsNorm : public torch::nn::Module {
+class RmsNorm : public Norm {
  public:
   RmsNorm(std::int64_t dim, double eps);
-  at::Tensor forward(const at::Tensor& input);
+  at::Tensor forward(const at::Tensor& input) override;
 
   at::Tensor weight;
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "parallel/deferred_weight_grad.h"
 
@@ -33,8 +34,29 @@ LinearLayer& LinearOwner::linear(const std::string& name) const {
   return *found->second;
 }
 
-void replaceLinear(torch::nn::Module& root, const std::string& path, std::shared_ptr<LinearLayer> layer) {
-  // "lm_head" is owned by the root (key ""), "blocks.0.attn.qkv" by "blocks.0.attn".
+void LinearOwner::addNorm(const std::string& name, std::shared_ptr<Norm> norm) {
+  norms_[name] = register_module(name, std::move(norm));
+}
+
+void LinearOwner::replaceNorm(const std::string& name, std::shared_ptr<Norm> norm) {
+  const auto found = norms_.find(name);
+  if (found == norms_.end()) {
+    throw std::invalid_argument("replaceNorm: module '" + this->name() + "' has no norm '" + name + "'");
+  }
+  found->second = replace_module(name, std::move(norm));
+}
+
+Norm& LinearOwner::norm(const std::string& name) const {
+  const auto found = norms_.find(name);
+  if (found == norms_.end()) throw std::logic_error("norm '" + name + "' was never added");
+  return *found->second;
+}
+
+namespace {
+
+// The LinearOwner holding `path` ("lm_head" is owned by the root, key ""; "blocks.0.attn.qkv" by
+// "blocks.0.attn") and the layer's name inside it.
+std::pair<LinearOwner*, std::string> ownerOf(torch::nn::Module& root, const std::string& path, const char* what) {
   const auto last_dot = path.rfind('.');
   const std::string owner_path = last_dot == std::string::npos ? std::string() : path.substr(0, last_dot);
   const std::string layer_name = last_dot == std::string::npos ? path : path.substr(last_dot + 1);
@@ -42,12 +64,23 @@ void replaceLinear(torch::nn::Module& root, const std::string& path, std::shared
     if (item.key() != owner_path) continue;
     auto* owner = dynamic_cast<LinearOwner*>(item.value().get());
     if (owner == nullptr) {
-      throw std::invalid_argument("replaceLinear: '" + path + "' is not a linear layer (its owner holds none)");
+      throw std::invalid_argument(std::string(what) + ": '" + path + "' is not a swappable layer (its owner holds none)");
     }
-    owner->replaceLinear(layer_name, std::move(layer));
-    return;
+    return {owner, layer_name};
   }
-  throw std::invalid_argument("replaceLinear: no module '" + owner_path + "' in the model");
+  throw std::invalid_argument(std::string(what) + ": no module '" + owner_path + "' in the model");
+}
+
+}  // namespace
+
+void replaceLinear(torch::nn::Module& root, const std::string& path, std::shared_ptr<LinearLayer> layer) {
+  const auto [owner, name] = ownerOf(root, path, "replaceLinear");
+  owner->replaceLinear(name, std::move(layer));
+}
+
+void replaceNorm(torch::nn::Module& root, const std::string& path, std::shared_ptr<Norm> norm) {
+  const auto [owner, name] = ownerOf(root, path, "replaceNorm");
+  owner->replaceNorm(name, std::move(norm));
 }
 
 }  // namespace behemoth

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "backend/model/layers.h"
+
 namespace behemoth {
 
 class LinearLayer : public torch::nn::Module {
@@ -37,22 +39,28 @@ class DenseLinear : public LinearLayer {
   at::Tensor bias;  // undefined without bias
 };
 
-// A module that owns named LinearLayers.
+// A module that owns named LinearLayers and Norms (layers.h), each swappable by name.
 class LinearOwner : public torch::nn::Module {
  public:
   // Swaps the layer registered as `name`; throws std::invalid_argument if there is none.
   void replaceLinear(const std::string& name, std::shared_ptr<LinearLayer> layer);
+  void replaceNorm(const std::string& name, std::shared_ptr<Norm> norm);
 
  protected:
   void addLinear(const std::string& name, std::shared_ptr<LinearLayer> layer);
   LinearLayer& linear(const std::string& name) const;
+  void addNorm(const std::string& name, std::shared_ptr<Norm> norm);
+  Norm& norm(const std::string& name) const;
 
  private:
   std::map<std::string, std::shared_ptr<LinearLayer>> linears_;
+  std::map<std::string, std::shared_ptr<Norm>> norms_;
 };
 
 // Replaces the LinearLayer at a dotted module path under `root` ("blocks.1.mlp.fc").
 // Throws std::invalid_argument naming the path when it does not lead to a linear layer.
 void replaceLinear(torch::nn::Module& root, const std::string& path, std::shared_ptr<LinearLayer> layer);
+// The same for the Norm at `path` ("blocks.1.ln2", "ln_f").
+void replaceNorm(torch::nn::Module& root, const std::string& path, std::shared_ptr<Norm> norm);
 
 }  // namespace behemoth

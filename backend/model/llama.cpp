@@ -49,17 +49,17 @@ at::Tensor LlamaMlp::forward(const at::Tensor& x) {
 }
 
 LlamaBlock::LlamaBlock(const ModelConfig& config, int layer) : layer_(layer) {
-  attn_norm_ = register_module("attn_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  addNorm("attn_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
   attn_ = register_module("attn", std::make_shared<LlamaAttention>(config));
-  mlp_norm_ = register_module("mlp_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  addNorm("mlp_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
   mlp_ = register_module("mlp", std::make_shared<LlamaMlp>(config));
 }
 
 at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
                                const AttentionSettings& attention) {
-  const at::Tensor attended = attn_->forward(attn_norm_->forward(x), rotary, dropout, layer_, attention);
+  const at::Tensor attended = attn_->forward(norm("attn_norm").forward(x), rotary, dropout, layer_, attention);
   const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
-  return h + dropout.residual(mlp_->forward(mlp_norm_->forward(h)), DropoutSite::mlp_output, layer_);
+  return h + dropout.residual(mlp_->forward(norm("mlp_norm").forward(h)), DropoutSite::mlp_output, layer_);
 }
 
 LlamaModel::LlamaModel(const ModelConfig& config, const ModelPart& part) : LanguageModel(config, part) {
@@ -74,7 +74,7 @@ LlamaModel::LlamaModel(const ModelConfig& config, const ModelPart& part) : Langu
     }
   }
   if (holdsHead()) {
-    norm_f_ = register_module("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+    addNorm("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
     if (!config.tie_embeddings) {
       addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
     }
@@ -116,7 +116,7 @@ at::Tensor LlamaModel::block(int index, const at::Tensor& hidden) {
 }
 
 at::Tensor LlamaModel::head(const at::Tensor& hidden) {
-  const at::Tensor normalized = norm_f_->forward(hidden);
+  const at::Tensor normalized = norm("norm_f").forward(hidden);
   if (config().tie_embeddings) return outputProjection(normalized, tok_emb_->weight);
   return linear("lm_head").forward(normalized);
 }

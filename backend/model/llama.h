@@ -36,16 +36,14 @@ class LlamaMlp : public LinearOwner {
   at::Tensor forward(const at::Tensor& x);
 };
 
-class LlamaBlock : public torch::nn::Module {
+class LlamaBlock : public LinearOwner {
  public:
   LlamaBlock(const ModelConfig& config, int layer);
   at::Tensor forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
                      const AttentionSettings& attention);
 
  private:
-  std::shared_ptr<RmsNorm> attn_norm_;
   std::shared_ptr<LlamaAttention> attn_;
-  std::shared_ptr<RmsNorm> mlp_norm_;
   std::shared_ptr<LlamaMlp> mlp_;
   int layer_;
 };
@@ -63,7 +61,6 @@ class LlamaModel : public LanguageModel {
  private:
   std::shared_ptr<Embedding> tok_emb_;
   std::map<int, std::shared_ptr<LlamaBlock>> blocks_;  // by block index: the ones this rank holds
-  std::shared_ptr<RmsNorm> norm_f_;
 };
 
 }  // namespace behemoth

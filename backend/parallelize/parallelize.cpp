@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/model/language_model.h"
+#include "backend/parallelize/grid_parallelize.h"
 #include "backend/parallelize/tensor_parallel_layers.h"
 #include "parallel/world.h"
 
@@ -161,10 +162,12 @@ const ParameterPlacement& TensorParallelLayout::placement(const std::string& nam
 
 bool TensorParallelLayout::countsInNorm(const std::string& name, int tp_rank) const {
   const ParameterPlacement& place = placement(name);
+  if (!place.grid.empty()) return place.copy_index == 0;
   return place.sharded ? tp_rank % place.replicas == 0 : tp_rank == 0;
 }
 
 TensorParallelLayout parallelize(LanguageModel& model, const Plan& plan, ProcessWorld& world) {
+  if (plan.tp > 1 && plan.tp_mode != "1d") return gridParallelize(model, plan, world);
   if (plan.sp > 1) model.setSequenceParallel({&world.group(Axis::sp), sequenceSplitOf(plan.sp_mode)});
   return parallelize(model, world.group(Axis::tp), plan.sequence_parallel);
 }
@@ -222,6 +225,7 @@ TensorParallelLayout parallelize(LanguageModel& model, Group& tp_group, bool seq
 }
 
 at::Tensor gatherFullParameter(const at::Tensor& local, const ParameterPlacement& placement, Group& tp_group) {
+  if (!placement.grid.empty()) return gatherGridParameter(local, placement, tp_group);
   if (!placement.sharded || tp_group.size() == 1) return local;
   const at::Tensor gathered = tp_group.allGather(local.contiguous(), placement.dim);
   at::Tensor ordered = gathered;

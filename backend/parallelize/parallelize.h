@@ -30,6 +30,18 @@ namespace behemoth {
 class LanguageModel;
 class ProcessWorld;
 
+// One dimension of a parameter split over a 2D / 2.5D / 3D tp grid: `parts` equal blocks (after
+// padding the dimension to a multiple of parts; only the vocabulary is padded), this rank holding
+// block `index`. Along dim 0 a block may be `interleaved` (GPT's fused qkv: the rank's block of
+// each of q, k and v).
+struct GridSplit {
+  int dim = 0;
+  int parts = 1;
+  int index = 0;
+  int interleaved = 1;
+  std::int64_t full_size = 0;  // the unpadded size of dim
+};
+
 // Where one parameter lives over the tp group.
 struct ParameterPlacement {
   bool sharded = false;          // false: every tp rank holds the whole (identical) parameter
@@ -38,6 +50,11 @@ struct ParameterPlacement {
   std::int64_t full_size = 0;    // sharded: the unpadded size of dim
   int replicas = 1;              // sharded: consecutive tp ranks holding the same shard (GQA kv)
   bool partial_gradient = false; // each rank's gradient is a part, summed over the ranks holding it
+  // 2D / 2.5D / 3D: the splits of this rank's block (empty under 1D, whose fields above apply),
+  // how many tp ranks hold this same block and which of them this rank is.
+  std::vector<GridSplit> grid;
+  int copies = 1;
+  int copy_index = 0;
 };
 
 struct TensorParallelLayout {

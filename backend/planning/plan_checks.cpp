@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "parallel/tensor_grid/tensor_grid.h"
+
 namespace behemoth {
 
 void checkSequenceSplit(const Project& project) {
@@ -34,8 +36,43 @@ void checkSequenceSplit(const Project& project) {
   }
 }
 
+namespace {
+
+std::string str(int value) { return std::to_string(value); }
+
+// Megatron 1D: heads, the MLP and the vocabulary split over tp.
+void checkOneDimensionalShapes(const Project& project) {
+  const ModelConfig& model = project.model;
+  const int tp = project.plan.tp;
+  if (model.n_head % tp != 0) throw std::invalid_argument("model.n_head: " + str(model.n_head) + " is not divisible by parallel.tp (" + str(tp) + ")");
+  if (model.ffnHidden() % tp != 0) {
+    throw std::invalid_argument("model.d_ff: " + str(model.ffnHidden()) + " is not divisible by parallel.tp (" + str(tp) + ")");
+  }
+  if (model.vocab_size % tp != 0) {
+    throw std::invalid_argument("model.vocab_size: " + str(model.vocab_size) + " is not divisible by parallel.tp (" + str(tp) + ")");
+  }
+}
+
+// 2D / 2.5D / 3D: the grid's shape; heads over its side q; d_model and d_ff over the input-feature
+// blocks (q, or q^2 in 3D). The vocabulary is padded; the batch chunks are the engine's check.
+void checkGridShapes(const Project& project) {
+  const ModelConfig& model = project.model;
+  const TensorGrid grid = TensorGrid::fromPlan(project.plan.tp, project.plan.tp_mode, project.plan.tp_depth);
+  const std::string mode = " (parallel.tp_mode " + project.plan.tp_mode + ")";
+  if (model.n_head % grid.q != 0) {
+    throw std::invalid_argument("model.n_head: " + str(model.n_head) + " is not divisible by the grid side " + str(grid.q) + mode);
+  }
+  if (model.d_model % grid.inputFeatureSplit() != 0) {
+    throw std::invalid_argument("model.d_model: " + str(model.d_model) + " is not divisible by " + str(grid.inputFeatureSplit()) + mode);
+  }
+  if (model.ffnHidden() % grid.inputFeatureSplit() != 0) {
+    throw std::invalid_argument("model.d_ff: " + str(model.ffnHidden()) + " is not divisible by " + str(grid.inputFeatureSplit()) + mode);
+  }
+}
+
+}  // namespace
+
 void checkPlanShapes(const Project& project) {
-  const auto str = [](int value) { return std::to_string(value); };
   const int dp = project.plan.dp;
   const int global = project.data.global_batch_size;
   if (global % dp != 0) {
@@ -47,12 +84,10 @@ void checkPlanShapes(const Project& project) {
   }
   const ModelConfig& model = project.model;
   const int tp = project.plan.tp;
-  if (model.n_head % tp != 0) throw std::invalid_argument("model.n_head: " + str(model.n_head) + " is not divisible by parallel.tp (" + str(tp) + ")");
-  if (model.ffnHidden() % tp != 0) {
-    throw std::invalid_argument("model.d_ff: " + str(model.ffnHidden()) + " is not divisible by parallel.tp (" + str(tp) + ")");
-  }
-  if (model.vocab_size % tp != 0) {
-    throw std::invalid_argument("model.vocab_size: " + str(model.vocab_size) + " is not divisible by parallel.tp (" + str(tp) + ")");
+  if (tp > 1 && project.plan.tp_mode != "1d") {
+    checkGridShapes(project);
+  } else {
+    checkOneDimensionalShapes(project);
   }
   if (model.seq_len % project.plan.sp != 0) {
     throw std::invalid_argument("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.sp (" + str(project.plan.sp) + ")");

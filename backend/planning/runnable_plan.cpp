@@ -42,6 +42,8 @@ std::vector<std::pair<std::string, nlohmann::json>> layoutProjectFields(const Tr
   std::vector<std::pair<std::string, nlohmann::json>> fields = {{"parallel.dp", plan.dp},
           {"parallel.pp", plan.pp},
           {"parallel.tp", plan.tp},
+          {"parallel.tp_mode", plan.tp_mode},
+          {"parallel.tp_depth", plan.tp_depth},
           {"parallel.sp", plan.sp},
           {"parallel.sp_mode", plan.sp_mode},
           {"parallel.ep", plan.ep},
@@ -100,10 +102,6 @@ std::string layoutOutsideProjectFile(const TrainingLayout& layout) {
   if (!chunked && layout.parameter_offload > 0.0) {
     return "parallel.zero: the plan offloads " + percent(layout.parameter_offload) +
            " of the parameters (ZeRO-3 parameter offload), which the project file cannot express";
-  }
-  if (layout.tp > 1 && layout.tensor_mode != TensorMode::one_d) {
-    return "parallel.tp: the plan's " + tensorModeName(layout.tensor_mode) +
-           " tensor parallelism is not in the project file (it splits tensors in 1D)";
   }
   if (!chunked && layout.chunk_elements > 0) return "parallel.zero: the plan's ZeRO chunks are not in the project file";
   return "";

@@ -241,7 +241,7 @@ std::vector<int> parseLayerCounts(const JsonFields& fields) {
 }
 
 Plan parsePlan(const json& section) {
-  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "sp", "sp_mode", "ep", "sequence_parallel", "zero", "bucket_mb",
+  const JsonFields fields(section, "parallel", {"dp", "pp", "tp", "tp_mode", "tp_depth", "sp", "sp_mode", "ep", "sequence_parallel", "zero", "bucket_mb",
                                                   "overlap", "offload_optimizer", "reduce_dtype", "order",
                                                   "pp_schedule", "pp_virtual", "pp_layers", "chunk_mb", "device_budget_mb",
                                                   "placement", "offload_param_fraction", "offload_optim_fraction",
@@ -253,6 +253,13 @@ Plan parsePlan(const json& section) {
   fields.read("sp", plan.sp);
   fields.read("ep", plan.ep);
   fields.read("sequence_parallel", plan.sequence_parallel);
+  fields.read("tp_mode", plan.tp_mode);
+  if (plan.tp_mode != "1d" && plan.tp_mode != "2d" && plan.tp_mode != "2.5d" && plan.tp_mode != "3d") {
+    fields.fail("tp_mode", "unknown mode '" + plan.tp_mode + "' (expected 1d, 2d, 2.5d or 3d)");
+  }
+  fields.read("tp_depth", plan.tp_depth);
+  requireAtLeast(fields, "tp_depth", plan.tp_depth, 1);
+  requireAtMost(fields, "tp_depth", plan.tp_depth, 1 << 10);
   fields.read("sp_mode", plan.sp_mode);
   if (plan.sp_mode != "ulysses" && plan.sp_mode != "ring") {
     fields.fail("sp_mode", "unknown mode '" + plan.sp_mode + "' (expected ulysses or ring)");
@@ -476,7 +483,8 @@ Project projectFromJson(const json& document, const std::string& base_dir) {
 
 json planToJson(const Plan& plan) {
   return {{"dp", plan.dp},       {"pp", plan.pp},
-          {"tp", plan.tp},       {"sp", plan.sp},
+          {"tp", plan.tp},       {"tp_mode", plan.tp_mode},
+          {"tp_depth", plan.tp_depth}, {"sp", plan.sp},
           {"sp_mode", plan.sp_mode}, {"ep", plan.ep},
           {"sequence_parallel", plan.sequence_parallel}, {"zero", plan.zero},
           {"bucket_mb", plan.bucket_mb}, {"overlap", plan.overlap},

@@ -9,6 +9,7 @@
 #include "backend/project/zero3_checks.h"
 #include "parallel/pipeline/pipeline_schedule.h"
 #include "parallel/pipeline/stage_layers.h"
+#include "parallel/tensor_grid/tensor_grid.h"
 
 namespace behemoth {
 namespace {
@@ -61,8 +62,43 @@ void checkSequenceParallel(const Project& project) {
   }
 }
 
-// Shapes every axis has to split; written for all axes now so plans fail before launch later too.
-void checkModelAgainstAxes(const Project& project) {
+// 2D / 2.5D / 3D tensor parallelism (docs/tensor-parallel-grid.md): the grid's shape, the model
+// dimensions its blocks split, the batch chunks, and the axes it does not compose with yet.
+void checkTensorGrid(const Project& project) {
+  const ModelConfig& model = project.model;
+  const Plan& plan = project.plan;
+  const TensorGrid grid = TensorGrid::fromPlan(plan.tp, plan.tp_mode, plan.tp_depth);
+  const std::string mode = "parallel.tp_mode " + plan.tp_mode;
+  const int q = grid.q;
+  if (model.n_head % q != 0) {
+    reject("model.n_head: " + str(model.n_head) + " heads cannot be split into the " + str(q) + " head blocks of " + mode);
+  }
+  if (model.kvHeads() % q != 0) {
+    reject("model.n_kv_head: " + str(model.kvHeads()) + " key/value heads cannot be split into the " + str(q) +
+           " head blocks of " + mode);
+  }
+  const int inputs = grid.inputFeatureSplit();
+  if (model.d_model % inputs != 0) {
+    reject("model.d_model: " + str(model.d_model) + " is not divisible by " + str(inputs) + ", the feature blocks of " + mode);
+  }
+  if (model.ffnHidden() % inputs != 0) {
+    reject("model.d_ff: the feed-forward width " + str(model.ffnHidden()) + " is not divisible by " + str(inputs) +
+           ", the feature blocks of " + mode);
+  }
+  const int micro = project.microBatchSize();
+  if (micro % grid.sampleChunks() != 0) {
+    reject(std::string(project.train.micro_batch_size > 0 ? "train.micro_batch_size" : "data.global_batch_size") +
+           ": each rank's micro-batch of " + str(micro) + " sequences cannot be split into the " + str(grid.sampleChunks()) +
+           " batch chunks of " + mode);
+  }
+  if (plan.sequence_parallel) reject("parallel.sequence_parallel: Megatron sequence parallelism needs parallel.tp_mode 1d, not " + plan.tp_mode);
+  if (plan.sp > 1) reject("parallel.sp: the sp axis does not run with " + mode + " yet (use parallel.tp_mode 1d)");
+  if (plan.pp > 1) reject("parallel.pp: pipeline stages do not run with " + mode + " yet (use parallel.tp_mode 1d)");
+  if (plan.zero == 3) reject("parallel.zero: ZeRO-3 does not run with " + mode + " yet (ZeRO 1 and 2 do)");
+}
+
+// 1D (Megatron) tensor parallelism: heads, kv heads and the MLP split over tp.
+void checkOneDimensionalTensorParallel(const Project& project) {
   const ModelConfig& model = project.model;
   const Plan& plan = project.plan;
   const int tp = plan.tp;
@@ -81,6 +117,18 @@ void checkModelAgainstAxes(const Project& project) {
   if (plan.sequence_parallel && tp > 1 && model.seq_len % tp != 0) {
     reject("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.tp (" + str(tp) +
            ") as parallel.sequence_parallel shards the sequence over tp");
+  }
+}
+
+// Shapes every axis has to split; written for all axes now so plans fail before launch later too.
+void checkModelAgainstAxes(const Project& project) {
+  const ModelConfig& model = project.model;
+  const Plan& plan = project.plan;
+  // At tp 1 every mode is the same single rank: nothing to split.
+  if (plan.tp_mode != "1d" && plan.tp > 1) {
+    checkTensorGrid(project);
+  } else {
+    checkOneDimensionalTensorParallel(project);
   }
   if (model.seq_len % (plan.sp) != 0) {
     reject("model.seq_len: " + str(model.seq_len) + " is not divisible by parallel.sp (" + str(plan.sp) + ")");

@@ -27,7 +27,8 @@ bool writesHere(const std::string& name, int replica_index, int replicas) {
 
 std::vector<std::int64_t> globalShapeOf(const std::vector<std::int64_t>& local_shape, const ParameterPlacement& placement) {
   std::vector<std::int64_t> shape = local_shape;
-  if (placement.sharded) shape.at(placement.dim) = placement.full_size;
+  for (const GridSplit& split : placement.grid) shape.at(split.dim) = split.full_size;
+  if (placement.grid.empty() && placement.sharded) shape.at(placement.dim) = placement.full_size;
   return shape;
 }
 
@@ -51,6 +52,35 @@ std::vector<SliceOfValues> globalSlicesOf(const std::vector<std::int64_t>& local
     slices.push_back({std::move(slice), first - local_begin});
   };
   const std::size_t dims = local_shape.size();
+  if (!placement.grid.empty()) {
+    // A 2D / 2.5D / 3D block: along dim 0 `interleaved` boxes (each a flat range of local rows,
+    // vocabulary padding cut off), along other dims this rank's block.
+    std::vector<std::int64_t> begin(dims, 0);
+    std::vector<std::int64_t> size = local_shape;
+    int interleaved = 1, parts0 = 1, index0 = 0;
+    std::int64_t full0 = local_shape.at(0);
+    for (const GridSplit& split : placement.grid) {
+      if (split.dim == 0) {
+        interleaved = split.interleaved;
+        parts0 = split.parts;
+        index0 = split.index;
+        full0 = split.full_size;
+        continue;
+      }
+      begin.at(split.dim) = split.index * local_shape.at(split.dim);
+    }
+    const std::int64_t block_rows = local_shape.at(0) / interleaved;
+    const std::int64_t row_numel = product(local_shape, 1);
+    for (int j = 0; j < interleaved; ++j) {
+      const std::int64_t global_row = (j * parts0 + index0) * block_rows;
+      const std::int64_t valid_rows = std::min(block_rows, full0 - global_row);
+      if (valid_rows <= 0) continue;
+      begin[0] = global_row;
+      size[0] = valid_rows;
+      whole(begin, size, j * block_rows * row_numel);
+    }
+    return slices;
+  }
   if (!placement.sharded || tp == 1) {
     whole(std::vector<std::int64_t>(dims, 0), global_shape, 0);
     return slices;
@@ -108,8 +138,12 @@ std::vector<CheckpointPart> checkpointParts(const std::vector<StateView>& views,
     // parameter not split over tp, every tp rank (a GQA kv shard: the tp ranks sharing it).
     const int dp_copies = view.sharded_over_dp ? 1 : context.dp;
     const int dp_index = view.sharded_over_dp ? 0 : context.dp_rank;
-    const int tp_copies = !placement.sharded || context.tp == 1 ? context.tp : placement.replicas;
-    const int tp_index = !placement.sharded || context.tp == 1 ? context.tp_rank : context.tp_rank % placement.replicas;
+    int tp_copies = !placement.sharded || context.tp == 1 ? context.tp : placement.replicas;
+    int tp_index = !placement.sharded || context.tp == 1 ? context.tp_rank : context.tp_rank % placement.replicas;
+    if (!placement.grid.empty()) {  // a 2D / 2.5D / 3D block: the ranks holding this same block
+      tp_copies = placement.copies;
+      tp_index = placement.copy_index;
+    }
     const bool copy_saved_elsewhere = context.loaded_only != nullptr && context.loaded_only->at(view.param);
     part.written_here = view.saved && !copy_saved_elsewhere && writesHere(part.name, dp_index * tp_copies + tp_index, dp_copies * tp_copies);
     parts.push_back(std::move(part));

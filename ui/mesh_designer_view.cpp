@@ -181,6 +181,13 @@ MeshDesignerView::MeshDesignerView(ProjectDocument* document, QWidget* parent) :
     highlight_->addButton(button, static_cast<int>(axis));
     highlight_row->addWidget(button);
   }
+  // The tp grid's sub-axes (2D / 2.5D / 3D tensor parallelism), shown when the plan has a grid.
+  for (int sub_axis = 0; sub_axis < 3; ++sub_axis) {
+    auto* button = new QRadioButton;
+    button->setVisible(false);
+    highlight_->addButton(button, kGridAxisButton + sub_axis);
+    highlight_row->addWidget(button);
+  }
   highlight_->button(static_cast<int>(Axis::dp))->setChecked(true);
   highlight_row->addStretch(1);
   right->addLayout(highlight_row);
@@ -197,7 +204,11 @@ MeshDesignerView::MeshDesignerView(ProjectDocument* document, QWidget* parent) :
   layout->addLayout(right, 1);
 
   connect(highlight_, &QButtonGroup::idClicked, this, [this](int id) {
-    grid_->setHighlightAxis(static_cast<Axis>(id));
+    if (id >= kGridAxisButton) {
+      grid_->setHighlightGridAxis(id - kGridAxisButton);
+    } else {
+      grid_->setHighlightAxis(static_cast<Axis>(id));
+    }
     showAnalysis(last_analysis_);
   });
   connect(order_->model(), &QAbstractItemModel::rowsMoved, this, &MeshDesignerView::commitOrder);
@@ -232,12 +243,33 @@ void MeshDesignerView::commitOrder() {
   document_->setValue("/parallel/order", order);
 }
 
+QAbstractButton* MeshDesignerView::gridAxisButton(int sub_axis) const { return highlight_->button(kGridAxisButton + sub_axis); }
+
+void MeshDesignerView::refreshGridButtons() {
+  const std::optional<TensorGrid>& tp_grid = grid_->tensorGrid();
+  for (int sub_axis = 0; sub_axis < 3; ++sub_axis) {
+    QAbstractButton* button = highlight_->button(kGridAxisButton + sub_axis);
+    const bool shown = tp_grid && tp_grid->axisSizes()[sub_axis] > 1;
+    button->setVisible(shown);
+    if (shown) {
+      button->setText(QString::fromStdString(tp_grid->axisLabel(sub_axis)));
+      button->setToolTip(tr("tensor parallel grid: the ranks along one side of the %1 grid")
+                             .arg(QString::fromUtf8(tensorParallelModeName(tp_grid->mode).data())));
+    }
+  }
+  // The grid's buttons went away under a chosen one: back to the tp groups.
+  if (highlight_->checkedId() >= kGridAxisButton && grid_->highlightGridAxis() < 0) {
+    highlight_->button(static_cast<int>(Axis::tp))->setChecked(true);
+  }
+}
+
 void MeshDesignerView::showAnalysis(const AnalysisPtr& analysis) {
   last_analysis_ = analysis;
   const nlohmann::json devices = document_->value("/devices", nlohmann::json::object());
   const int count = devices.value("count", 1);
   const int per_node = devices.value("per_node", 0);
   grid_->setAnalysis(analysis, count, per_node);
+  refreshGridButtons();
 
   // The field the engine named; "parallel" alone (the axes together) marks the axis edited last.
   std::string field = analysis && analysis->error ? analysis->error->field : std::string();
@@ -249,7 +281,17 @@ void MeshDesignerView::showAnalysis(const AnalysisPtr& analysis) {
   error_->setText(mine ? message : QString());
   error_->setVisible(mine && !message.isEmpty());
 
-  if (analysis && analysis->project && !analysis->error) {
+  if (analysis && analysis->project && !analysis->error && grid_->highlightGridAxis() >= 0 && grid_->tensorGrid()) {
+    const TensorGrid& tp_grid = *grid_->tensorGrid();
+    const int sub_axis = grid_->highlightGridAxis();
+    const int group_size = tp_grid.axisSizes()[sub_axis];
+    summary_->setText(tr("tp %1 as a %2 grid. Colour: the %3 groups (%4 ranks each) that gather activations, weights or "
+                         "sums along one side of the grid.")
+                          .arg(tp_grid.size())
+                          .arg(QString::fromUtf8(tensorParallelModeName(tp_grid.mode).data()))
+                          .arg(QString::fromStdString(tp_grid.axisLabel(sub_axis)))
+                          .arg(group_size));
+  } else if (analysis && analysis->project && !analysis->error) {
     const Mesh mesh(analysis->project->plan);
     const Axis axis = grid_->highlightAxis();
     const int group_size = mesh.size(axis);

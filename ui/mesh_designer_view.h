@@ -11,6 +11,7 @@
 #include "ui/estimate_service.h"
 #include "ui/field_binding.h"
 
+class QAbstractButton;
 class QButtonGroup;
 class QLabel;
 class QListWidget;
@@ -38,11 +39,16 @@ class MeshDesignerView : public QWidget {
   QLabel* errorLabel() const { return error_; }
   QPushButton* detectButton() const { return detect_; }
   QLabel* detectStatus() const { return detect_status_; }
+  // The colour-by button of a tp grid sub-axis (0, 1, 2); visible when the plan has a grid.
+  QAbstractButton* gridAxisButton(int sub_axis) const;
   QWidget* fieldWidget(const std::string& field) const;
 
  private:
   void syncOrder();
   void commitOrder();
+  void refreshGridButtons();
+
+  static constexpr int kGridAxisButton = 100;  // button ids of the tp grid's sub-axes: 100 + sub-axis
 
   ProjectDocument* document_;
   std::array<QSpinBox*, kAxisCount> axis_spins_{};

@@ -34,13 +34,18 @@ void MeshGridWidget::setAnalysis(const std::shared_ptr<const ProjectAnalysis>& a
   devices_ = std::max(1, device_count);
   per_node_ = per_node;
   mesh_.reset();
+  tp_grid_.reset();
   if (analysis && analysis->project && analysis->project->plan.dp > 0 && !analysis->error) {
+    const Plan& plan = analysis->project->plan;
     try {
-      mesh_.emplace(analysis->project->plan);
+      mesh_.emplace(plan);
+      if (plan.tp > 1 && plan.tp_mode != "1d") tp_grid_ = TensorGrid::fromPlan(plan.tp, plan.tp_mode, plan.tp_depth);
     } catch (const std::exception&) {
       mesh_.reset();
+      tp_grid_.reset();
     }
   }
+  if (!tp_grid_) sub_axis_ = -1;
   // Tiles keep a readable minimum size; beyond it the grid grows and its scroll area scrolls.
   const int per_node_tiles = per_node_ > 0 ? per_node_ : std::min(devices_, kMaxTilesPerRow);
   const int nodes = (devices_ + per_node_tiles - 1) / per_node_tiles;
@@ -52,6 +57,13 @@ void MeshGridWidget::setAnalysis(const std::shared_ptr<const ProjectAnalysis>& a
 
 void MeshGridWidget::setHighlightAxis(Axis axis) {
   axis_ = axis;
+  sub_axis_ = -1;
+  update();
+}
+
+void MeshGridWidget::setHighlightGridAxis(int sub_axis) {
+  axis_ = Axis::tp;
+  sub_axis_ = sub_axis;
   update();
 }
 
@@ -67,8 +79,22 @@ int MeshGridWidget::groupOf(int rank) const {
 
 int MeshGridWidget::firstOfGroup(int rank) const {
   Mesh::Coordinates c = mesh_->coordinates(rank);
+  if (sub_axis_ >= 0 && tp_grid_) {
+    // The tp rank with this grid coordinate at 0: the group along one sub-axis of the grid.
+    std::array<int, 3> g = tp_grid_->coordinates(c[static_cast<int>(Axis::tp)]);
+    g[sub_axis_] = 0;
+    c[static_cast<int>(Axis::tp)] = tp_grid_->rankAt(g);
+    return mesh_->rankAt(c);
+  }
   c[static_cast<int>(axis_)] = 0;
   return mesh_->rankAt(c);
+}
+
+QString MeshGridWidget::gridCoordinates(int tp_rank) const {
+  const std::array<int, 3> g = tp_grid_->coordinates(tp_rank);
+  if (tp_grid_->mode == TensorParallelMode::three_d) return QStringLiteral("(x%1 y%2 z%3)").arg(g[0]).arg(g[1]).arg(g[2]);
+  if (tp_grid_->depth > 1) return QStringLiteral("(d%1 r%2 c%3)").arg(g[0]).arg(g[1]).arg(g[2]);
+  return QStringLiteral("(r%1 c%2)").arg(g[1]).arg(g[2]);
 }
 
 QSize MeshGridWidget::sizeHint() const { return {720, 420}; }
@@ -148,7 +174,9 @@ void MeshGridWidget::paintEvent(QPaintEvent*) {
         for (Axis axis : mesh_->order()) {
           if (mesh_->size(axis) > 1) {
             const std::string_view name = axisName(axis);
-            parts << QStringLiteral("%1%2").arg(QString::fromUtf8(name.data(), int(name.size()))).arg(c[static_cast<int>(axis)]);
+            QString part = QStringLiteral("%1%2").arg(QString::fromUtf8(name.data(), int(name.size()))).arg(c[static_cast<int>(axis)]);
+            if (axis == Axis::tp && tp_grid_) part += gridCoordinates(c[static_cast<int>(axis)]);
+            parts << part;
           }
         }
         const QString coordinates = parts.isEmpty() ? tr("single rank") : parts.join(' ');

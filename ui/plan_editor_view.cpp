@@ -55,16 +55,6 @@ QLabel* reasonLabel(const QString& text) {
   return label;
 }
 
-// A disabled combo for an option the engine cannot run yet, with the reason beside it.
-void addUnavailable(QFormLayout* form, const QString& name, const QStringList& items, const QString& reason) {
-  auto* combo = new QComboBox;
-  combo->addItems(items);
-  combo->setEnabled(false);
-  combo->setToolTip(reason);
-  form->addRow(name, combo);
-  form->addRow(QString(), reasonLabel(reason));
-}
-
 }  // namespace
 
 PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWidget(parent), document_(document) {
@@ -218,6 +208,24 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
 
   auto* tensor_box = new QGroupBox(tr("Tensor parallelism"), body);
   auto* tensor = new QFormLayout(tensor_box);
+  // How the tp ranks split each layer (docs/tensor-parallel-grid.md); tp itself is on the Mesh view.
+  tp_mode_ = new QComboBox;
+  tp_mode_->addItem(tr("1D — Megatron: every matrix split one way"), "1d");
+  tp_mode_->addItem(tr("2D — Optimus: a q × q grid (tp = q²)"), "2d");
+  tp_mode_->addItem(tr("2.5D — Tesseract: depth stacked q × q grids (tp = q² × depth)"), "2.5d");
+  tp_mode_->addItem(tr("3D — a q × q × q cube (tp = q³)"), "3d");
+  tp_mode_->setObjectName("parallel.tp_mode");
+  bindCombo(tp_mode_, document_, "/parallel/tp_mode", "1d");
+  tensor->addRow(tr("Mode"), tp_mode_);
+  tp_depth_ = new QSpinBox;
+  tp_depth_->setRange(1, 1024);
+  tp_depth_->setSuffix(tr(" stacked grid(s)"));
+  tp_depth_->setObjectName("parallel.tp_depth");
+  bindSpin(tp_depth_, document_, "/parallel/tp_depth", 1);
+  tensor->addRow(tr("Depth (2.5D)"), tp_depth_);
+  tensor_hint_ = reasonLabel({});
+  tensor_hint_->setObjectName(QStringLiteral("tensorHint"));
+  tensor->addRow(QString(), tensor_hint_);
   sequence_parallel_ = new QCheckBox(tr("sequence parallel (Megatron)"));
   sequence_parallel_->setObjectName("parallel.sequence_parallel");
   bindCheck(sequence_parallel_, document_, "/parallel/sequence_parallel", false);
@@ -292,15 +300,6 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
   activation->addRow(tr("Recomputation"), recompute_);
   layout->addWidget(activation_box);
 
-  auto* later_box = new QGroupBox(tr("Not available in this build"), body);
-  auto* later = new QFormLayout(later_box);
-  const std::string base = document_->baseDir().toStdString();
-  const QString tp_reason = unavailableReason(document_->json(), base, [](Project& p) { p.plan.tp = 2; });
-  addUnavailable(later, tr("Tensor-parallel mode"), {tr("2D"), tr("2.5D"), tr("3D")},
-                 tp_reason.isEmpty() ? tr("Only 1D (Megatron) tensor parallelism runs; the planner estimates the others.")
-                                     : tp_reason + ".");
-  layout->addWidget(later_box);
-
   auto* train_box = new QGroupBox(tr("Training"), body);
   auto* train = new QFormLayout(train_box);
   auto* name = new QLineEdit;
@@ -354,6 +353,7 @@ PlanEditorView::PlanEditorView(ProjectDocument* document, QWidget* parent) : QWi
              {"parallel.overlap", overlap},      {"parallel.reduce_dtype", reduce_dtype},
              {"parallel.sequence_parallel", sequence_parallel_}, {"train.steps", steps},                   {"optimizer.lr", lr},
              {"parallel.sp", sp_},               {"parallel.sp_mode", sp_mode_},
+             {"parallel.tp_mode", tp_mode_},     {"parallel.tp_depth", tp_depth_},
              {"optimizer.warmup_steps", warmup}, {"train.log_every", log_every},           {"train.eval_every", eval_every},
              {"train.out_dir", out_dir},        {"name", name},
              {"parallel.pp_schedule", schedule_}, {"parallel.pp_virtual", virtual_}, {"parallel.pp_layers", layers_},
@@ -408,6 +408,7 @@ void PlanEditorView::refreshAvailability() {
   } catch (const nlohmann::json::exception&) {
     // No parallel section, or a malformed one: the analysis reports it at its field.
   }
+  refreshTensorMode(json, tp);
   sequence_parallel_->setEnabled(tp > 1 || sequence_parallel_->isChecked());
   sequence_parallel_->setToolTip(tp > 1 ? tr("All-gather / reduce-scatter replace the all-reduces; activation memory "
                                               "outside the matmuls falls by tp")
@@ -426,6 +427,29 @@ void PlanEditorView::refreshAvailability() {
       p.plan.offload_optimizer = false;
     }));
   }
+}
+
+void PlanEditorView::refreshTensorMode(const nlohmann::json& json, int tp) {
+  std::string mode = "1d";
+  try {
+    mode = json.at("parallel").value("tp_mode", std::string("1d"));
+  } catch (const nlohmann::json::exception&) {
+    // No parallel section, or a malformed one: the analysis reports it at its field.
+  }
+  tp_mode_->setEnabled(tp > 1 || mode != "1d");
+  tp_depth_->setEnabled(mode == "2.5d");
+  QString hint;
+  if (tp == 1) {
+    hint = tr("Set parallel.tp > 1 on the Mesh view first.");
+  } else if (mode == "1d") {
+    hint = tr("Each rank holds 1/tp of every matrix; norms and residuals stay whole (or sequence shards with Megatron "
+              "sequence parallelism). Two all-reduces of the activations per block, forward and backward.");
+  } else {
+    hint = tr("Every activation and weight is a block of the grid: activations are split over the batch (which must "
+              "divide into the grid's batch chunks) and the features. The Mesh view colours the grid's rows, columns "
+              "and depth. No Megatron sequence parallelism, sp, pp or ZeRO-3 with grids yet.");
+  }
+  tensor_hint_->setText(hint);
 }
 
 void PlanEditorView::refreshSequence(const nlohmann::json& json, const std::string& base) {

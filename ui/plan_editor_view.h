@@ -51,6 +51,10 @@ class PlanEditorView : public QWidget {
   // The sp axis and parallel.sp_mode (enabled at sp > 1), and what the mode does or why sp is off.
   QSpinBox* sequenceSpin() const { return sp_; }
   QComboBox* spModeCombo() const { return sp_mode_; }
+  // parallel.tp_mode (enabled at tp > 1) and parallel.tp_depth (enabled for 2.5d), and what the mode does.
+  QComboBox* tpModeCombo() const { return tp_mode_; }
+  QSpinBox* tpDepthSpin() const { return tp_depth_; }
+  QLabel* tensorHint() const { return tensor_hint_; }
   QLabel* sequenceHint() const { return sequence_hint_; }
   // Why the pipeline settings are disabled, or the build's pipeline note ("needs parallel.pp > 1").
   QLabel* pipelineHint() const { return pipeline_hint_; }
@@ -73,6 +77,7 @@ class PlanEditorView : public QWidget {
  private:
   void refreshAvailability();
   void refreshSequence(const nlohmann::json& json, const std::string& base);
+  void refreshTensorMode(const nlohmann::json& json, int tp);
   void refreshPipeline(const nlohmann::json& json, const std::string& base);
   void refreshChunks(const nlohmann::json& json);
 
@@ -81,6 +86,9 @@ class PlanEditorView : public QWidget {
   QComboBox* precision_;
   QCheckBox* offload_;
   QCheckBox* sequence_parallel_ = nullptr;
+  QComboBox* tp_mode_ = nullptr;
+  QSpinBox* tp_depth_ = nullptr;
+  QLabel* tensor_hint_ = nullptr;
   QSpinBox* micro_batch_;
   QComboBox* schedule_;
   QSpinBox* virtual_;

@@ -105,11 +105,14 @@ int renderScreenshot(const ScreenshotOptions& options) {
   if (view == "mesh") {
     window.showPage(MainWindow::Page::mesh);
     if (!options.highlight.isEmpty()) {
-      const Axis axis = axisFromName(options.highlight.toStdString());
+      // A tp grid's sub-axis ("tp_z") by its button; a mesh axis ("tp") by name.
+      bool grid_axis = false;
       for (QRadioButton* button : window.meshDesigner()->findChildren<QRadioButton*>()) {
-        if (button->text() == options.highlight) button->click();
+        if (button->text() != options.highlight) continue;
+        button->click();
+        grid_axis = options.highlight.startsWith(QStringLiteral("tp_"));
       }
-      window.meshDesigner()->grid()->setHighlightAxis(axis);
+      if (!grid_axis) window.meshDesigner()->grid()->setHighlightAxis(axisFromName(options.highlight.toStdString()));
     }
   }
   if (view == "plan") window.showPage(MainWindow::Page::plan);

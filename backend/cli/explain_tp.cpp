@@ -134,10 +134,14 @@ void printAtSize(std::ostream& out, const ModelDescription& model, const Trainin
       const ModeFigures f = figuresOf(model, base, *mode.grid, device);
       const double step = f.estimate.time.step_s;
       if (mode.mode == "1d") one_d_step = step;
+      std::string notes;
+      if (!f.estimate.fits()) notes += "  over the device's memory";
+      const int head_split = mode.mode == "1d" ? devices : mode.grid->q;
+      if (model.heads % head_split != 0) notes += "  n_head " + std::to_string(model.heads) + " does not split " + std::to_string(head_split) + " ways";
       out << cell(gridText(*mode.grid), 9) << cell(bytesText(double(f.cost.parameter_elements) * base.workingBytes()), 15)
           << cell(bytesText(double(activationBytes(f.estimate))), 13) << cell(bytesText(double(f.cost.totalCommBytes())), 14)
           << cell(bytesText(double(f.estimate.memory.peakDeviceBytes())), 13) << cell(fixed(step, "%.3f s"), 13)
-          << (one_d_step ? fixed(*one_d_step / step, "%.2fx") : std::string("-")) << "\n";
+          << cell(one_d_step ? fixed(*one_d_step / step, "%.2fx") : std::string("-"), 6) << notes << "\n";
     } catch (const std::invalid_argument& error) {
       out << cell(gridText(*mode.grid), 9) << error.what() << "\n";
     }

@@ -93,7 +93,7 @@ TEST(ProjectParse, UnknownKeysAreRejectedWithTheirPath) {
   json document = minimalProject();
   document["parallel"] = {{"tpp", 2}};
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }),
-            "parallel.tpp: unknown key (expected one of dp, pp, tp, sp, sp_mode, ep, sequence_parallel, zero, bucket_mb, overlap, offload_optimizer, reduce_dtype, order, pp_schedule, pp_virtual, pp_layers, chunk_mb, device_budget_mb, placement, offload_param_fraction, offload_optim_fraction, disk_optim_fraction, offload_dir, prefetch)");
+            "parallel.tpp: unknown key (expected one of dp, pp, tp, tp_mode, tp_depth, sp, sp_mode, ep, sequence_parallel, zero, bucket_mb, overlap, offload_optimizer, reduce_dtype, order, pp_schedule, pp_virtual, pp_layers, chunk_mb, device_budget_mb, placement, offload_param_fraction, offload_optim_fraction, disk_optim_fraction, offload_dir, prefetch)");
   document = minimalProject();
   document["trian"] = json::object();
   EXPECT_EQ(invalidArgumentMessage([&] { projectFromJson(document); }).rfind("trian: unknown key (expected one of name, model,", 0), 0u);

@@ -236,9 +236,8 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
     }
     if (head) {
       // Vocabulary-parallel cross-entropy: max, sum of exponentials and target logit per token
-      // (fp32), never the logits themselves.
-      const std::int64_t head_tokens = std::int64_t{layout.micro_batch_size} * model.seq_len;
-      list.add(Axis::tp, "vocab-parallel cross-entropy all-reduce", CollectiveKind::all_reduce, 4 * head_tokens, t,
+      // (fp32) of each of this rank's tokens (its sp shard), never the logits themselves.
+      list.add(Axis::tp, "vocab-parallel cross-entropy all-reduce", CollectiveKind::all_reduce, 4 * tokens, t,
                3 * m, OverlapWindow::none);
     }
     if (layout.clip_gradients || layout.precision == NumericFormat::fp16) {
@@ -254,6 +253,11 @@ void addTensorParallel(LoadList& list, const ModelDescription& model, const Trai
   work.micro_batch = layout.micro_batch_size;
   work.micro_batches = layout.micro_batches;
   work.element_bytes = static_cast<int>(e);
+  work.layers = layers;
+  work.embedding = embedding;
+  work.head = head;
+  work.stages = layout.pp;
+  work.sequence_shards = layout.sp;
   const TensorParallelCost cost = tensorParallelCost(model, grid, work);
   const auto sizes = grid.axisSizes();
   for (const auto& [label, bytes] : cost.comm_bytes) {

@@ -251,9 +251,9 @@ void forEachOption(const SearchRequest& request, const TrainingLayout& axes, Vis
             layout.optimizer_offload = offload.optimizer;
             layout.parameter_offload = offload.parameters;
             visit(layout);
-            // The same tp ranks as 2D / 2.5D / 3D grids, where the engine runs them (no pp, sp or
+            // The same tp ranks as 2D / 2.5D / 3D grids, where the engine runs them (not with
             // ZeRO-3) and the micro-batch splits into the grid's batch chunks.
-            if (axes.tp > 1 && axes.pp == 1 && axes.sp == 1 && zero < 3) {
+            if (axes.tp > 1 && zero < 3) {
               for (const TrainingLayout& grid : gridVariants(layout)) visit(grid);
             }
           }

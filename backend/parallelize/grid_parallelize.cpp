@@ -298,7 +298,9 @@ TensorParallelLayout gridParallelize(LanguageModel& model, const Plan& plan, Pro
     sharder.linear(block + ".mlp.up", true, 1, mlp_input);
     sharder.linear(block + ".mlp.down", false);
   }
-  sharder.norm(config.arch == Arch::gpt ? "ln_f" : "norm_f");
+  // A pipeline stage holds the final norm only if it is the last one.
+  const std::string final_norm = config.arch == Arch::gpt ? "ln_f" : "norm_f";
+  if (sharder.has(final_norm + ".weight")) sharder.norm(final_norm);
   sharder.embeddings();
   sharder.registerGradientSums();
   Group& loss_group = grid.mode == TensorParallelMode::three_d ? sharder.along(kB) : sharder.along(kC);

@@ -167,8 +167,9 @@ bool TensorParallelLayout::countsInNorm(const std::string& name, int tp_rank) co
 }
 
 TensorParallelLayout parallelize(LanguageModel& model, const Plan& plan, ProcessWorld& world) {
-  if (plan.tp > 1 && plan.tp_mode != "1d") return gridParallelize(model, plan, world);
+  // The sp axis is set before either tp layout: a grid's attention runs over it too.
   if (plan.sp > 1) model.setSequenceParallel({&world.group(Axis::sp), sequenceSplitOf(plan.sp_mode)});
+  if (plan.tp > 1 && plan.tp_mode != "1d") return gridParallelize(model, plan, world);
   return parallelize(model, world.group(Axis::tp), plan.sequence_parallel);
 }
 

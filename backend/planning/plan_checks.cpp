@@ -12,8 +12,12 @@ void checkSequenceSplit(const Project& project) {
   const Plan& plan = project.plan;
   if (plan.sp == 1) return;
   const ModelConfig& model = project.model;
-  const int heads_split = plan.tp * plan.sp;
-  const std::string over = "parallel.tp x parallel.sp (" + str(plan.tp) + " x " + str(plan.sp) + ")";
+  // A 2D / 2.5D / 3D grid gives each rank one of its q head blocks, 1D one of tp.
+  const bool grid = plan.tp > 1 && plan.tp_mode != "1d";
+  const int head_blocks = grid ? TensorGrid::fromPlan(plan.tp, plan.tp_mode, plan.tp_depth).q : plan.tp;
+  const int heads_split = head_blocks * plan.sp;
+  const std::string over = (grid ? "the grid side x parallel.sp (" : "parallel.tp x parallel.sp (") + str(head_blocks) +
+                           " x " + str(plan.sp) + ")";
   if (plan.sp_mode == "ulysses") {
     // The all-to-all hands each rank whole query and key/value heads.
     if (model.n_head % heads_split != 0) {

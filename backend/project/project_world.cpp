@@ -40,13 +40,15 @@ void checkSequenceParallel(const Project& project) {
   const int sp = plan.sp;
   const std::string mode = "parallel.sp_mode " + plan.sp_mode;
   if (plan.sp_mode == "ulysses") {
-    const int local_heads = model.n_head / plan.tp;
+    // A 2D / 2.5D / 3D grid gives each rank one of its q head blocks; 1D one of tp.
+    const int head_blocks = plan.tp_mode != "1d" && plan.tp > 1 ? TensorGrid::fromPlan(plan.tp, plan.tp_mode, plan.tp_depth).q : plan.tp;
+    const int local_heads = model.n_head / head_blocks;
     if (local_heads % sp != 0) {
       reject("model.n_head: " + str(model.n_head) + " heads (" + str(local_heads) + " per tp rank) cannot be split over parallel.sp (" +
              str(sp) + ") by " + mode);
     }
     const int kv_heads = model.kvHeads();
-    const int local_kv = kv_heads >= plan.tp ? kv_heads / plan.tp : 1;
+    const int local_kv = kv_heads >= head_blocks ? kv_heads / head_blocks : 1;
     if (local_kv % sp != 0) {
       reject("model.n_kv_head: " + str(kv_heads) + " key/value heads (" + str(local_kv) +
              " per tp rank) cannot be split over parallel.sp (" + str(sp) + ") by " + mode + "; use parallel.sp_mode ring");
@@ -63,7 +65,8 @@ void checkSequenceParallel(const Project& project) {
 }
 
 // 2D / 2.5D / 3D tensor parallelism (docs/tensor-parallel-grid.md): the grid's shape, the model
-// dimensions its blocks split, the batch chunks, and the axes it does not compose with yet.
+// dimensions its blocks split, the batch chunks, and the axes it does not compose with yet (a
+// pipeline stage runs its blocks on the grid like the whole model does).
 void checkTensorGrid(const Project& project) {
   const ModelConfig& model = project.model;
   const Plan& plan = project.plan;
@@ -92,8 +95,6 @@ void checkTensorGrid(const Project& project) {
            " batch chunks of " + mode);
   }
   if (plan.sequence_parallel) reject("parallel.sequence_parallel: Megatron sequence parallelism needs parallel.tp_mode 1d, not " + plan.tp_mode);
-  if (plan.sp > 1) reject("parallel.sp: the sp axis does not run with " + mode + " yet (use parallel.tp_mode 1d)");
-  if (plan.pp > 1) reject("parallel.pp: pipeline stages do not run with " + mode + " yet (use parallel.tp_mode 1d)");
   if (plan.zero == 3) reject("parallel.zero: ZeRO-3 does not run with " + mode + " yet (ZeRO 1 and 2 do)");
 }
 

@@ -146,6 +146,17 @@ struct Trainer::State {
     const std::int64_t shard = project.model.seq_len / project.plan.sp;  // this rank's sp shard
     return project.plan.sequence_parallel && tp.size() > 1 ? shard / tp.size() : shard;
   }
+  // What one stage sends the next for `sequences` sequences: [B, T, d_model], or under a 2D /
+  // 2.5D / 3D grid this rank's block of the residual stream (grid_hooks.h).
+  std::vector<std::int64_t> boundaryShape(std::int64_t sequences) const {
+    std::int64_t features = project.model.d_model;
+    if (const GridTensorParallel* grid = model->gridTensorParallel()) {
+      const GridActivationPlacement place = grid->activations();
+      sequences /= place.sample_chunks;
+      features /= place.feature_chunks;
+    }
+    return {sequences, boundaryTokens(), features};
+  }
   void setUpPipeline();
   double pipelineStep(int step);
   double pipelineEvaluate();
@@ -432,7 +443,7 @@ void Trainer::State::setUpPipeline() {
   const at::ScalarType dtype = project.precision == Precision::bf16 ? at::kBFloat16 : at::kFloat;
   pipeline = std::make_unique<PipelineExecutor>(
       *model, pp, shape, std::move(actions),
-      std::vector<std::int64_t>{project.microBatchSize(), boundaryTokens(), project.model.d_model}, dtype);
+      boundaryShape(project.microBatchSize()), dtype);
   if (project.train.trace) {
     // A fresh run starts fresh timelines; a resumed one continues them.
     std::filesystem::create_directories(traceDirectory(project.train.out_dir));
@@ -496,7 +507,7 @@ double Trainer::State::pipelineEvaluate() {
     const Batch batch = localTokens(sampler->evalBatch(b, firstLocalSequence(), project.localBatch()));
     return MicroBatchInput{batch.inputs, batch.targets, DropoutContext{}};
   };
-  const double sum = pipeline->evaluate(input, batches, {project.localBatch(), boundaryTokens(), project.model.d_model});
+  const double sum = pipeline->evaluate(input, batches, boundaryShape(project.localBatch()));
   at::Tensor mean = at::full({1}, sum / batches, at::kDouble);
   pp.allReduce(mean);
   data.allReduce(mean, ReduceOp::Avg);

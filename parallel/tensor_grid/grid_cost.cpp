@@ -66,7 +66,7 @@ TensorParallelCost gridCost(const ModelDescription& m, const TensorGrid& g, cons
     throw std::invalid_argument("tensor-parallel cost: a micro-batch of " + std::to_string(w.micro_batch) +
                                 " sequences does not split into " + std::to_string(g.sampleChunks()) + " chunks");
   }
-  const std::int64_t tokens = w.micro_batch / g.sampleChunks() * m.seq_len;  // a block's tokens per rank
+  const std::int64_t tokens = w.micro_batch / g.sampleChunks() * (m.seq_len / w.sequence_shards);  // a block's tokens per rank
   const std::int64_t vocab = paddedTo(m.vocab, g.vocabularyMultiple());
   // Elements of one rank's block of an [out, in] matrix: out over q, in over q (2d, 2.5d) or q^2 (3d).
   const auto matrixBlock = [&](std::int64_t out, std::int64_t in) { return out / q * (in / g.inputFeatureSplit()); };
@@ -111,18 +111,21 @@ TensorParallelCost gridCost(const ModelDescription& m, const TensorGrid& g, cons
   };
   // The embedding: the table's block gathered (its gradient reduce-scattered), the looked-up
   // partial rows reduce-scattered (their gradient gathered).
-  const std::int64_t table = cube ? vocab / q * (h / q) * e : vocab / q * h * e;
-  b.add(b.label(cube ? 0 : 1), allGatherBusBytes(table, q) + reduceScatterBusBytes(table, q));
-  const std::int64_t looked_up = tokens * h * e;
-  b.add(b.label(cube ? 1 : 2), reduceScatterBusBytes(looked_up, q) + allGatherBusBytes(looked_up, q));
-  b.cost.parameter_elements += matrixBlock(vocab, h);
-  b.gradientSum(matrixBlock(vocab, h), depth_replicas);
-  if (m.learned_positions) {
-    b.cost.parameter_elements += std::int64_t{m.seq_len} * h / q;
-    b.gradientSum(std::int64_t{m.seq_len} * h / q, residual_replicas);
+  if (w.embedding) {
+    const std::int64_t table = cube ? vocab / q * (h / q) * e : vocab / q * h * e;
+    b.add(b.label(cube ? 0 : 1), allGatherBusBytes(table, q) + reduceScatterBusBytes(table, q));
+    const std::int64_t looked_up = tokens * h * e;
+    b.add(b.label(cube ? 1 : 2), reduceScatterBusBytes(looked_up, q) + allGatherBusBytes(looked_up, q));
+    b.cost.parameter_elements += matrixBlock(vocab, h);
+    b.gradientSum(matrixBlock(vocab, h), depth_replicas);
+    if (m.learned_positions) {
+      b.cost.parameter_elements += std::int64_t{m.seq_len} * h / q;
+      b.gradientSum(std::int64_t{m.seq_len} * h / q, residual_replicas);
+    }
   }
   const std::vector<LinearGroup> groups = blockLinears(m);
-  for (int layer = 0; layer < m.layers; ++layer) {
+  const int layers = w.layers < 0 ? m.layers : w.layers;
+  for (int layer = 0; layer < layers; ++layer) {
     norm();
     linears(groups[0], true);
     linears(groups[1], true);
@@ -130,13 +133,16 @@ TensorParallelCost gridCost(const ModelDescription& m, const TensorGrid& g, cons
     linears(groups[2], true);
     linears(groups[3], true);
   }
-  norm();
-  // The head: an "A" linear over the table's blocks (tied) or the untied head's, stored alike.
-  linears(LinearGroup{h, {vocab}, true, false}, !m.tied_embeddings);
-  // The cross-entropy's three fp32 values per token over the vocabulary blocks, and the loss.
-  b.add(b.label(cube ? 1 : 2), 3 * allReduceBusBytes(4 * tokens, q));
-  b.add("tp", allReduceBusBytes(4, g.size()));
-  b.addPerStep("tp", allReduceBusBytes(8, g.size()));  // the global gradient norm
+  if (w.head) {
+    norm();
+    // The head: an "A" linear over the table's blocks (tied: the embedding's own, or on a last
+    // stage without the embedding its copy, stored alike) or the untied head's.
+    linears(LinearGroup{h, {vocab}, true, false}, !m.tied_embeddings || !w.embedding);
+    // The cross-entropy's three fp32 values per token over the vocabulary blocks, and the loss.
+    b.add(b.label(cube ? 1 : 2), 3 * allReduceBusBytes(4 * tokens, q));
+    b.add("tp", allReduceBusBytes(4, g.size()));
+  }
+  if (w.stages == 1) b.addPerStep("tp", allReduceBusBytes(8, g.size()));  // the global gradient norm
   b.cost.activation_elements = tokens * (h / q);
   return b.cost;
 }
@@ -146,7 +152,7 @@ TensorParallelCost gridCost(const ModelDescription& m, const TensorGrid& g, cons
 // cross-entropy; shared kv heads' gradients; the norm.
 TensorParallelCost oneDimensionalCost(const ModelDescription& m, int tp, const TensorParallelWorkload& w) {
   TensorParallelCost cost;
-  const std::int64_t tokens = w.micro_batch * m.seq_len, e = w.element_bytes, h = m.d_model;
+  const std::int64_t tokens = w.micro_batch * (m.seq_len / w.sequence_shards), e = w.element_bytes, h = m.d_model;
   const std::int64_t vocab = paddedTo(m.vocab, tp);
   if (tp > 1) {
     const std::int64_t exchanges = 2 + 4 * std::int64_t{m.layers};

@@ -18,6 +18,14 @@ struct TensorParallelWorkload {
   std::int64_t micro_batch = 1;  // sequences of one micro-batch on the tp group (one dp rank's)
   int micro_batches = 1;         // per step
   int element_bytes = 4;         // the working dtype (activations, weights, gradients)
+  // One pipeline stage's part (the whole model by default): its blocks, and whether it holds the
+  // embedding (the first stage) and the final norm, head and loss (the last). A last stage
+  // without the embedding holds its own copy of a tied table.
+  int layers = -1;  // -1: every block of the model
+  bool embedding = true;
+  bool head = true;
+  int stages = 1;  // pp: the gradient norm's all-reduce then spans pp x tp, not the tp group
+  int sequence_shards = 1;  // sp: each rank's blocks hold seq_len / sp of every sequence's tokens
 };
 
 struct TensorParallelCost {

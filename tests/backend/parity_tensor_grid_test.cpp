@@ -6,6 +6,7 @@
 // checkpoints load under other layouts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "backend/checkpoint/checkpoint_catalog.h"
@@ -76,6 +77,189 @@ INSTANTIATE_TEST_SUITE_P(
                     GridLayout{Arch::llama, "2d", 4, 1, 1, 0, 0, 0.0, "full"}),
     layoutName);
 
+// A pipeline whose stages each run their blocks on the grid: the stages exchange this rank's block
+// of the residual stream, GPT's table is tied across the first and last stage, and the norm
+// spans pp x tp. Four blocks, micro-batches of the grid's batch chunks; 3D and 2.5D at tp 8 x pp 2
+// are 16 processes of a tiny model.
+struct GridPipelineLayout {
+  Arch arch;
+  const char* mode;
+  int tp;
+  int pp;
+  const char* schedule;
+  int virtual_stages = 1;
+  double dropout = 0.0;
+  int depth = 1;  // 2.5d
+};
+
+std::string pipelineLayoutName(const testing::TestParamInfo<GridPipelineLayout>& info) {
+  const GridPipelineLayout& c = info.param;
+  return archName(c.arch) + "_" + modeName(c.mode) + "_tp" + std::to_string(c.tp) + "_pp" + std::to_string(c.pp) + "_" +
+         c.schedule + (c.virtual_stages > 1 ? "_v" + std::to_string(c.virtual_stages) : "") + (c.dropout > 0 ? "_dropout" : "");
+}
+
+Project gridPipelineProject(const GridPipelineLayout& c) {
+  Project project = tinyProject(c.arch);
+  project.model.n_layer = 4;
+  project.model.dropout = c.dropout;
+  project.optimizer.grad_clip = 0.05;
+  project.train.steps = 3;
+  project.train.micro_batch_size = TensorGrid::fromPlan(c.tp, c.mode, c.depth).sampleChunks();
+  return project;
+}
+
+Project withGridPipeline(Project project, const GridPipelineLayout& c) {
+  project.plan.tp = c.tp;
+  project.plan.tp_mode = c.mode;
+  project.plan.tp_depth = c.depth;
+  project.plan.pp = c.pp;
+  project.plan.pp_schedule = c.schedule;
+  project.plan.pp_virtual = c.virtual_stages;
+  return project;
+}
+
+class TensorGridPipelineParity : public testing::TestWithParam<GridPipelineLayout> {};
+
+TEST_P(TensorGridPipelineParity, MatchesSingleProcessWithClipping) {
+  const GridPipelineLayout c = GetParam();
+  const Project project = gridPipelineProject(c);
+  const ParityRun reference = trainOnRanks(project, 1);
+  ASSERT_EQ(reference.losses.size(), 3u);
+  const ParityRun candidate = trainOnRanks(withGridPipeline(project, c), c.tp * c.pp);
+  expectSameTraining(reference, candidate, 1e-5);
+  expectEveryStepClippedAlike(reference, candidate, project.optimizer.grad_clip, 3, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stages, TensorGridPipelineParity,
+                         testing::Values(GridPipelineLayout{Arch::gpt, "2d", 4, 2, "1f1b", 1, 0.1},
+                                         GridPipelineLayout{Arch::llama, "2d", 4, 2, "interleaved", 2},
+                                         GridPipelineLayout{Arch::gpt, "2d", 4, 2, "zero_bubble"},
+                                         GridPipelineLayout{Arch::llama, "2d", 4, 2, "gpipe"},
+                                         GridPipelineLayout{Arch::gpt, "3d", 8, 2, "1f1b", 1, 0.1},
+                                         GridPipelineLayout{Arch::llama, "2.5d", 8, 2, "1f1b", 1, 0.0, 2}),
+                         pipelineLayoutName);
+
+// The sp axis beside the grid: each grid position's sp ranks hold the same blocks and split the
+// sequence (ring: zigzag chunks passing keys and values around; Ulysses: an all-to-all of each
+// rank's head block), replicas of the weights like dp's.
+struct GridSequenceLayout {
+  Arch arch;
+  const char* mode;
+  int tp;
+  int sp;
+  const char* sp_mode;
+  double dropout = 0.0;
+  int depth = 1;
+};
+
+std::string sequenceLayoutName(const testing::TestParamInfo<GridSequenceLayout>& info) {
+  const GridSequenceLayout& c = info.param;
+  return archName(c.arch) + "_" + modeName(c.mode) + "_tp" + std::to_string(c.tp) + "_sp" + std::to_string(c.sp) + "_" +
+         c.sp_mode + (c.dropout > 0 ? "_dropout" : "");
+}
+
+class TensorGridSequenceParity : public testing::TestWithParam<GridSequenceLayout> {};
+
+TEST_P(TensorGridSequenceParity, MatchesSingleProcessWithClipping) {
+  const GridSequenceLayout c = GetParam();
+  Project project = tinyProject(c.arch);
+  project.model.dropout = c.dropout;
+  project.optimizer.grad_clip = 0.05;
+  project.train.steps = 3;
+  project.train.micro_batch_size = TensorGrid::fromPlan(c.tp, c.mode, c.depth).sampleChunks();
+  const ParityRun reference = trainOnRanks(project, 1);
+  ASSERT_EQ(reference.losses.size(), 3u);
+  project.plan.tp = c.tp;
+  project.plan.tp_mode = c.mode;
+  project.plan.tp_depth = c.depth;
+  project.plan.sp = c.sp;
+  project.plan.sp_mode = c.sp_mode;
+  const ParityRun candidate = trainOnRanks(project, c.tp * c.sp);
+  expectSameTraining(reference, candidate, 1e-5);
+  expectEveryStepClippedAlike(reference, candidate, project.optimizer.grad_clip, 3, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Axes, TensorGridSequenceParity,
+                         testing::Values(GridSequenceLayout{Arch::gpt, "2d", 4, 2, "ring", 0.1},
+                                         GridSequenceLayout{Arch::llama, "2d", 4, 2, "ring"},
+                                         GridSequenceLayout{Arch::gpt, "2d", 4, 2, "ulysses"},
+                                         GridSequenceLayout{Arch::llama, "3d", 8, 2, "ring", 0.1},
+                                         GridSequenceLayout{Arch::gpt, "2.5d", 8, 2, "ulysses", 0.1, 2}),
+                         sequenceLayoutName);
+
+// A checkpoint of grid stages holds each stage's blocks; one process and a cube without stages
+// continue it.
+TEST(TensorGridCheckpoint, GridPipelineCheckpointsLoadWithoutStages) {
+  const TempDir dir;
+  const GridPipelineLayout c{Arch::gpt, "2d", 4, 2, "1f1b"};
+  const Project base = gridPipelineProject(c);
+  const ParityRun reference = trainOnRanks(base, 1);
+  Project saving = withGridPipeline(base, c);
+  saving.train.out_dir = dir.file("saved");
+  saving.train.checkpoint_every = 2;
+  saving.train.checkpoint_final = false;
+  TrainerOptions save;
+  save.write_checkpoints = true;
+  expectSameTraining(reference, trainOnRanks(saving, c.tp * c.pp, save), 1e-5);
+  ParityRun expected = reference;
+  expected.losses.erase(expected.losses.begin(), expected.losses.begin() + 2);
+  const GridPipelineLayout loading_layouts[] = {{Arch::gpt, "1d", 1, 1, "1f1b"}, {Arch::gpt, "3d", 8, 1, "1f1b"}};
+  for (const GridPipelineLayout& loading : loading_layouts) {
+    SCOPED_TRACE(std::string("loaded under ") + loading.mode);
+    Project resuming = withGridPipeline(base, loading);
+    resuming.train.micro_batch_size = 4;  // the cube's batch chunks
+    resuming.train.out_dir = dir.file(std::string("resumed-") + loading.mode);
+    TrainerOptions resume;
+    resume.resume_from = checkpointsDir(saving.train.out_dir) / stepDirName(2);
+    const ParityRun resumed = trainOnRanks(resuming, loading.tp, resume);
+    ASSERT_EQ(resumed.losses.size(), 1u);
+    expectSameTraining(expected, resumed, 1e-5);
+  }
+}
+
+// Each stage holds and sends what grid_cost.h says of its part: rank 0 (the first stage) its
+// sub-axes' bytes, and every rank its stage's parameter bytes (the last stage's tied table copy
+// included).
+TEST(TensorGridAccounting, EachPipelineStageHoldsAndSendsItsPartsFormula) {
+  for (Arch arch : {Arch::gpt, Arch::llama}) {
+    SCOPED_TRACE(archName(arch));
+    const GridPipelineLayout c{arch, "2d", 4, 2, "1f1b"};
+    Project project = withGridPipeline(gridPipelineProject(c), c);
+    project.model.vocab_size = 257;
+    project.train.steps = 2;
+    const ParityRun run = trainOnRanks(project, c.tp * c.pp);
+    Project resolved = project;
+    resolved.plan.resolve(c.tp * c.pp);
+    const TensorGrid grid = TensorGrid::fromPlan(c.tp, c.mode, 1);
+    std::vector<TensorParallelCost> stages;
+    for (int stage = 0; stage < c.pp; ++stage) {
+      TensorParallelWorkload work;
+      work.micro_batch = resolved.microBatchSize();
+      work.micro_batches = resolved.microBatches();
+      work.layers = project.model.n_layer / c.pp;
+      work.embedding = stage == 0;
+      work.head = stage == c.pp - 1;
+      work.stages = c.pp;
+      stages.push_back(tensorParallelCost(describeModel(project.model), grid, work));
+    }
+    ASSERT_NE(stages[0].parameter_elements, stages[1].parameter_elements);
+    std::vector<std::int64_t> expected;
+    for (const TensorParallelCost& stage : stages) expected.insert(expected.end(), c.tp, 4 * stage.parameter_elements);
+    std::vector<std::int64_t> measured = run.parameter_bytes;
+    std::sort(measured.begin(), measured.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(measured, expected);
+    ASSERT_FALSE(run.step_events.empty());
+    for (const auto& event : run.step_events) {
+      const auto& by_axis = event.at("comm_bytes_by_axis");
+      for (const auto& [label, bytes] : stages[0].comm_bytes) {
+        ASSERT_TRUE(by_axis.contains(label)) << label << " in " << by_axis.dump();
+        EXPECT_EQ(by_axis.at(label).get<std::int64_t>(), bytes) << label;
+      }
+    }
+  }
+}
+
 // The engine's counters against grid_cost.h, written from the layers' structure.
 class TensorGridAccounting : public testing::TestWithParam<GridLayout> {};
 
@@ -114,6 +298,40 @@ INSTANTIATE_TEST_SUITE_P(Modes, TensorGridAccounting,
                                          GridLayout{Arch::gpt, "3d", 8, 1, 1, 0, 0, 0.0},
                                          GridLayout{Arch::llama, "3d", 8, 1, 1, 0, 4, 0.0}),
                          layoutName);
+
+// Beside the sp axis each rank's blocks hold seq_len / sp tokens, and the grid's collectives move
+// that share: every sub-axis's bytes are the formula's with sequence_shards = sp.
+TEST(TensorGridAccounting, SequenceShardsCutEverySubAxisAsTheFormulaSays) {
+  for (Arch arch : {Arch::gpt, Arch::llama}) {
+    SCOPED_TRACE(archName(arch));
+    Project project = withGrid(tinyProject(arch), GridLayout{arch, "2d", 4, 1, 1, 0, 2, 0.0});
+    project.model.vocab_size = 257;
+    project.plan.sp = 2;
+    project.plan.sp_mode = "ring";
+    project.train.steps = 2;
+    const ParityRun run = trainOnRanks(project, 8);
+    Project resolved = project;
+    resolved.plan.resolve(8);
+    TensorParallelWorkload work;
+    work.micro_batch = resolved.microBatchSize();
+    work.micro_batches = resolved.microBatches();
+    work.sequence_shards = 2;
+    const TensorGrid grid = TensorGrid::fromPlan(4, "2d", 1);
+    const TensorParallelCost cost = tensorParallelCost(describeModel(project.model), grid, work);
+    work.sequence_shards = 1;
+    const TensorParallelCost whole = tensorParallelCost(describeModel(project.model), grid, work);
+    EXPECT_LT(cost.totalCommBytes(), whole.totalCommBytes());
+    ASSERT_FALSE(run.step_events.empty());
+    for (const auto& event : run.step_events) {
+      const auto& by_axis = event.at("comm_bytes_by_axis");
+      ASSERT_TRUE(by_axis.contains("sp")) << by_axis.dump();
+      for (const auto& [label, bytes] : cost.comm_bytes) {
+        ASSERT_TRUE(by_axis.contains(label)) << label << " in " << by_axis.dump();
+        EXPECT_EQ(by_axis.at(label).get<std::int64_t>(), bytes) << label;
+      }
+    }
+  }
+}
 
 // The 1D formula of grid_cost.h against the engine's Megatron layers, so --explain-tp compares
 // measured-equal figures on both sides.
@@ -220,6 +438,14 @@ TEST(TensorGridErrors, BadGridsAndShapesAreRefusedNamingTheField) {
   llama.plan.tp = 8;
   llama.model.n_kv_head = 1;
   expectRefused(llama, 8, "model.n_kv_head");
+  Project ulysses = project;  // 2D tp 4: each rank holds 2 of the 4 heads, which 4 sp ranks cannot split
+  ulysses.plan.sp = 4;
+  ulysses.plan.sp_mode = "ulysses";
+  expectRefused(ulysses, 16, "model.n_head");
+  Project zero3 = project;
+  zero3.plan.dp = 2;
+  zero3.plan.zero = 3;
+  expectRefused(zero3, 8, "parallel.zero");
 }
 
 TEST(TensorGridErrors, UnknownModeIsRefusedWhenTheProjectIsRead) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "backend/checkpoint/checkpoint_catalog.h"
 #include "backend/planning/plan_inputs.h"
@@ -40,10 +41,16 @@ std::string layoutName(const testing::TestParamInfo<GridLayout>& info) {
          (std::string(c.recompute) != "none" ? std::string("_recompute_") + c.recompute : "");
 }
 
+// The tp ranks as the grid `mode` of `tp` ranks (`depth` stacked grids for 2.5d).
+Project onGrid(Project project, const char* mode, int tp, int depth) {
+  project.plan.tp = tp;
+  project.plan.tp_mode = mode;
+  project.plan.tp_depth = depth;
+  return project;
+}
+
 Project withGrid(Project project, const GridLayout& c) {
-  project.plan.tp = c.tp;
-  project.plan.tp_mode = c.mode;
-  project.plan.tp_depth = c.depth;
+  project = onGrid(std::move(project), c.mode, c.tp, c.depth);
   project.plan.zero = c.zero;
   project.train.micro_batch_size = c.micro_batch_size;
   project.train.recompute = c.recompute;
@@ -109,9 +116,7 @@ Project gridPipelineProject(const GridPipelineLayout& c) {
 }
 
 Project withGridPipeline(Project project, const GridPipelineLayout& c) {
-  project.plan.tp = c.tp;
-  project.plan.tp_mode = c.mode;
-  project.plan.tp_depth = c.depth;
+  project = onGrid(std::move(project), c.mode, c.tp, c.depth);
   project.plan.pp = c.pp;
   project.plan.pp_schedule = c.schedule;
   project.plan.pp_virtual = c.virtual_stages;
@@ -169,9 +174,7 @@ TEST_P(TensorGridSequenceParity, MatchesSingleProcessWithClipping) {
   project.train.micro_batch_size = TensorGrid::fromPlan(c.tp, c.mode, c.depth).sampleChunks();
   const ParityRun reference = trainOnRanks(project, 1);
   ASSERT_EQ(reference.losses.size(), 3u);
-  project.plan.tp = c.tp;
-  project.plan.tp_mode = c.mode;
-  project.plan.tp_depth = c.depth;
+  project = onGrid(std::move(project), c.mode, c.tp, c.depth);
   project.plan.sp = c.sp;
   project.plan.sp_mode = c.sp_mode;
   const ParityRun candidate = trainOnRanks(project, c.tp * c.sp);

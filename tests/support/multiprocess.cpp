@@ -27,7 +27,8 @@ namespace {
 
 constexpr size_t kMessageSize = 4096;
 
-enum RankState : int { kRunning = 0, kReturned = 1, kThrew = 2 };
+// kGone: the parent reaped a rank that never reported (killed, or it called _exit itself).
+enum RankState : int { kRunning = 0, kReturned = 1, kThrew = 2, kGone = 3 };
 
 // One rank's slot in the shared region: written by the child, read by the parent.
 struct SharedRankSlot {
@@ -85,8 +86,24 @@ std::string newAssertionFailures(int rank, int parts_before) {
   return failures;
 }
 
+// A rank that returned stays alive until no other rank is still running. Gloo's rendezvous ends
+// for the two ends of a connection at slightly different moments: a rank that exited at once could
+// close its sockets while a peer still reads its last handshake, and that peer then fails with
+// "connection closed by peer" although nothing went wrong. A rank that threw exits at once, so its
+// peers see the closed connection they should.
+void waitForPeersToFinish(SharedSlots& slots, int world_size) {
+  setActivity("returned; waiting for the other ranks to finish");
+  for (;;) {
+    bool running = false;
+    for (int peer = 0; peer < world_size; ++peer) running = running || slots[peer].state.load() == kRunning;
+    if (!running) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 [[noreturn]] void runChild(int rank, const WorldInfo& info, const std::function<void(const WorldInfo&)>& fn,
-                           SharedRankSlot& slot) {
+                           SharedSlots& slots) {
+  SharedRankSlot& slot = slots[rank];
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process
   at::set_num_threads(1);
   attachActivitySlot(slot.activity, sizeof(slot.activity));
@@ -116,6 +133,7 @@ std::string newAssertionFailures(int rank, int parts_before) {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
+  if (exit_code == 0) waitForPeersToFinish(slots, info.world_size);
   _exit(exit_code);
 }
 
@@ -271,7 +289,7 @@ RankRun runOnRanks(int n, const std::function<void(const WorldInfo&)>& fn, std::
     }
     if (pid == 0) {
       setpgid(0, process_group);
-      runChild(rank, info, fn, slots[rank]);
+      runChild(rank, info, fn, slots);
     }
     // Set the group from the parent too, so kill(-group) reaches the child whichever runs first.
     setpgid(pid, process_group == 0 ? pid : process_group);
@@ -292,6 +310,8 @@ RankRun runOnRanks(int n, const std::function<void(const WorldInfo&)>& fn, std::
         bool ok = false;
         outcomes[rank].message = describeExit(rank, status, slots[rank], &ok);
         outcomes[rank].ok = ok;
+        int running = kRunning;
+        slots[rank].state.compare_exchange_strong(running, kGone);  // its peers stop waiting for it
         finished[rank] = true;
         --remaining;
         progressed = true;
@@ -307,16 +327,18 @@ RankRun runOnRanks(int n, const std::function<void(const WorldInfo&)>& fn, std::
   if (remaining > 0) {
     std::string report = "timed out after " + std::to_string(timeout.count()) + " s";
     for (int rank = 0; rank < n; ++rank) {
+      // A rank that returned and waits for the others counts as finished.
+      const bool returned = finished[rank] ? outcomes[rank].ok : slots[rank].state.load() == kReturned;
       report += "; rank " + std::to_string(rank) + ": " +
-                (finished[rank] ? std::string(outcomes[rank].ok ? "(finished)" : "(failed)")
-                                : outcomes[rank].last_activity);
+                (finished[rank] || returned ? std::string(returned ? "(finished)" : "(failed)")
+                                            : outcomes[rank].last_activity);
     }
     kill(-process_group, SIGKILL);
     for (int rank = 0; rank < n; ++rank) {
       if (finished[rank]) continue;
       waitpid(pids[rank], nullptr, 0);
-      outcomes[rank].ok = false;
-      outcomes[rank].message = report;
+      outcomes[rank].ok = slots[rank].state.load() == kReturned;
+      outcomes[rank].message = outcomes[rank].ok ? "" : report;
     }
   }
   return RankRun(directory, std::move(outcomes));

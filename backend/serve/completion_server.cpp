@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -39,6 +40,11 @@ constexpr std::size_t kMaxBodyBytes = std::size_t{8} << 20;  // the error handle
 // Connections answered at once; each waits on its own request, so this bounds concurrent clients.
 constexpr std::size_t kConnectionThreads = 160;
 
+// Connections the kernel holds for accept(). The compiled cpp-httplib listens with a backlog of 5:
+// a burst of clients overflows it, and some of them see their connection reset (the load test's
+// 64 clients on a busy machine did).
+constexpr int kListenBacklog = 1024;
+
 }  // namespace
 
 CompletionServer::CompletionServer(Scheduler& scheduler, ServeMetrics& metrics, const Tokenizer& tokenizer, std::string model_name)
@@ -50,6 +56,13 @@ CompletionServer::CompletionServer(Scheduler& scheduler, ServeMetrics& metrics, 
   // httplib's hook hands over a raw pointer that the server owns and deletes.
   server_->new_task_queue = [] { return new httplib::ThreadPool(kConnectionThreads); };
   server_->set_payload_max_length(kMaxBodyBytes);
+  // Replaces httplib's default (SO_REUSEPORT, which would let a second server bind a port in use):
+  // SO_REUSEADDR only, and the socket is remembered for its backlog.
+  server_->set_socket_options([this](int socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listening_socket_ = socket;
+  });
   // Each streamed token is a small write: without this, Nagle's algorithm holds it back until the
   // client acknowledges the previous one, which a client delaying its ACKs does only after ~40 ms.
   server_->set_tcp_nodelay(true);
@@ -179,6 +192,8 @@ CompletionServer::~CompletionServer() = default;
 int CompletionServer::bind(const std::string& host, int port) {
   const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) throw std::runtime_error("serve: cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
+  // Listening again on a listening socket only changes its backlog.
+  if (::listen(listening_socket_, kListenBacklog) != 0) throw std::runtime_error("serve: cannot widen the listen backlog on " + host + ":" + std::to_string(bound));
   return bound;
 }
 

@@ -36,6 +36,8 @@ class CompletionServer {
   ServeMetrics& metrics_;
   const Tokenizer& tokenizer_;
   std::string model_name_;
+  // The socket cpp-httplib listens on, caught as it is made so bind() can widen its backlog.
+  int listening_socket_ = -1;
 };
 
 }  // namespace behemoth

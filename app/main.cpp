@@ -47,7 +47,12 @@ int main(int argc, char** argv) {
   const QCommandLineOption highlight(QStringLiteral("highlight"), QStringLiteral("mesh view: colour ranks by this axis"), QStringLiteral("AXIS"));
   const QCommandLineOption trace(QStringLiteral("trace"), QStringLiteral("run view: a traced run's OUT_DIR (its pipeline timeline)"), QStringLiteral("DIR"));
   const QCommandLineOption run_dir(QStringLiteral("run-dir"), QStringLiteral("chunks view: a ZeRO-3 run's OUT_DIR (its measured chunk record)"), QStringLiteral("DIR"));
-  parser.addOptions({screenshot, project, out, history, metrics, runs, theme, size, highlight, trace, run_dir});
+  const QCommandLineOption smoothing(QStringLiteral("smoothing"), QStringLiteral("compare view: EMA smoothing weight in [0, 1)"), QStringLiteral("W"));
+  const QCommandLineOption x_axis(QStringLiteral("x-axis"), QStringLiteral("compare view: step, tokens, wall or time"), QStringLiteral("AXIS"));
+  const QCommandLineOption group_by(QStringLiteral("group-by"), QStringLiteral("compare view: group the runs by this plan or project field (or tags)"), QStringLiteral("FIELD"));
+  const QCommandLineOption log_y(QStringLiteral("log-y"), QStringLiteral("compare view: charts with a log y axis, comma-separated"), QStringLiteral("CHARTS"));
+  const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("compare view: settings or plan (the planner against measured)"), QStringLiteral("TAB"));
+  parser.addOptions({screenshot, project, out, history, metrics, runs, theme, size, highlight, trace, run_dir, smoothing, x_axis, group_by, log_y, tab});
   parser.process(app);
 
   if (parser.isSet(screenshot)) {
@@ -60,6 +65,15 @@ int main(int argc, char** argv) {
     options.highlight = parser.value(highlight);
     options.trace = parser.value(trace);
     options.run_dir = parser.value(run_dir);
+    if (parser.isSet(smoothing)) {
+      bool number = false;
+      options.smoothing = parser.value(smoothing).toDouble(&number);
+      if (!number) options.smoothing = -1;  // refused by the compare view with the option's name
+    }
+    options.x_axis = parser.value(x_axis);
+    options.group_by = parser.value(group_by);
+    options.log_y = parser.value(log_y).split(',', Qt::SkipEmptyParts);
+    options.tab = parser.value(tab);
     if (parser.isSet(theme)) options.theme = parser.value(theme);
     for (const QString& id : parser.value(runs).split(',', Qt::SkipEmptyParts)) options.runs.push_back(id.toLongLong());
     if (parser.isSet(size)) {

@@ -22,7 +22,7 @@ message(STATUS "Behemoth: LibTorch ${Torch_VERSION}, CUDA engine paths: ${BEHEMO
 
 set(BEHEMOTH_HAVE_QT OFF)
 if(BEHEMOTH_BUILD_STUDIO)
-  find_package(Qt6 QUIET COMPONENTS Widgets PrintSupport Test)
+  find_package(Qt6 QUIET COMPONENTS Widgets PrintSupport Svg Test)
   find_library(QCUSTOMPLOT_LIBRARY NAMES QCustomPlotQt6)
   if(Qt6_FOUND AND QCUSTOMPLOT_LIBRARY)
     set(BEHEMOTH_HAVE_QT ON)

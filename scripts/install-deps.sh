@@ -14,6 +14,7 @@ packages=(
   python3-sentencepiece               # the independent tokenizer check and the speed baseline
   libgtest-dev libgmock-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev xvfb xauth   # the Studio and its offscreen/GUI tests
+  qt6-svg-dev                         # the Studio's SVG export of charts
   fonts-dejavu-core                   # readable text in offscreen renders and screenshots
   libcpp-httplib-dev                   # behemoth serve's HTTP server
   python3-torch                        # the PyTorch baseline the benchmarks compare against

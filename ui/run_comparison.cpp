@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "backend/project/project.h"
 #include "ui/model_zoo.h"
 
 namespace behemoth::ui {
@@ -18,17 +19,38 @@ void flatten(const nlohmann::json& value, const std::string& prefix, std::map<st
   out[prefix] = value.is_string() ? value.get<std::string>() : value.dump();
 }
 
-std::map<std::string, std::string> settingsOf(const RunRecord& run) {
-  std::map<std::string, std::string> fields;
+// Every key of `defaults` missing from `recorded`, recursively.
+void layUnder(nlohmann::json& recorded, const nlohmann::json& defaults) {
+  if (!recorded.is_object() || !defaults.is_object()) return;
+  for (auto it = defaults.begin(); it != defaults.end(); ++it) {
+    if (!recorded.contains(it.key())) {
+      recorded[it.key()] = it.value();
+    } else {
+      layUnder(recorded[it.key()], it.value());
+    }
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::string> resolvedSettings(const RunRecord& run) {
   nlohmann::json project = run.project;
   // The resolved plan is what ran (dp filled in); it replaces the project's parallel section.
   if (run.plan.is_object() && !run.plan.empty()) project["parallel"] = run.plan;
+  try {
+    project = projectToJson(projectFromJson(project));
+  } catch (const std::exception&) {
+    layUnder(project, projectToJson(Project{}));
+  }
+  std::map<std::string, std::string> fields;
   flatten(project, "", fields);
   // Where a run wrote its files and what it was called differ by design.
   fields.erase("train.out_dir");
   fields.erase("name");
   return fields;
 }
+
+namespace {
 
 template <typename T, typename Format>
 QString optionalText(const std::optional<T>& value, Format format) {
@@ -37,12 +59,12 @@ QString optionalText(const std::optional<T>& value, Format format) {
 
 }  // namespace
 
-std::vector<ComparisonRow> compareRuns(const std::vector<RunDetails>& runs) {
+std::vector<ComparisonRow> compareRuns(const std::vector<RunDetails>& runs, bool all_settings) {
   std::vector<ComparisonRow> rows;
   std::vector<std::map<std::string, std::string>> settings;
   std::set<std::string> keys;
   for (const RunDetails& run : runs) {
-    settings.push_back(settingsOf(run.run));
+    settings.push_back(resolvedSettings(run.run));
     for (const auto& [key, value] : settings.back()) keys.insert(key);
   }
   for (const std::string& key : keys) {
@@ -54,13 +76,14 @@ std::vector<ComparisonRow> compareRuns(const std::vector<RunDetails>& runs) {
       distinct.insert(value);
       values << QString::fromStdString(value);
     }
-    if (distinct.size() > 1) rows.push_back({QString::fromStdString(key), values, false});
+    const bool differs = distinct.size() > 1;
+    if (differs || all_settings) rows.push_back({QString::fromStdString(key), values, false, differs});
   }
 
   auto result = [&](const QString& name, auto cell) {
     QStringList values;
     for (const RunDetails& run : runs) values << cell(run.run);
-    rows.push_back({name, values, true});
+    rows.push_back({name, values, true, true});
   };
   const auto number = [](int digits) { return [digits](double v) { return QString::number(v, 'f', digits); }; };
   result("outcome", [](const RunRecord& r) { return QString::fromStdString(outcomeName(r.outcome)); });

@@ -1,5 +1,6 @@
 #include "ui/run_series.h"
 
+#include <QDateTime>
 #include <QFile>
 #include <QDir>
 #include <QFileInfo>
@@ -27,6 +28,8 @@ void RunSeries::addStep(const StepMetrics& m) {
   peak_rss_lowest_gb.append(double(lowest) / 1e9);
   comm_mb.append(double(m.comm_bytes) / 1e6);
   grad_norm.append(m.grad_norm);
+  tokens_seen.append(double(m.tokens_seen));
+  elapsed_s.append(m.elapsed_s);
   if (m.eval_loss) addEval(step, *m.eval_loss);
 }
 
@@ -61,7 +64,7 @@ void keepUpTo(const QVector<double>& xs, double step, std::initializer_list<QVec
 void RunSeries::rewindTo(double step) {
   // Truncate the x vectors last: keepUpTo reads them.
   keepUpTo(steps, step, {&loss, &tokens_per_s, &tflops, &step_time_ms, &model_state_gb, &peak_rss_gb,
-                         &peak_rss_lowest_gb, &comm_mb, &grad_norm});
+                         &peak_rss_lowest_gb, &comm_mb, &grad_norm, &tokens_seen, &elapsed_s});
   keepUpTo(steps, step, {&steps});
   keepUpTo(eval_steps, step, {&eval_loss});
   keepUpTo(eval_steps, step, {&eval_steps});
@@ -125,6 +128,8 @@ RunSeries seriesFromHistory(const RunDetails& details) {
   RunSeries series;
   series.label = QStringLiteral("#%1 %2").arg(details.run.id).arg(QString::fromStdString(details.run.name));
   series.flops_per_token = modelFlopsPerToken(details.run.project);
+  const QDateTime started = QDateTime::fromString(QString::fromStdString(details.run.started_at), Qt::ISODate);
+  if (started.isValid()) series.started_unix_s = double(started.toMSecsSinceEpoch()) / 1e3;
   // The history keeps evaluations apart (details.evals); the copies on step rows are the same points.
   for (StepMetrics step : details.steps) {
     if (!details.evals.empty()) step.eval_loss.reset();

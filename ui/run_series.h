@@ -29,6 +29,10 @@ struct RunSeries {
   QVector<double> eval_steps;
   QVector<double> eval_loss;
   QVector<double> checkpoint_steps;  // the steps a checkpoint was saved at (checkpoint_saved)
+  // Other x axes of the per-step series: tokens seen after the step, seconds since the run started.
+  QVector<double> tokens_seen;
+  QVector<double> elapsed_s;
+  double started_unix_s = 0;  // when the run started (seconds since 1970; 0 = unknown)
 
   // Adds a `step`, `eval` or `checkpoint_saved` event; a `run_restarted` event drops the points
   // after the step the workers resume from (they run those steps again). Others are ignored.

@@ -2,18 +2,26 @@
 
 #include <QApplication>
 #include <QButtonGroup>
+#include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QMenu>
 #include <QRadioButton>
+#include <QSlider>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QThread>
+#include <QToolButton>
 #include <qcustomplot.h>
 
+#include <cmath>
 #include <iostream>
 
 #include "ui/chunk_panel.h"
 #include "ui/chunk_view.h"
 #include "ui/compare_view.h"
+#include "ui/metric_charts.h"
+#include "ui/plan_check_panel.h"
 #include "ui/history_table_model.h"
 #include "ui/history_view.h"
 #include "ui/main_window.h"
@@ -27,6 +35,37 @@
 
 namespace behemoth::ui {
 namespace {
+
+// The compare toolbar and tab as the options ask; a message naming the option when a value is wrong.
+QString setCompareView(CompareView& view, const ScreenshotOptions& options) {
+  if (options.smoothing < 0 || options.smoothing >= 1) return QStringLiteral("--smoothing must be in [0, 1)");
+  view.smoothingSlider()->setValue(static_cast<int>(std::lround(options.smoothing * 100)));
+  if (!options.x_axis.isEmpty()) {
+    const QStringList names = {"step", "tokens", "wall", "time"};
+    const int kind = static_cast<int>(names.indexOf(options.x_axis));
+    if (kind < 0) return QStringLiteral("--x-axis must be step, tokens, wall or time, not '%1'").arg(options.x_axis);
+    view.xAxisChooser()->setCurrentIndex(view.xAxisChooser()->findData(kind));
+  }
+  const QStringList charts = {"loss", "throughput", "step-time", "memory", "communication", "grad-norm"};
+  for (const QString& chart : options.log_y) {
+    const auto index = charts.indexOf(chart);
+    if (index < 0) return QStringLiteral("--log-y: unknown chart '%1' (%2)").arg(chart, charts.join(QStringLiteral(", ")));
+    view.logScaleButton()->menu()->actions().at(index)->setChecked(true);
+  }
+  if (!options.group_by.isEmpty()) {
+    const int index = view.groupChooser()->findText(options.group_by);
+    if (index < 0) return QStringLiteral("--group-by: the runs do not differ in '%1'").arg(options.group_by);
+    view.groupChooser()->setCurrentIndex(index);
+  }
+  if (options.tab == "plan") {
+    view.tabs()->setCurrentIndex(1);
+    waitUntil([&] { return !view.planCheck()->busy() && view.planCheck()->comparison(); }, 60000);
+  } else if (!options.tab.isEmpty() && options.tab != "settings") {
+    return QStringLiteral("--tab must be settings or plan, not '%1'").arg(options.tab);
+  }
+  return {};
+}
+
 
 QtMessageHandler previous_handler = nullptr;
 
@@ -151,6 +190,7 @@ int renderScreenshot(const ScreenshotOptions& options) {
     if (!waitUntil([&] { return window.currentPage() == MainWindow::Page::compare; }, 20000)) {
       return fail(window.notice()->text());
     }
+    if (const QString problem = setCompareView(*window.compareView(), options); !problem.isEmpty()) return fail(problem);
   }
   if (view == "chunks" && options.run_dir.isEmpty()) {
     // The plan's chunks under its tier stacks, given most of the plan page's right-hand column.

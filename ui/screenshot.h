@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QSize>
+#include <QStringList>
 #include <QString>
 
 #include <cstdint>
@@ -22,6 +23,12 @@ struct ScreenshotOptions {
   QString trace;       // run: a traced run's OUT_DIR, its pipeline timeline shown (with the project's plan)
   QString run_dir;     // chunks: a ZeRO-3 run's OUT_DIR, its measured chunk record shown (else the plan's)
   std::vector<std::int64_t> runs;  // compare / run: these run ids (default: the newest two / one)
+  // compare: the chart toolbar and the lower tab.
+  double smoothing = 0;  // EMA weight in [0, 1)
+  QString x_axis;        // step, tokens, wall, time (empty: step)
+  QString group_by;      // a plan or project field ("parallel.zero"), or "tags"
+  QStringList log_y;     // charts with a log y axis: loss, throughput, step-time, memory, communication, grad-norm
+  QString tab;           // settings (default) or plan (the planner against measured)
   QSize size{1400, 900};
 };
 

@@ -133,16 +133,41 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   connect(x_axis_, qOverload<int>(&QComboBox::currentIndexChanged), this, &CompareView::applyChartView);
   connect(group_by_, qOverload<int>(&QComboBox::currentIndexChanged), this, &CompareView::applyChartView);
   connect(show_all_, &QCheckBox::toggled, this, &CompareView::fillTable);
+  live_timer_.setInterval(2000);
+  connect(&live_timer_, &QTimer::timeout, this, [this] {
+    std::vector<std::int64_t> ids;
+    for (const RunDetails& run : runs_) ids.push_back(run.run.id);
+    emit refreshRequested(ids);
+  });
 }
 
 void CompareView::showRuns(const std::vector<RunDetails>& runs) {
   runs_ = runs;
+  setSeries();
+  plan_check_->setRuns(runs);
+}
+
+void CompareView::updateRuns(const std::vector<RunDetails>& runs) {
+  if (runs.size() != runs_.size()) return;
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    if (runs[k].run.id != runs_[k].run.id) return;
+  }
+  runs_ = runs;
+  setSeries();
+}
+
+void CompareView::setSeries() {
+  const std::vector<RunDetails>& runs = runs_;
   std::vector<RunSeries> series;
   QStringList names;
+  bool running = false;
   for (const RunDetails& run : runs) {
     series.push_back(seriesFromHistory(run));
     names << series.back().label;
+    running = running || run.run.outcome == RunOutcome::running;
   }
+  if (running && !live_timer_.isActive()) live_timer_.start();
+  if (!running) live_timer_.stop();
   {
     const QSignalBlocker block(group_by_);
     const QString previous = group_by_->currentText();
@@ -154,9 +179,8 @@ void CompareView::showRuns(const std::vector<RunDetails>& runs) {
   }
   charts_->setRuns(std::move(series));
   applyChartView();
-  title_->setText(tr("Comparing %1").arg(names.join(tr(" vs "))));
+  title_->setText(tr("Comparing %1%2").arg(names.join(tr(" vs ")), running ? tr(" (live)") : QString()));
   fillTable();
-  plan_check_->setRuns(runs);
 }
 
 void CompareView::applyChartView() {

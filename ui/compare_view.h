@@ -4,6 +4,7 @@
 // per rank the planner's estimate against what each run measured. Charts, table and series export.
 #pragma once
 
+#include <QTimer>
 #include <QWidget>
 
 #include <vector>
@@ -30,6 +31,12 @@ class CompareView : public QWidget {
   explicit CompareView(QWidget* parent = nullptr);
 
   void showRuns(const std::vector<RunDetails>& runs);
+  // The same runs re-read (a running one has more steps): curves and table follow, the toolbar's
+  // choices stay. Runs that are not the ones shown are ignored.
+  void updateRuns(const std::vector<RunDetails>& runs);
+  // While a shown run is running, refreshRequested(ids) fires this often (default 2 s).
+  void setLiveIntervalMs(int ms) { live_timer_.setInterval(ms); }
+  bool live() const { return live_timer_.isActive(); }
   MetricCharts* charts() const { return charts_; }
   QTableWidget* diffTable() const { return table_; }
   PlanCheckPanel* planCheck() const { return plan_check_; }
@@ -50,7 +57,11 @@ class CompareView : public QWidget {
   QString tableCsv() const;
   QString seriesCsv() const;
 
+ signals:
+  void refreshRequested(const std::vector<std::int64_t>& ids);
+
  private:
+  void setSeries();
   void applyChartView();
   void fillTable();
   void chooseExport(const QString& what);
@@ -68,6 +79,7 @@ class CompareView : public QWidget {
   QToolButton* export_;
   QTabWidget* tabs_;
   PlanCheckPanel* plan_check_;
+  QTimer live_timer_;
 };
 
 }  // namespace behemoth::ui

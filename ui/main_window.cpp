@@ -49,6 +49,7 @@ namespace {
 constexpr int kMaxRecent = 8;
 constexpr int kFetchOpen = 1;
 constexpr int kFetchCompare = 2;
+constexpr int kFetchCompareRefresh = 3;  // the compare view's running runs, re-read while they run
 
 QSettings studioSettings() { return QSettings(QStringLiteral("Behemoth"), QStringLiteral("Studio")); }
 
@@ -184,6 +185,9 @@ void MainWindow::buildPages() {
   run_ = new RunView(pages_);
   history_view_ = new HistoryView(&history_, pages_);
   compare_ = new CompareView(pages_);
+  connect(compare_, &CompareView::refreshRequested, this, [this](const std::vector<std::int64_t>& ids) {
+    if (!history_.busy()) history_.fetch(ids, kFetchCompareRefresh);
+  });
   serve_ = new ServeView(pages_);
   for (QWidget* page : std::initializer_list<QWidget*>{picker_, mesh_, plan_page, run_, history_view_, compare_, serve_}) {
     pages_->addWidget(page);
@@ -589,6 +593,8 @@ void MainWindow::onFetched(const HistoryDetails& details, int purpose) {
   } else if (purpose == kFetchCompare) {
     compare_->showRuns(details.runs);
     showPage(Page::compare);
+  } else if (purpose == kFetchCompareRefresh) {
+    compare_->updateRuns(details.runs);
   }
 }
 

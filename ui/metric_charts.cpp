@@ -279,7 +279,7 @@ void MetricCharts::buildGroupGraphs() {
   }
   for (int c = 0; c < chart_count; ++c) plots_[c]->legend->setVisible(c == loss);
   if (auto* title = qobject_cast<QCPTextElement*>(plots_[loss]->plotLayout()->element(0, 0))) {
-    title->setText(QStringLiteral("Loss by group: mean, band from lowest to highest run"));
+    title->setText(QStringLiteral("Loss per group: mean, band lowest–highest"));
   }
   dirty_ = true;
 }

@@ -16,6 +16,9 @@ constexpr int kErrorLinesKept = 6;
 }  // namespace
 
 RunController::RunController(QObject* parent) : QObject(parent) {
+  connect(lines_.parser(), &EventLineParser::parsed, this, &RunController::handleEvent);
+  connect(lines_.parser(), &EventLineParser::text, this, [this](const QString& line) { emit logLine(line, false); });
+  connect(lines_.parser(), &EventLineParser::drained, this, &RunController::reportEnding);
   kill_timer_.setSingleShot(true);
   connect(&kill_timer_, &QTimer::timeout, &process_, &QProcess::kill);
   connect(&process_, &QProcess::readyReadStandardOutput, this, &RunController::readStdout);
@@ -53,6 +56,7 @@ bool RunController::start(const QString& program, const QStringList& arguments, 
   finished_outcome_.clear();
   last_errors_.clear();
   last_step_ = -1;
+  ++generation_;
   process_.setWorkingDirectory(working_dir);
   state_ = State::running;
   process_.start(program, arguments);
@@ -76,11 +80,11 @@ void RunController::stop() {
 
 void RunController::readStdout() {
   stdout_buffer_ += process_.readAllStandardOutput();
-  int newline;
-  while ((newline = stdout_buffer_.indexOf('\n')) >= 0) {
-    handleLine(stdout_buffer_.left(newline));
-    stdout_buffer_.remove(0, newline + 1);
-  }
+  // Whole lines go to the parser thread; a partial last line waits for the rest.
+  const qsizetype last_newline = stdout_buffer_.lastIndexOf('\n');
+  if (last_newline < 0) return;
+  lines_.give(stdout_buffer_.left(last_newline + 1));
+  stdout_buffer_.remove(0, last_newline + 1);
 }
 
 void RunController::readStderr() {
@@ -96,22 +100,9 @@ void RunController::readStderr() {
   }
 }
 
-void RunController::handleLine(const QByteArray& raw) {
-  const QByteArray line = raw.trimmed();
-  if (line.isEmpty()) return;
-  if (!line.startsWith('{')) {
-    emit logLine(QString::fromUtf8(line), false);
-    return;
-  }
-  nlohmann::json parsed;
-  try {
-    parsed = nlohmann::json::parse(line.constData(), line.constData() + line.size());
-  } catch (const nlohmann::json::exception&) {
-    emit logLine(QString::fromUtf8(line), false);
-    return;
-  }
+void RunController::handleEvent(const nlohmann::json& parsed) {
   const std::string type = eventType(parsed);
-  if (type == event_type::kStep && parsed.contains("step")) last_step_ = parsed.at("step").get<int>();
+  if (type == event_type::kStep && parsed.contains("step") && parsed.at("step").is_number()) last_step_ = parsed.at("step").get<int>();
   if (type == event_type::kRunFailed) failure_ = QString::fromStdString(parsed.value("error", std::string("unknown error")));
   if (type == event_type::kRunFinished) finished_outcome_ = QString::fromStdString(parsed.value("outcome", std::string()));
   if (type == event_type::kLog) emit logLine(QString::fromStdString(parsed.value("text", std::string())), false);
@@ -121,9 +112,18 @@ void RunController::handleLine(const QByteArray& raw) {
 void RunController::processFinished(int exit_code, QProcess::ExitStatus status) {
   kill_timer_.stop();
   readStdout();
-  if (!stdout_buffer_.isEmpty()) handleLine(stdout_buffer_);
+  if (!stdout_buffer_.isEmpty()) lines_.give(stdout_buffer_);
   stdout_buffer_.clear();
   readStderr();
+  exit_code_ = exit_code;
+  exit_status_ = status;
+  lines_.drain(generation_);
+}
+
+void RunController::reportEnding(int generation) {
+  if (generation != generation_) return;
+  const int exit_code = exit_code_;
+  const QProcess::ExitStatus status = exit_status_;
   const bool was_stopping = state_ == State::stopping;
   state_ = State::idle;
   const QString where = last_step_ >= 0 ? QStringLiteral(" after step %1").arg(last_step_) : QStringLiteral(" before the first step");

@@ -1,5 +1,6 @@
-// A `behemoth run PROJECT --events` child process: starts it, reads its JSON event lines, stops it,
-// and turns how it ended (completed, stopped, failed, crashed) into one message for people.
+// A `behemoth run PROJECT --events` child process: starts it, reads its JSON event lines (parsed on
+// a thread of their own, EventLineStream, and delivered here in order), stops it, and turns how it
+// ended (completed, stopped, failed, crashed) into one message for people, after its last event.
 #pragma once
 
 #include <QObject>
@@ -9,6 +10,8 @@
 #include <QTimer>
 
 #include <nlohmann/json.hpp>
+
+#include "ui/event_line_parser.h"
 
 namespace behemoth::ui {
 
@@ -46,9 +49,15 @@ class RunController : public QObject {
   void readStdout();
   void readStderr();
   void processFinished(int exit_code, QProcess::ExitStatus status);
-  void handleLine(const QByteArray& line);
+  void handleEvent(const nlohmann::json& event);
+  // Once every line the process wrote has been handled: how it ended.
+  void reportEnding(int generation);
 
+  EventLineStream lines_;
   QProcess process_;
+  int generation_ = 0;  // start() counts; a drain from an earlier process is ignored
+  int exit_code_ = 0;
+  QProcess::ExitStatus exit_status_ = QProcess::NormalExit;
   QString program_;
   QStringList arguments_;
   QTimer kill_timer_;

@@ -59,6 +59,14 @@ QString setCompareView(CompareView& view, const ScreenshotOptions& options) {
   }
   if (options.tab == "plan") {
     view.tabs()->setCurrentIndex(1);
+    // The per-rank table gets half the page.
+    if (auto* split = view.findChild<QSplitter*>()) split->setSizes({split->height() / 2, split->height() / 2});
+    // The first run named on the command line (the view orders them oldest first).
+    if (!options.runs.empty()) {
+      QComboBox* chooser = view.planCheck()->runChooser();
+      const int index = chooser->findText(QStringLiteral("#%1 ").arg(options.runs.front()), Qt::MatchStartsWith);
+      if (index >= 0) chooser->setCurrentIndex(index);
+    }
     waitUntil([&] { return !view.planCheck()->busy() && view.planCheck()->comparison(); }, 60000);
   } else if (!options.tab.isEmpty() && options.tab != "settings") {
     return QStringLiteral("--tab must be settings or plan, not '%1'").arg(options.tab);

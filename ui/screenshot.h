@@ -28,7 +28,7 @@ struct ScreenshotOptions {
   QString x_axis;        // step, tokens, wall, time (empty: step)
   QString group_by;      // a plan or project field ("parallel.zero"), or "tags"
   QStringList log_y;     // charts with a log y axis: loss, throughput, step-time, memory, communication, grad-norm
-  QString tab;           // settings (default) or plan (the planner against measured)
+  QString tab;           // settings (default) or plan (the planner against measured, of the first of `runs`)
   QSize size{1400, 900};
 };
 

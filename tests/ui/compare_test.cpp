@@ -20,6 +20,8 @@
 #include "backend/project/project.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/compare_view.h"
+#include "ui/history_view.h"
+#include "ui/main_window.h"
 #include "ui/chart_style.h"
 #include "ui/metric_charts.h"
 #include "ui/plan_check_panel.h"
@@ -272,6 +274,48 @@ TEST(CompareExport, ChartsAsPngAndSvgAndTheCurvesAsCsv) {
   EXPECT_TRUE(text.startsWith("chart,curve,step,value\n"));
   EXPECT_TRUE(text.contains("\nloss,#2 run2,2,3.5\n")) << text.toStdString();
   EXPECT_FALSE(view.exportSeriesCsv(dir.filePath("no/such/folder/curves.csv")));
+}
+
+// A run still running when compared: its curve grows as the history gets its steps, and the live
+// refresh stops once it has finished.
+TEST(CompareLive, ARunningRunsCurveFollowsTheHistory) {
+  QTemporaryDir dir;
+  const QString db = dir.filePath("history.sqlite");
+  HistoryStore store(db.toStdString());
+  std::vector<std::int64_t> ids;
+  for (const int zero : {0, 1}) {
+    RunStart start;
+    start.name = "live" + std::to_string(zero);
+    start.project = testing::tinyProject();
+    start.plan = planToJson(projectFromJson(start.project).plan);
+    start.plan["dp"] = 2;
+    start.world_size = 2;
+    ids.push_back(store.beginRun(start));
+  }
+  auto log = [&](std::int64_t id, int step) {
+    StepMetrics m;
+    m.step = step;
+    m.loss = 3.0 - 0.1 * step;
+    store.appendStep(id, m);
+  };
+  for (int step = 1; step <= 3; ++step) log(ids[0], step), log(ids[1], step);
+  store.finishRun(ids[0], RunOutcome::completed, "", {});
+
+  MainWindow window(db, false);
+  window.show();
+  ASSERT_TRUE(waitUntil([&] { return window.historyView()->loaded() && !window.historyService()->busy(); }, 10000));
+  window.compareView()->setLiveIntervalMs(50);
+  window.compareRuns(ids);
+  ASSERT_TRUE(waitUntil([&] { return window.currentPage() == MainWindow::Page::compare; }, 10000));
+  MetricCharts* charts = window.compareView()->charts();
+  EXPECT_TRUE(window.compareView()->live());
+  const auto points = [&] { return pointsOf(graphNamed(charts, MetricCharts::loss, QStringLiteral("#%1 live1").arg(ids[1]))).size(); };
+  EXPECT_EQ(points(), 3u);
+  for (int step = 4; step <= 6; ++step) log(ids[1], step);
+  EXPECT_TRUE(waitUntil([&] { return points() == 6u; }, 10000)) << points();
+  store.finishRun(ids[1], RunOutcome::completed, "", {});
+  EXPECT_TRUE(waitUntil([&] { return !window.compareView()->live(); }, 10000));
+  EXPECT_EQ(pointsOf(graphNamed(charts, MetricCharts::loss, QStringLiteral("#%1 live0").arg(ids[0]))).size(), 3u);
 }
 
 // A real run: dp 2 ZeRO-2 of the tiny model, recorded by `behemoth run` into a history.

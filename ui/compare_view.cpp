@@ -122,6 +122,16 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   tabs_->addTab(plan_check_, tr("Planner against measured"));
   split->addWidget(charts_);
   split->addWidget(tabs_);
+  // Any one chart: right-click it.
+  for (int c = 0; c < MetricCharts::chart_count; ++c) {
+    QCustomPlot* plot = charts_->plot(static_cast<MetricCharts::Chart>(c));
+    plot->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(plot, &QWidget::customContextMenuRequested, this, [this, plot, c](const QPoint& at) {
+      QMenu menu(plot);
+      connect(menu.addAction(tr("Save this chart as PNG or SVG…")), &QAction::triggered, this, [this, c] { chooseChartExport(c); });
+      menu.exec(plot->mapToGlobal(at));
+    });
+  }
   split->setStretchFactor(0, 3);
   split->setStretchFactor(1, 2);
   layout->addWidget(split, 1);
@@ -254,51 +264,73 @@ QString CompareView::seriesCsv() const {
   return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
 }
 
-bool CompareView::exportChartsPng(const QString& path) {
+namespace {
+
+QByteArray pngOf(const QPixmap& pixmap) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
-  const bool ok = charts_->grab().save(&buffer, "PNG") && writeAtomically(path, bytes);
-  if (!ok) title_->setText(tr("Could not write %1").arg(path));
-  return ok;
+  return pixmap.save(&buffer, "PNG") ? bytes : QByteArray();
 }
 
-bool CompareView::exportChartsSvg(const QString& path) {
+// `plots` drawn as vectors at their places inside `area` (one chart: the chart itself).
+QByteArray svgOf(QWidget* area, const std::vector<QCustomPlot*>& plots, const QString& title) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
   {
     QSvgGenerator svg;
     svg.setOutputDevice(&buffer);
-    svg.setSize(charts_->size());
-    svg.setViewBox(QRect(QPoint(0, 0), charts_->size()));
-    svg.setTitle(title_->text());
+    svg.setSize(area->size());
+    svg.setViewBox(QRect(QPoint(0, 0), area->size()));
+    svg.setTitle(title);
     QCPPainter painter(&svg);
-    // Each chart drawn as vectors at its place in the grid.
-    for (int c = 0; c < MetricCharts::chart_count; ++c) {
-      QCustomPlot* plot = charts_->plot(static_cast<MetricCharts::Chart>(c));
+    for (QCustomPlot* plot : plots) {
       painter.save();
-      painter.translate(plot->mapTo(charts_, QPoint(0, 0)));
+      painter.translate(plot == area ? QPoint(0, 0) : plot->mapTo(area, QPoint(0, 0)));
       plot->toPainter(&painter, plot->width(), plot->height());
       painter.restore();
     }
   }
-  const bool ok = writeAtomically(path, bytes);
+  return bytes;
+}
+
+}  // namespace
+
+bool CompareView::reportWrite(bool ok, const QString& path) {
   if (!ok) title_->setText(tr("Could not write %1").arg(path));
   return ok;
 }
 
-bool CompareView::exportTableCsv(const QString& path) {
-  const bool ok = writeAtomically(path, tableCsv().toUtf8());
-  if (!ok) title_->setText(tr("Could not write %1").arg(path));
-  return ok;
+bool CompareView::exportChartsPng(const QString& path) {
+  const QByteArray png = pngOf(charts_->grab());
+  return reportWrite(!png.isEmpty() && writeAtomically(path, png), path);
 }
 
-bool CompareView::exportSeriesCsv(const QString& path) {
-  const bool ok = writeAtomically(path, seriesCsv().toUtf8());
-  if (!ok) title_->setText(tr("Could not write %1").arg(path));
-  return ok;
+bool CompareView::exportChartsSvg(const QString& path) {
+  std::vector<QCustomPlot*> plots;
+  for (int c = 0; c < MetricCharts::chart_count; ++c) plots.push_back(charts_->plot(static_cast<MetricCharts::Chart>(c)));
+  return reportWrite(writeAtomically(path, svgOf(charts_, plots, title_->text())), path);
 }
+
+bool CompareView::exportChart(int chart, const QString& path) {
+  if (chart < 0 || chart >= MetricCharts::chart_count) return false;
+  QCustomPlot* plot = charts_->plot(static_cast<MetricCharts::Chart>(chart));
+  const QByteArray bytes = path.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive)
+                               ? svgOf(plot, {plot}, QString::fromUtf8(kChartNames[chart]))
+                               : pngOf(plot->toPixmap(plot->width(), plot->height()));
+  return reportWrite(!bytes.isEmpty() && writeAtomically(path, bytes), path);
+}
+
+void CompareView::chooseChartExport(int chart) {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Save the %1 chart").arg(QString::fromUtf8(kChartNames[chart])),
+                                                    QString(), tr("PNG image (*.png);;SVG image (*.svg)"));
+  if (!path.isEmpty()) exportChart(chart, path);
+}
+
+bool CompareView::exportTableCsv(const QString& path) { return reportWrite(writeAtomically(path, tableCsv().toUtf8()), path); }
+
+bool CompareView::exportSeriesCsv(const QString& path) { return reportWrite(writeAtomically(path, seriesCsv().toUtf8()), path); }
 
 void CompareView::chooseExport(const QString& what) {
   const bool png = what.contains(QLatin1String("PNG")), svg = what.contains(QLatin1String("SVG"));

@@ -51,6 +51,8 @@ class CompareView : public QWidget {
   // title when the file cannot be written.
   bool exportChartsPng(const QString& path);
   bool exportChartsSvg(const QString& path);
+  // One chart (also from its right-click menu); the format from the file's suffix (.png or .svg).
+  bool exportChart(int chart, const QString& path);
   bool exportTableCsv(const QString& path);
   bool exportSeriesCsv(const QString& path);
   // The compare table and the drawn curves as CSV text (what the exports write).
@@ -65,6 +67,8 @@ class CompareView : public QWidget {
   void applyChartView();
   void fillTable();
   void chooseExport(const QString& what);
+  void chooseChartExport(int chart);
+  bool reportWrite(bool ok, const QString& path);
 
   std::vector<RunDetails> runs_;
   MetricCharts* charts_;

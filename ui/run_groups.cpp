@@ -10,7 +10,14 @@
 namespace behemoth::ui {
 namespace {
 
+constexpr const char* kTagPrefix = "tag:";
+
 std::string valueOf(const std::map<std::string, std::string>& settings, const RunRecord& run, const std::string& field) {
+  if (field.rfind(kTagPrefix, 0) == 0) {
+    const std::string tag = field.substr(std::char_traits<char>::length(kTagPrefix));
+    const bool has = std::find(run.tags.begin(), run.tags.end(), tag) != run.tags.end();
+    return has ? tag : "not " + tag;
+  }
   if (field == "tags") {
     std::string joined;
     for (const std::string& tag : run.tags) joined += (joined.empty() ? "" : ",") + tag;
@@ -40,6 +47,14 @@ QStringList groupableFields(const std::vector<RunDetails>& runs) {
     if (distinct.size() > 1 || (present < runs.size() && present > 0)) fields << QString::fromStdString(key);
   }
   fields << QStringLiteral("tags");
+  // A tag some runs have and others not: those with it against those without.
+  std::map<std::string, std::size_t> tagged;
+  for (const RunDetails& details : runs) {
+    for (const std::string& tag : std::set<std::string>(details.run.tags.begin(), details.run.tags.end())) ++tagged[tag];
+  }
+  for (const auto& [tag, count] : tagged) {
+    if (count < runs.size()) fields << QString::fromStdString(kTagPrefix + tag);
+  }
   return fields;
 }
 

@@ -1,4 +1,5 @@
-// Runs grouped by the value of one plan or project field ("parallel.zero", "precision", "tags"),
+// Runs grouped by the value of one plan or project field ("parallel.zero", "precision"), by their
+// tags ("tags", or "tag:baseline": tagged against not),
 // and a group's curve: the mean of its runs at each x every one of them logged, with the lowest
 // and highest run around it (the band the compare charts fill).
 #pragma once
@@ -20,9 +21,10 @@ struct RunGroup {
 };
 
 // The fields a user can group by: every resolved setting with at least two distinct values
-// among `runs`, then "tags".
+// among `runs`, then "tags", then "tag:NAME" for each tag some of the runs have and some not.
 QStringList groupableFields(const std::vector<RunDetails>& runs);
-// Groups in order of first appearance. `field` "tags": runs with the same tag list.
+// Groups in order of first appearance. `field` "tags": runs with the same tag list; "tag:NAME":
+// the runs tagged NAME ("NAME") against the others ("not NAME").
 std::vector<RunGroup> groupRuns(const std::vector<RunDetails>& runs, const QString& field);
 
 // One group's curve from its members' series (x ascending each): the x values every member has,

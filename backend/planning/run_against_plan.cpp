@@ -111,8 +111,15 @@ RunAgainstPlan compareRunWithPlan(const RunDetails& details, const CpuRateChoice
     // On a CPU the process's resident memory holds what the planner puts on the device and on the host.
     const bool cpu = device.kind == "cpu";
     const double memory = double(stage.deviceBytes()) + (cpu ? double(stage.hostBytes()) : 0.0);
-    row.figures.push_back({cpu ? "peak memory (RSS)" : "peak memory", true, memory,
-                           cpu ? rankPeak(steps, rank, &StepMetrics::rank_peak_rss_bytes) : std::nullopt});
+    // On a GPU the resident memory is the host's: the counting allocator's peak of live tensors
+    // (train.measure_memory; the largest rank's) is what the device held.
+    std::optional<double> peak = cpu ? rankPeak(steps, rank, &StepMetrics::rank_peak_rss_bytes) : std::nullopt;
+    if (!cpu && project.plan.pp == 1) {
+      for (const StepMetrics& step : steps) {
+        if (step.peak_tensor_bytes) peak = std::max(peak.value_or(0.0), double(*step.peak_tensor_bytes));
+      }
+    }
+    row.figures.push_back({cpu ? "peak memory (RSS)" : "peak memory (tensors)", true, memory, peak});
     std::optional<double> activations = rankPeak(steps, rank, &StepMetrics::rank_activation_bytes);
     // Without per-rank figures a step reports the largest rank's, which every rank holds when
     // there are no stages.

@@ -9,7 +9,8 @@ bool CompletionStream::onToken(TokenId token) {
   bool go_on = true;
   {
     const std::lock_guard lock(mutex_);
-    unsent_ += text_.add(token);
+    std::string piece = text_.add(token);
+    if (!piece.empty()) unsent_.push_back(std::move(piece));
     ++generated_;
     go_on = !text_.stopped();
   }
@@ -20,7 +21,8 @@ bool CompletionStream::onToken(TokenId token) {
 void CompletionStream::onFinish(FinishReason reason) {
   {
     const std::lock_guard lock(mutex_);
-    unsent_ += text_.flush();
+    std::string rest = text_.flush();
+    if (!rest.empty()) unsent_.push_back(std::move(rest));
     finish_ = text_.stopped() ? FinishReason::stop : reason;
   }
   changed_.notify_all();
@@ -29,8 +31,12 @@ void CompletionStream::onFinish(FinishReason reason) {
 CompletionStream::Piece CompletionStream::wait(std::chrono::milliseconds patience) {
   std::unique_lock lock(mutex_);
   changed_.wait_for(lock, patience, [this] { return !unsent_.empty() || finish_.has_value(); });
-  Piece piece{std::move(unsent_), finish_};
-  unsent_.clear();
+  Piece piece;
+  if (!unsent_.empty()) {
+    piece.text = std::move(unsent_.front());
+    unsent_.pop_front();
+  }
+  if (unsent_.empty()) piece.finish = finish_;
   return piece;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,7 +25,9 @@ class CompletionStream : public TokenListener {
   void onFinish(FinishReason reason) override;
   bool cancelled() const override { return abandoned_.load(); }
 
-  // The connection's side. Waits up to `patience` for new text or the end and takes what came.
+  // The connection's side. Waits up to `patience` for new text or the end and takes the oldest
+  // piece: each token's text is its own piece (one streamed event per token however late the
+  // connection's thread wakes), and the end comes with the last one.
   struct Piece {
     std::string text;
     std::optional<FinishReason> finish;  // set once: the last piece
@@ -37,7 +40,7 @@ class CompletionStream : public TokenListener {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   CompletionText text_;
-  std::string unsent_;
+  std::deque<std::string> unsent_;  // text of each token not yet taken (empty texts are not kept)
   std::optional<FinishReason> finish_;
   int generated_ = 0;
   std::atomic<bool> abandoned_{false};

@@ -2,6 +2,7 @@
 // string or of a UTF-8 character, and nothing after a stop string.
 #include <gtest/gtest.h>
 
+#include "backend/serve/completion_stream.h"
 #include "backend/serve/completion_text.h"
 
 namespace behemoth {
@@ -40,6 +41,26 @@ TEST(CompletionText, FlushShowsWhatWasHeldBackWhenGenerationEnds) {
   CompletionText text(*bytes, {"STOP"});
   EXPECT_EQ(feed(text, "aST"), (std::vector<std::string>{"a", "", "", "ST"}));
   EXPECT_FALSE(text.stopped());
+}
+
+// A connection whose thread wakes late still gets one piece per token, in order, and the end only
+// with the last piece (it was seen as one coalesced event under load).
+TEST(CompletionStream, EachTokensTextIsItsOwnPieceHoweverLateTheConnectionWakes) {
+  const auto bytes = openTokenizer("byte");
+  CompletionStream stream(*bytes, {});
+  for (const char byte : std::string("abc")) stream.onToken(static_cast<unsigned char>(byte));
+  stream.onFinish(FinishReason::length);
+  std::vector<std::string> texts;
+  std::optional<FinishReason> finish;
+  for (int k = 0; k < 3; ++k) {
+    const CompletionStream::Piece piece = stream.wait(std::chrono::milliseconds(0));
+    texts.push_back(piece.text);
+    finish = piece.finish;
+    EXPECT_EQ(piece.finish.has_value(), k == 2) << "piece " << k;
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(finish, FinishReason::length);
+  EXPECT_EQ(stream.generatedTokens(), 3);
 }
 
 }  // namespace

@@ -224,6 +224,20 @@ TEST(CompareGroups, ThreeRunsByZeroAreTwoGroupsWithTheirMeanAndBand) {
   EXPECT_NE(graphNamed(charts, MetricCharts::loss, "#3 run3"), nullptr) << "ungrouped again";
 }
 
+TEST(CompareGroups, ATagGroupsTheRunsWithItAgainstTheOthers) {
+  std::vector<RunDetails> runs = {knownRun(1, 0, {1, 2}), knownRun(2, 0, {3, 4}), knownRun(3, 1, {5, 6})};
+  runs[0].run.tags = {"baseline", "keep"};
+  runs[2].run.tags = {"baseline"};
+  const QStringList fields = groupableFields(runs);
+  EXPECT_TRUE(fields.contains("tag:keep"));
+  EXPECT_TRUE(fields.contains("tag:baseline"));
+  const std::vector<RunGroup> groups = groupRuns(runs, "tag:baseline");
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].label(), "baseline (2 runs)");
+  EXPECT_EQ(groups[0].members, (std::vector<int>{0, 2}));
+  EXPECT_EQ(groups[1].label(), "not baseline (1 run)");
+}
+
 TEST(CompareTable, AKeyLeftOutEqualsTheDefaultAndShowAllListsEverySetting) {
   RunDetails a = knownRun(1, 0, {1, 2});
   RunDetails b = knownRun(2, 0, {1, 2});
@@ -274,6 +288,14 @@ TEST(CompareExport, ChartsAsPngAndSvgAndTheCurvesAsCsv) {
   EXPECT_TRUE(text.startsWith("chart,curve,step,value\n"));
   EXPECT_TRUE(text.contains("\nloss,#2 run2,2,3.5\n")) << text.toStdString();
   EXPECT_FALSE(view.exportSeriesCsv(dir.filePath("no/such/folder/curves.csv")));
+  // One chart alone, each format by its suffix.
+  ASSERT_TRUE(view.exportChart(MetricCharts::throughput, dir.filePath("throughput.png")));
+  const QImage one(dir.filePath("throughput.png"));
+  EXPECT_EQ(one.size(), view.charts()->plot(MetricCharts::throughput)->size());
+  ASSERT_TRUE(view.exportChart(MetricCharts::loss, dir.filePath("loss.svg")));
+  QFile loss_svg(dir.filePath("loss.svg"));
+  ASSERT_TRUE(loss_svg.open(QIODevice::ReadOnly));
+  EXPECT_TRUE(loss_svg.readAll().contains("<svg"));
 }
 
 // A run still running when compared: its curve grows as the history gets its steps, and the live

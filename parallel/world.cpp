@@ -141,6 +141,10 @@ Group& ProcessWorld::findOrCreate(const std::string& label, const std::vector<in
         auto options = c10d::ProcessGroupGloo::Options::create(info_.timeout);
         options->devices.push_back(connections_->gloo_device);
         backend = c10::make_intrusive<c10d::ProcessGroupGloo>(group_store, index, group_size, options);
+        // gloo's full-mesh connect can return on one rank while a peer is still reading its side
+        // of the handshake; a rank that then finished and closed the group made that peer fail
+        // with "connection closed by peer". A barrier returns only once every pair is connected.
+        backend->barrier()->wait();
       }
     } catch (const std::invalid_argument&) {
       throw;

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::function<int()> action;
   behemoth::addRunCommand(app, action);
+  behemoth::addProfileCommand(app, action);
   behemoth::addWorkerCommand(app, action);
   behemoth::addHistoryCommand(app, action);
   behemoth::addEnvCommand(app, action);

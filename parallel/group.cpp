@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "parallel/activity.h"
+#include "parallel/step_profile.h"
 #include "parallel/two_byte_reduction.h"
 
 namespace behemoth {
@@ -168,6 +169,7 @@ void PendingWork::wait() {
   finish_ = nullptr;
   if (work) {
     ActivityScope scope(("waiting for " + description_).c_str());
+    const ProfileScope profile(OpKind::communication);
     try {
       if (bounded_) {
         work->wait(timeout_);
@@ -208,6 +210,7 @@ void Group::runBlocking(const char* operation, int64_t bytes,
                         const std::function<c10::intrusive_ptr<c10d::Work>()>& launch) {
   const std::string description = describe(operation, bytes);
   ActivityScope scope(description.c_str());
+  const ProfileScope profile(OpKind::communication);
   c10::intrusive_ptr<c10d::Work> work;
   try {
     work = launch();

@@ -12,6 +12,7 @@ namespace behemoth {
 // Each adds its subcommand to `app` and sets `action` to what runs when it is chosen; the action
 // returns the process exit code.
 void addRunCommand(CLI::App& app, std::function<int()>& action);
+void addProfileCommand(CLI::App& app, std::function<int()>& action);
 void addWorkerCommand(CLI::App& app, std::function<int()>& action);
 void addHistoryCommand(CLI::App& app, std::function<int()>& action);
 void addEnvCommand(CLI::App& app, std::function<int()>& action);

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <stdlib.h>  // mkdtemp
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -277,7 +279,46 @@ int runProject(const RunOptions& options) {
   return runOnThisNode(readProject(options.project_path, options.overrides, world_size), options);
 }
 
+// `behemoth profile`: a short run with train.profile on, every step logged, no evaluation, no
+// checkpoints and no history, in a scratch output folder removed afterwards.
+int profileProject(RunOptions options, int steps) {
+  if (steps < 1) throw std::invalid_argument("--steps must be at least 1");
+  std::string scratch = (fs::temp_directory_path() / "behemoth-profile-XXXXXX").string();
+  if (!mkdtemp(scratch.data())) throw std::runtime_error("behemoth profile: cannot create a folder in " + fs::temp_directory_path().string());
+  struct RemoveAfter {
+    fs::path path;
+    ~RemoveAfter() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } remove_after{scratch};
+  std::vector<std::string> overrides = {"train.profile=true", "train.log_every=1", "train.eval_every=0",
+                                        "train.steps=" + std::to_string(steps), "train.checkpoint_every=0",
+                                        "train.checkpoint_final=false", "train.export_hf=false", "train.out_dir=" + scratch};
+  overrides.insert(overrides.end(), options.overrides.begin(), options.overrides.end());
+  options.overrides = std::move(overrides);
+  options.no_history = true;
+  return runProject(options);
+}
+
 }  // namespace
+
+void addProfileCommand(CLI::App& app, std::function<int()>& action) {
+  auto options = std::make_shared<RunOptions>();
+  auto steps = std::make_shared<int>(6);
+  CLI::App* command = app.add_subcommand("profile", "Train a few steps and show where a step's time goes, by kind of work");
+  command->add_option("project", options->project_path, "Project file (JSON)")->required()->check(CLI::ExistingFile);
+  command->add_option("--steps", *steps, "Steps to train (the first is left out of the summary)")->capture_default_str();
+  CLI::Option* nproc = command->add_option("--nproc", options->nproc, "Worker processes on this node (one per device)");
+  command->add_option("--set", options->overrides, "Override a project field: key.path=value")->take_all();
+  command->add_flag("--events", options->events, "Print JSON event lines on stdout (docs/events.md)");
+  command->add_flag("--force", options->force, "Run even when the memory estimate exceeds this machine's available memory");
+  command->add_option("--timeout", options->timeout_s, "Seconds a collective may wait before the run fails");
+  command->callback([&action, options, steps, nproc] {
+    options->nproc_given = nproc->count() > 0;
+    action = [options, steps] { return profileProject(*options, *steps); };
+  });
+}
 
 void addRunCommand(CLI::App& app, std::function<int()>& action) {
   auto options = std::make_shared<RunOptions>();

@@ -100,12 +100,17 @@ void ProgressPrinter::emit(const nlohmann::json& event) {
     const StepMetrics metrics = StepMetrics::fromJson(event);
     if (metrics.eval_loss) latest_eval_loss_ = metrics.eval_loss;
     out_ << formatProgressLine(metrics, total_steps_, latest_eval_loss_, first_step_) << "\n";
+    if (!metrics.profile_s.empty()) {
+      out_ << formatProfileLine(metrics) << "\n";
+      profile_.add(metrics);
+    }
   } else if (type == event_type::kEval) {
     latest_eval_loss_ = numberField(event, "eval_loss");
     out_ << "eval at step " << event.value("step", std::int64_t{0}) << ": loss " << printf1("%.4f", *latest_eval_loss_) << "\n";
   } else if (type == event_type::kLog) {
     out_ << event.value("text", std::string()) << "\n";
   } else if (type == event_type::kRunFinished) {
+    if (!profile_.empty()) out_ << profile_.table();
     out_ << "run " << event.value("outcome", std::string("completed")) << ": final loss "
          << printf1("%.4f", numberField(event, "final_loss")) << " in " << formatDuration(numberField(event, "duration_s")) << "\n";
   } else if (type == event_type::kRunResumed) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backend/metrics/event_sink.h"
+#include "backend/metrics/profile_text.h"
 #include "backend/metrics/step_metrics.h"
 
 namespace behemoth {
@@ -35,6 +36,7 @@ class ProgressPrinter : public EventSink {
   int total_steps_;
   std::optional<double> latest_eval_loss_;
   std::int64_t first_step_ = 0;  // from run_resumed
+  ProfileSummary profile_;       // train.profile: printed when the run ends
 };
 
 }  // namespace behemoth

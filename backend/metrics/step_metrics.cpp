@@ -52,6 +52,7 @@ json StepMetrics::toJson() const {
   if (!rank_peak_rss_bytes.empty()) out["rank_peak_rss_bytes"] = rank_peak_rss_bytes;
   if (!rank_activation_bytes.empty()) out["rank_activation_bytes"] = rank_activation_bytes;
   if (!pipeline_bubble.empty()) out["pipeline_bubble"] = pipeline_bubble;
+  if (!profile_s.empty()) out["profile_s"] = profile_s;
   for (const auto& [name, values] : tierFields()) {
     if (!values->empty()) out[name] = *values;
   }
@@ -147,6 +148,12 @@ StepMetrics StepMetrics::fromJson(const json& object) {
         throw std::invalid_argument("step metrics: comm_bytes_by_axis." + item.key() + ": expected an integer");
       }
       metrics.comm_bytes_by_axis[item.key()] = item.value().get<std::int64_t>();
+    }
+  }
+  if (const auto found = object.find("profile_s"); found != object.end() && found->is_object()) {
+    for (const auto& item : found->items()) {
+      if (!item.value().is_number()) throw std::invalid_argument("step metrics: profile_s." + item.key() + ": expected a number");
+      metrics.profile_s[item.key()] = item.value().get<double>();
     }
   }
   if (const auto found = object.find("eval_loss"); found != object.end()) {

@@ -46,6 +46,9 @@ struct StepMetrics {
   std::vector<std::int64_t> rank_device_chunks;
   std::vector<std::int64_t> rank_host_chunks;
   std::vector<std::int64_t> rank_disk_chunks;
+  // train.profile: seconds per step by kind of work ("matmul", "attention", ..., and "other":
+  // the step's time outside any operator), the mean over the logged window and over the ranks.
+  std::map<std::string, double> profile_s;
   std::optional<double> loss_scale;    // fp16: the dynamic loss scale the step used
   bool skipped = false;                // fp16 overflow: no rank updated the weights this step
   std::optional<double> eval_loss;     // present on steps that evaluated

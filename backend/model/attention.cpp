@@ -8,6 +8,7 @@
 
 #include "backend/model/recompute.h"
 #include "kernels/blockwise_attention.h"
+#include "parallel/step_profile.h"
 #include "parallel/sequence_parallel/ring_attention.h"
 #include "parallel/sequence_parallel/ulysses.h"
 
@@ -57,6 +58,7 @@ at::Tensor localAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
 
 at::Tensor attentionCore(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const ForwardDropout& dropout,
                          int layer, const AttentionSettings& settings) {
+  const ProfileScope profile(OpKind::attention);
   if (settings.cache) return settings.cache->attend(layer, q, k, v);
   if (!settings.sequence.active()) return localAttention(q, k, v, dropout, layer, settings);
   Group& group = *settings.sequence.group;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backend/model/attention.h"
+#include "backend/model/fused_ops.h"
 #include "backend/model/recompute.h"
 
 namespace behemoth {
@@ -12,7 +13,7 @@ namespace behemoth {
 namespace {
 
 std::shared_ptr<LayerNorm> makeLayerNorm(const ModelConfig& config) {
-  return std::make_shared<LayerNorm>(config.d_model, config.norm_eps);
+  return std::make_shared<LayerNorm>(config.d_model, config.norm_eps, config.kernels == KernelKind::fused);
 }
 
 // [B, T, heads * D] -> [B, heads, T, D]
@@ -39,13 +40,16 @@ at::Tensor GptAttention::forward(const at::Tensor& x, const ForwardDropout& drop
   return linear("proj").forward(merged);
 }
 
-GptMlp::GptMlp(const ModelConfig& config) {
+GptMlp::GptMlp(const ModelConfig& config) : fused_(config.kernels == KernelKind::fused) {
   addLinear("fc", std::make_shared<DenseLinear>(config.d_model, config.ffnHidden(), true));
   addLinear("proj", std::make_shared<DenseLinear>(config.ffnHidden(), config.d_model, true));
 }
 
 at::Tensor GptMlp::forward(const at::Tensor& x) {
-  return linear("proj").forward(at::gelu(linear("fc").forward(x), "tanh"));
+  const at::Tensor hidden = linear("fc").forward(x);
+  // The bias is already in `hidden` (addmm adds it for free), so the fused GELU takes none.
+  const at::Tensor activated = fused_ && fusedKernelsTake(hidden) ? fusedGelu(hidden) : at::gelu(hidden, "tanh");
+  return linear("proj").forward(activated);
 }
 
 GptBlock::GptBlock(const ModelConfig& config, int layer) : layer_(layer) {
@@ -57,8 +61,8 @@ GptBlock::GptBlock(const ModelConfig& config, int layer) : layer_(layer) {
 
 at::Tensor GptBlock::forward(const at::Tensor& x, const ForwardDropout& dropout, const AttentionSettings& attention) {
   const at::Tensor attended = attn_->forward(norm("ln1").forward(x), dropout, layer_, attention);
-  const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
-  return h + dropout.residual(mlp_->forward(norm("ln2").forward(h)), DropoutSite::mlp_output, layer_);
+  const auto [h, normalized] = norm("ln2").addThenNormalize(x, dropout.residual(attended, DropoutSite::attention_output, layer_));
+  return h + dropout.residual(mlp_->forward(normalized), DropoutSite::mlp_output, layer_);
 }
 
 GptModel::GptModel(const ModelConfig& config, const ModelPart& part) : LanguageModel(config, part) {

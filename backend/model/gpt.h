@@ -35,6 +35,9 @@ class GptMlp : public LinearOwner {
  public:
   explicit GptMlp(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x);
+
+ private:
+  bool fused_;  // model.kernels: fused
 };
 
 class GptBlock : public LinearOwner {

@@ -3,6 +3,8 @@
 // initialization fills them.
 #pragma once
 
+#include <utility>
+
 #include <ATen/Tensor.h>
 #include <torch/nn/module.h>
 
@@ -34,13 +36,18 @@ class Norm : public torch::nn::Module {
  public:
   virtual ~Norm() = default;
   virtual at::Tensor forward(const at::Tensor& input) = 0;
+  // {x + residual, forward(x + residual)}: the residual stream and its normalized copy, which a
+  // norm with a fused kernel computes in one pass.
+  virtual std::pair<at::Tensor, at::Tensor> addThenNormalize(const at::Tensor& x, const at::Tensor& residual);
 };
 
 // torch.nn.LayerNorm over the last dimension (at::layer_norm); parameters "weight" and "bias" [dim].
 class LayerNorm : public Norm {
  public:
-  LayerNorm(std::int64_t dim, double eps);
+  // fused: the fused CPU kernel (model.kernels) wherever it takes the tensors, at::layer_norm elsewhere.
+  LayerNorm(std::int64_t dim, double eps, bool fused = false);
   at::Tensor forward(const at::Tensor& input) override;
+  std::pair<at::Tensor, at::Tensor> addThenNormalize(const at::Tensor& x, const at::Tensor& residual) override;
 
   at::Tensor weight;
   at::Tensor bias;
@@ -48,19 +55,22 @@ class LayerNorm : public Norm {
  private:
   std::int64_t dim_;
   double eps_;
+  bool fused_;
 };
 
 // x / sqrt(mean(x^2) + eps) * weight over the last dimension, computed in float32 (as LLaMA does)
 // and returned in the input's dtype; parameter "weight" [dim].
 class RmsNorm : public Norm {
  public:
-  RmsNorm(std::int64_t dim, double eps);
+  RmsNorm(std::int64_t dim, double eps, bool fused = false);
   at::Tensor forward(const at::Tensor& input) override;
+  std::pair<at::Tensor, at::Tensor> addThenNormalize(const at::Tensor& x, const at::Tensor& residual) override;
 
   at::Tensor weight;
 
  private:
   double eps_;
+  bool fused_;
 };
 
 // Helpers shared by both architectures' init rules: "blocks.0.ln1.weight" -> "ln1".

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "backend/model/fused_ops.h"
 #include "backend/model/recompute.h"
 
 namespace behemoth {
@@ -37,7 +38,7 @@ at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rota
   return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1}));
 }
 
-LlamaMlp::LlamaMlp(const ModelConfig& config) {
+LlamaMlp::LlamaMlp(const ModelConfig& config) : fused_(config.kernels == KernelKind::fused) {
   addLinear("gate", std::make_shared<DenseLinear>(config.d_model, config.ffnHidden(), false));
   addLinear("up", std::make_shared<DenseLinear>(config.d_model, config.ffnHidden(), false));
   addLinear("down", std::make_shared<DenseLinear>(config.ffnHidden(), config.d_model, false));
@@ -45,21 +46,24 @@ LlamaMlp::LlamaMlp(const ModelConfig& config) {
 
 at::Tensor LlamaMlp::forward(const at::Tensor& x) {
   const at::Tensor input = linear("gate").prepareInput(x);
-  return linear("down").forward(at::silu(linear("gate").forwardPrepared(input)) * linear("up").forwardPrepared(input));
+  const at::Tensor gate = linear("gate").forwardPrepared(input);
+  const at::Tensor up = linear("up").forwardPrepared(input);
+  const bool fuse = fused_ && fusedKernelsTake(gate) && up.scalar_type() == gate.scalar_type();
+  return linear("down").forward(fuse ? fusedSwiglu(gate, up) : at::silu(gate) * up);
 }
 
 LlamaBlock::LlamaBlock(const ModelConfig& config, int layer) : layer_(layer) {
-  addNorm("attn_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  addNorm("attn_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps, config.kernels == KernelKind::fused));
   attn_ = register_module("attn", std::make_shared<LlamaAttention>(config));
-  addNorm("mlp_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+  addNorm("mlp_norm", std::make_shared<RmsNorm>(config.d_model, config.norm_eps, config.kernels == KernelKind::fused));
   mlp_ = register_module("mlp", std::make_shared<LlamaMlp>(config));
 }
 
 at::Tensor LlamaBlock::forward(const at::Tensor& x, const RotaryTables& rotary, const ForwardDropout& dropout,
                                const AttentionSettings& attention) {
   const at::Tensor attended = attn_->forward(norm("attn_norm").forward(x), rotary, dropout, layer_, attention);
-  const at::Tensor h = x + dropout.residual(attended, DropoutSite::attention_output, layer_);
-  return h + dropout.residual(mlp_->forward(norm("mlp_norm").forward(h)), DropoutSite::mlp_output, layer_);
+  const auto [h, normalized] = norm("mlp_norm").addThenNormalize(x, dropout.residual(attended, DropoutSite::attention_output, layer_));
+  return h + dropout.residual(mlp_->forward(normalized), DropoutSite::mlp_output, layer_);
 }
 
 LlamaModel::LlamaModel(const ModelConfig& config, const ModelPart& part) : LanguageModel(config, part) {
@@ -74,7 +78,7 @@ LlamaModel::LlamaModel(const ModelConfig& config, const ModelPart& part) : Langu
     }
   }
   if (holdsHead()) {
-    addNorm("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps));
+    addNorm("norm_f", std::make_shared<RmsNorm>(config.d_model, config.norm_eps, config.kernels == KernelKind::fused));
     if (!config.tie_embeddings) {
       addLinear("lm_head", std::make_shared<DenseLinear>(config.d_model, config.vocab_size, false));
     }

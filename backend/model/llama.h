@@ -34,6 +34,9 @@ class LlamaMlp : public LinearOwner {
  public:
   explicit LlamaMlp(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x);
+
+ private:
+  bool fused_;  // model.kernels: fused
 };
 
 class LlamaBlock : public LinearOwner {

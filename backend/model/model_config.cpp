@@ -59,6 +59,14 @@ AttentionKind attentionKindFromName(const std::string& name) {
   throw std::invalid_argument("model.attention: unknown attention '" + name + "' (expected auto, dense or blockwise)");
 }
 
+std::string kernelKindName(KernelKind kind) { return kind == KernelKind::aten ? "aten" : "fused"; }
+
+KernelKind kernelKindFromName(const std::string& name) {
+  if (name == "fused") return KernelKind::fused;
+  if (name == "aten") return KernelKind::aten;
+  throw std::invalid_argument("model.kernels: unknown kernels '" + name + "' (expected fused or aten)");
+}
+
 AttentionKind ModelConfig::resolvedAttention() const {
   if (attention != AttentionKind::automatic) return attention;
   return seq_len > attention_block ? AttentionKind::blockwise : AttentionKind::dense;

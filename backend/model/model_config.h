@@ -13,6 +13,8 @@ enum class Arch { gpt, llama };
 // automatic (model.attention "auto", the default) takes blockwise wherever the sequence spans more
 // than one block, where it is the faster of the two on this machine (BENCHMARKS.md), dense otherwise.
 enum class AttentionKind { dense, blockwise, automatic };
+// model.kernels: the fused CPU kernels (backend/model/fused_ops.h) or ATen's operators.
+enum class KernelKind { fused, aten };
 
 // Upper bounds of the sizes (ModelConfig::validate): far beyond any model trained today, and low
 // enough that no byte or FLOP count computed from them overflows 64 bits.
@@ -39,6 +41,7 @@ struct ModelConfig {
   double init_std = 0.02;
   AttentionKind attention = AttentionKind::automatic;
   int attention_block = 128;  // query and key block length of the blockwise attention
+  KernelKind kernels = KernelKind::fused;
 
   int kvHeads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   // dense or blockwise: what `attention` means for these sizes.
@@ -55,5 +58,7 @@ std::string archName(Arch arch);
 Arch archFromName(const std::string& name);  // throws std::invalid_argument
 std::string attentionKindName(AttentionKind kind);
 AttentionKind attentionKindFromName(const std::string& name);  // throws std::invalid_argument
+std::string kernelKindName(KernelKind kind);
+KernelKind kernelKindFromName(const std::string& name);  // throws std::invalid_argument naming model.kernels
 
 }  // namespace behemoth

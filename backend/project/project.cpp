@@ -57,7 +57,7 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
   const JsonFields fields(section, "model",
                           {"arch", "n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "seq_len", "vocab_size",
                            "norm_eps", "rope_theta", "tie_embeddings", "dropout", "init_std", "attention",
-                           "attention_block", "hf_config", "hf_pretrained"});
+                           "attention_block", "kernels", "hf_config", "hf_pretrained"});
   ModelConfig model;
   hf_path.reset();
   pretrained_dir.reset();
@@ -120,6 +120,12 @@ ModelConfig parseModel(const json& section, const std::string& base_dir, std::op
     model.attention = attentionKindFromName(name);
   }
   fields.read("attention_block", model.attention_block);
+  if (fields.has("kernels")) {
+    std::string name;
+    fields.read("kernels", name);
+    if (name != "fused" && name != "aten") fields.fail("kernels", "unknown kernels '" + name + "' (expected fused or aten)");
+    model.kernels = kernelKindFromName(name);
+  }
   model.validate();
   // The weights must be what these sizes build: every tensor present, none extra, shapes equal.
   if (pretrained_dir) {
@@ -347,7 +353,7 @@ TrainConfig parseTrain(const json& section) {
   const JsonFields fields(section, "train",
                           {"steps", "seed", "log_every", "eval_every", "eval_batches", "micro_batch_size", "out_dir",
                            "measure_memory", "checkpoint_every", "checkpoint_keep", "checkpoint_final",
-                           "checkpoint_async", "export_hf", "recompute", "trace"});
+                           "checkpoint_async", "export_hf", "recompute", "trace", "profile"});
   TrainConfig train;
   fields.read("steps", train.steps);
   fields.read("seed", train.seed);
@@ -370,6 +376,7 @@ TrainConfig parseTrain(const json& section) {
     fields.fail("recompute", "unknown recomputation '" + train.recompute + "' (expected none, selective or full)");
   }
   fields.read("trace", train.trace);
+  fields.read("profile", train.profile);
   requireAtLeast(fields, "checkpoint_every", train.checkpoint_every, 0);
   requireAtLeast(fields, "checkpoint_keep", train.checkpoint_keep, 1);
   requireAtLeast(fields, "steps", train.steps, 1);
@@ -504,7 +511,8 @@ json projectToJson(const Project& project) {
                 {"seq_len", m.seq_len},       {"vocab_size", m.vocab_size}, {"norm_eps", m.norm_eps},
                 {"rope_theta", m.rope_theta}, {"tie_embeddings", m.tie_embeddings},
                 {"dropout", m.dropout},       {"init_std", m.init_std},
-                {"attention", attentionKindName(m.attention)}, {"attention_block", m.attention_block}};
+                {"attention", attentionKindName(m.attention)}, {"attention_block", m.attention_block},
+                {"kernels", kernelKindName(m.kernels)}};
   if (project.model_hf_config) model["hf_config"] = *project.model_hf_config;
   if (project.model_hf_pretrained) model["hf_pretrained"] = *project.model_hf_pretrained;
   const DataConfig& d = project.data;
@@ -530,7 +538,8 @@ json projectToJson(const Project& project) {
         {"eval_batches", t.eval_batches}, {"micro_batch_size", t.micro_batch_size}, {"out_dir", t.out_dir},
         {"measure_memory", t.measure_memory}, {"checkpoint_every", t.checkpoint_every},
         {"checkpoint_keep", t.checkpoint_keep}, {"checkpoint_final", t.checkpoint_final},
-        {"checkpoint_async", t.checkpoint_async}, {"export_hf", t.export_hf}, {"recompute", t.recompute}, {"trace", t.trace}}},
+        {"checkpoint_async", t.checkpoint_async}, {"export_hf", t.export_hf}, {"recompute", t.recompute}, {"trace", t.trace},
+        {"profile", t.profile}}},
       {"serve",
        {{"max_batch", project.serve.max_batch}, {"max_queue", project.serve.max_queue},
         {"block_tokens", project.serve.block_tokens}, {"kv_blocks", project.serve.kv_blocks},

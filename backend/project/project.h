@@ -72,6 +72,9 @@ struct TrainConfig {
   // its input) and the per-rank timeline of the step's actions (docs/pipeline.md).
   std::string recompute = "none";
   bool trace = false;
+  // Time every operator by kind (matmul, attention, norm, ...; docs/kernels.md) and report each
+  // kind's seconds per step in the step events. Costs a little per operator: off by default.
+  bool profile = false;
 };
 
 // `behemoth serve` (docs/serving.md): the batch, the queue and the paged KV cache.

@@ -5,6 +5,9 @@
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -40,6 +43,7 @@
 #include "backend/train/fault_injection.h"
 #include "backend/train/stop_request.h"
 #include "parallel/activity.h"
+#include "parallel/step_profile.h"
 #include "parallel/deferred_weight_grad.h"
 #include "parallel/pipeline/pipeline_schedule.h"
 #include "parallel/pipeline/stage_layers.h"
@@ -528,6 +532,29 @@ void Trainer::State::writeTrace(int step) const {
   std::ofstream(traceFile(project.train.out_dir, world.rank()), std::ios::app) << stepTraceToJsonLine(trace) << '\n';
 }
 
+namespace {
+
+// The logging window's seconds per step of each kind of work, averaged over the ranks, with
+// "other": the step's time outside every timed operator (the engine's own code, waiting on locks).
+std::map<std::string, double> meanProfileOverRanks(Group& everyone, const std::array<double, kOpKindCount>& window,
+                                                   double window_seconds, int window_steps) {
+  at::Tensor mine = at::zeros({kOpKindCount + 1}, at::kDouble);
+  for (int k = 0; k < kOpKindCount; ++k) mine[k] = window[k] / window_steps;
+  mine[kOpKindCount] = window_seconds / window_steps;
+  const at::Tensor mean = everyone.allGather(mine.unsqueeze(0), 0).mean(0);
+  std::map<std::string, double> seconds;
+  double timed = 0.0;
+  for (int k = 0; k < kOpKindCount; ++k) {
+    const double value = mean[k].item<double>();
+    seconds[opKindName(static_cast<OpKind>(k))] = value;
+    timed += value;
+  }
+  seconds["other"] = std::max(0.0, mean[kOpKindCount].item<double>() - timed);
+  return seconds;
+}
+
+}  // namespace
+
 TrainOutcome Trainer::run(EventSink* sink) {
   State& s = *state_;
   const Project& p = s.project;
@@ -550,14 +577,23 @@ TrainOutcome Trainer::run(EventSink* sink) {
     last_saved = steps_done;
   };
 
+  // train.profile: seconds per kind of work, summed over the steps of the logging window.
+  std::optional<StepProfiler> profiler;
+  if (p.train.profile) profiler.emplace();
+  std::array<double, kOpKindCount> profile_window{};
+
   for (int step = static_cast<int>(s.start_step); step < p.train.steps; ++step) {
     failHereIfInjected(everyone.rank(), step);
+    if (profiler) profiler->take();  // what ran between steps (evaluation, bookkeeping) is no step's
     const auto step_start = Clock::now();
     counter.reset();
     const double local_loss = s.trainStep(step);
     if (p.train.trace) s.writeTrace(step);
     const double lr = learningRateAt(p.optimizer, step, p.train.steps);
-    const UpdateOutcome update = s.updater->step(lr);
+    const UpdateOutcome update = [&] {
+      const ProfileScope scope(OpKind::optimizer);
+      return s.updater->step(lr);
+    }();
     Zero3Engine* chunks = s.updater->chunkEngine();
     const std::optional<Zero3TierFigures> tiers = chunks ? std::optional(chunks->takeTierFigures()) : std::nullopt;
     const double grad_norm = update.grad_norm;
@@ -569,6 +605,10 @@ TrainOutcome Trainer::run(EventSink* sink) {
     const double step_seconds = secondsSince(step_start);
     window_seconds += step_seconds;
     ++window_steps;
+    if (profiler) {
+      const auto kinds = profiler->take();
+      for (int k = 0; k < kOpKindCount; ++k) profile_window[k] += kinds[k];
+    }
 
     // Bookkeeping collectives below are not part of the step's communication: not counted.
     at::Tensor loss = at::full({1}, local_loss, at::kDouble);
@@ -637,6 +677,10 @@ TrainOutcome Trainer::run(EventSink* sink) {
       if (p.train.measure_memory) {
         metrics.activation_bytes = static_cast<std::int64_t>(maxima[4].item<double>());
         metrics.peak_tensor_bytes = static_cast<std::int64_t>(maxima[5].item<double>());
+      }
+      if (profiler) {
+        metrics.profile_s = meanProfileOverRanks(everyone, profile_window, window_seconds, window_steps);
+        profile_window.fill(0.0);
       }
       if (p.precision == Precision::fp16) metrics.loss_scale = update.loss_scale;
       metrics.skipped = update.skipped;

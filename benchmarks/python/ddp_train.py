@@ -55,6 +55,10 @@ def build_parser(description=__doc__):
     parser.add_argument("--report", help="JSON file rank 0 writes")
     parser.add_argument("--check-params", action="store_true",
                         help="print the parameter count (built model and closed form) and exit; no torchrun needed")
+    parser.add_argument("--bf16", action="store_true",
+                        help="forward and loss under torch.autocast('cpu', dtype=torch.bfloat16), as the engine's precision bf16")
+    parser.add_argument("--plain", action="store_true",
+                        help="the model without the DDP wrapper (for one process: plain PyTorch training)")
     parser.add_argument("--progress", action="store_true",
                         help="rank 0 prints every step's loss and seconds as it finishes (flushed)")
     return parser
@@ -134,8 +138,9 @@ def run_steps(args, module, optimizer, clip, rank, world, rows):
         start = time.perf_counter()
         inputs, targets = local_batch(corpus, step, rank * rows, rows, args.seq_len, args.seed)
         optimizer.zero_grad(set_to_none=False)
-        logits = module(inputs)
-        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            logits = module(inputs)
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
         loss.backward()
         local_loss = loss.item()
         for group in optimizer.param_groups:
@@ -199,7 +204,9 @@ def train(args) -> int:
     torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
     model = Gpt(sizes_from(args))
     parameters = sum(p.numel() for p in model.parameters())
-    ddp = DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
+    if args.plain and world > 1:
+        raise SystemExit("--plain trains one process; run it with --nproc_per_node 1")
+    ddp = model if args.plain else DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
     if args.zero:
         from torch.distributed.optim import ZeroRedundancyOptimizer
         # DDP still all-reduces whole gradients; each rank updates its share of the parameters and
@@ -213,7 +220,7 @@ def train(args) -> int:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
     step_seconds, losses = run_steps(args, ddp, optimizer, clip, rank, world, rows)
-    finish(args, "ddp+zero" if args.zero else "ddp", "ZeroRedundancyOptimizer(AdamW)" if args.zero else "AdamW",
+    finish(args, "plain" if args.plain else ("ddp+zero" if args.zero else "ddp"), "ZeroRedundancyOptimizer(AdamW)" if args.zero else "AdamW",
            parameters, step_seconds, losses, rank, world)
     return 0
 

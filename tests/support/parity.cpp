@@ -35,6 +35,11 @@ Project tinyProject(Arch arch) {
   // MLP projection under tp did on some batches). With eps 1e-6 such an element's update is linear
   // in its gradient, so rounding stays rounding; every parity test passes at 2e-6 with it (tp 2/4).
   project.optimizer.eps = 1e-6;
+  // ATen's operators: the layouts' parity and the planner's exact activation bytes were worked out
+  // on them (tests/backend/block_activation_support.h lists what ATen's norms keep beyond the
+  // planner). The fused kernels (the engine's default) have their own parity tests against them
+  // in every layout (tests/backend/parity_fused_kernels_test.cpp).
+  project.model.kernels = KernelKind::aten;
   project.train.steps = 4;
   project.train.log_every = 1;
   project.train.seed = 1234;

@@ -27,7 +27,8 @@ struct ParityRun {
   std::vector<std::int64_t> parameter_bytes;                  // working-parameter bytes each rank held
 };
 
-// A small project that trains in a second: `arch` sizes, builtin corpus, fp32, 4 steps, logs every step.
+// A small project that trains in a second: `arch` sizes, builtin corpus, fp32, 4 steps, logs every
+// step, model.kernels aten.
 Project tinyProject(Arch arch);
 
 // Trains `project` on `nproc` forked ranks (plan resolved for nproc, validated as `behemoth run`

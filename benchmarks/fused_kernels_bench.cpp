@@ -1,0 +1,188 @@
+// The fused CPU kernels (kernels/fused_*.h) against the ATen operators they replace, at the zoo's
+// sizes (2,048 tokens: batch 8 x 256; d_model 512, GELU width 2,048, SwiGLU width 1,408), fp32 and
+// bf16, one thread. bytes_per_second counts what a kernel must read and write at the least (its
+// inputs and outputs once); BM_MemoryCopy measures this machine's memory bandwidth to set it against.
+//
+//   build/bin/fused_kernels_bench --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/fused_gelu.h"
+#include "kernels/fused_norm.h"
+#include "kernels/fused_swiglu.h"
+
+namespace {
+
+using behemoth::NormKind;
+
+constexpr std::int64_t kTokens = 8 * 256;
+constexpr std::int64_t kModel = 512;
+constexpr std::int64_t kGeluWidth = 4 * kModel;
+constexpr std::int64_t kSwigluWidth = 1408;
+
+at::ScalarType dtypeOf(const benchmark::State& state) { return state.range(0) == 0 ? at::kFloat : at::kBFloat16; }
+
+void label(benchmark::State& state, std::int64_t bytes) {
+  state.SetBytesProcessed(state.iterations() * bytes);
+  state.SetLabel(state.range(0) == 0 ? "fp32" : "bf16");
+}
+
+void BM_MemoryCopy(benchmark::State& state) {
+  const at::Tensor source = at::randn({64 << 20});  // 256 MB, beyond every cache
+  at::Tensor target = at::empty_like(source);
+  for (auto _ : state) target.copy_(source);
+  state.SetBytesProcessed(state.iterations() * 2 * source.nbytes());
+}
+
+void BM_GeluForward_Fused(benchmark::State& state) {
+  const at::Tensor x = at::randn({kTokens, kGeluWidth}).to(dtypeOf(state));
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::geluTanhForward(x, {}));
+  label(state, 2 * x.nbytes());
+}
+void BM_GeluForward_Aten(benchmark::State& state) {
+  const at::Tensor x = at::randn({kTokens, kGeluWidth}).to(dtypeOf(state));
+  for (auto _ : state) benchmark::DoNotOptimize(at::gelu(x, "tanh"));
+  label(state, 2 * x.nbytes());
+}
+void BM_GeluBackward_Fused(benchmark::State& state) {
+  const at::Tensor x = at::randn({kTokens, kGeluWidth}).to(dtypeOf(state));
+  const at::Tensor grad = at::randn_like(x);
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::geluTanhBackward(grad, x, {}));
+  label(state, 3 * x.nbytes());
+}
+void BM_GeluBackward_Aten(benchmark::State& state) {
+  const at::Tensor x = at::randn({kTokens, kGeluWidth}).to(dtypeOf(state));
+  const at::Tensor grad = at::randn_like(x);
+  for (auto _ : state) benchmark::DoNotOptimize(at::gelu_backward(grad, x, "tanh"));
+  label(state, 3 * x.nbytes());
+}
+
+void BM_SwigluForward_Fused(benchmark::State& state) {
+  const at::Tensor gate = at::randn({kTokens, kSwigluWidth}).to(dtypeOf(state));
+  const at::Tensor up = at::randn_like(gate);
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::swigluForward(gate, up));
+  label(state, 3 * gate.nbytes());
+}
+void BM_SwigluForward_Aten(benchmark::State& state) {
+  const at::Tensor gate = at::randn({kTokens, kSwigluWidth}).to(dtypeOf(state));
+  const at::Tensor up = at::randn_like(gate);
+  for (auto _ : state) benchmark::DoNotOptimize(at::silu(gate) * up);
+  label(state, 3 * gate.nbytes());
+}
+void BM_SwigluBackward_Fused(benchmark::State& state) {
+  const at::Tensor gate = at::randn({kTokens, kSwigluWidth}).to(dtypeOf(state));
+  const at::Tensor up = at::randn_like(gate);
+  const at::Tensor grad = at::randn_like(gate);
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::swigluBackward(grad, gate, up));
+  label(state, 5 * gate.nbytes());
+}
+// What autograd runs for silu(gate) * up: the product's two gradients, then silu's.
+void BM_SwigluBackward_Aten(benchmark::State& state) {
+  const at::Tensor gate = at::randn({kTokens, kSwigluWidth}).to(dtypeOf(state));
+  const at::Tensor up = at::randn_like(gate);
+  const at::Tensor grad = at::randn_like(gate);
+  for (auto _ : state) {
+    const at::Tensor activated = at::silu(gate);
+    benchmark::DoNotOptimize(at::silu_backward(grad * up, gate));
+    benchmark::DoNotOptimize(grad * activated);
+  }
+  label(state, 5 * gate.nbytes());
+}
+
+// Residual add + LayerNorm (range(1) == 0) or RMSNorm: x and residual in, sum and output out.
+NormKind kindOf(const benchmark::State& state) { return state.range(1) == 0 ? NormKind::layer_norm : NormKind::rms_norm; }
+
+at::Tensor atenNorm(NormKind kind, const at::Tensor& sum, const at::Tensor& weight, const at::Tensor& bias) {
+  if (kind == NormKind::layer_norm) return at::layer_norm(sum, {sum.size(-1)}, weight, bias, 1e-5);
+  const at::Tensor x = sum.to(at::kFloat);
+  return weight * (x * at::rsqrt(x.pow(2).mean(-1, true) + 1e-5)).to(sum.scalar_type());
+}
+
+void normLabel(benchmark::State& state, std::int64_t bytes) {
+  label(state, bytes);
+  state.SetLabel(std::string(state.range(0) == 0 ? "fp32 " : "bf16 ") + (state.range(1) == 0 ? "LayerNorm" : "RMSNorm"));
+}
+
+// The inputs of one residual add + norm at the zoo's size, in the benchmark's dtype and kind.
+struct NormInputs {
+  explicit NormInputs(const benchmark::State& state)
+      : kind(kindOf(state)),
+        x(at::randn({kTokens, kModel}).to(dtypeOf(state))),
+        residual(at::randn_like(x)),
+        weight(at::randn({kModel}).to(dtypeOf(state))),
+        bias(kind == NormKind::layer_norm ? at::randn({kModel}).to(dtypeOf(state)) : at::Tensor()) {}
+  NormKind kind;
+  at::Tensor x, residual, weight, bias;
+};
+
+void BM_AddNormForward_Fused(benchmark::State& state) {
+  const NormInputs in(state);
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::fusedNormForward(in.kind, in.x, in.residual, in.weight, in.bias, 1e-5));
+  normLabel(state, 4 * in.x.nbytes());
+}
+void BM_AddNormForward_Aten(benchmark::State& state) {
+  const NormInputs in(state);
+  for (auto _ : state) {
+    const at::Tensor sum = in.x + in.residual;
+    benchmark::DoNotOptimize(atenNorm(in.kind, sum, in.weight, in.bias));
+  }
+  normLabel(state, 4 * in.x.nbytes());
+}
+void BM_AddNormBackward_Fused(benchmark::State& state) {
+  const NormInputs in(state);
+  const behemoth::NormForward saved = behemoth::fusedNormForward(in.kind, in.x, in.residual, in.weight, in.bias, 1e-5);
+  const at::Tensor grad_output = at::randn_like(in.x), grad_sum = at::randn_like(in.x);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(behemoth::fusedNormBackward(in.kind, grad_output, grad_sum, saved, in.weight, in.bias));
+  }
+  normLabel(state, 4 * in.x.nbytes());
+}
+// ATen's backward through autograd: the norm's gradient, then the residual stream's gradient added.
+void BM_AddNormBackward_Aten(benchmark::State& state) {
+  const NormInputs in(state);
+  const at::Tensor x = in.x.clone().requires_grad_(true), residual = in.residual.clone().requires_grad_(true);
+  const at::Tensor weight = in.weight.clone().requires_grad_(true);
+  const at::Tensor bias = in.bias.defined() ? in.bias.clone().requires_grad_(true) : at::Tensor();
+  const at::Tensor sum = x + residual;
+  const at::Tensor output = atenNorm(in.kind, sum, weight, bias);
+  const at::Tensor grad_output = at::randn_like(in.x), grad_sum = at::randn_like(in.x);
+  std::vector<at::Tensor> inputs{x, residual, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(torch::autograd::grad({sum, output}, inputs, {grad_sum, grad_output}, /*retain_graph=*/true));
+  }
+  normLabel(state, 4 * in.x.nbytes());
+}
+
+}  // namespace
+
+BENCHMARK(BM_MemoryCopy)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GeluForward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GeluForward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GeluBackward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GeluBackward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SwigluForward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SwigluForward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SwigluBackward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SwigluBackward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AddNormForward_Fused)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AddNormForward_Aten)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AddNormBackward_Fused)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AddNormBackward_Aten)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  at::set_num_threads(1);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

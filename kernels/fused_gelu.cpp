@@ -28,37 +28,53 @@ BEHEMOTH_INLINE float gate(float z) {
   return 1.0f / (1.0f + vector_math::exp(-2.0f * u));
 }
 
+// One row at a time; the bias is a template argument so that the inner loop has no branch.
+template <bool kBias, typename T>
+BEHEMOTH_INLINE void forwardRow(const T* __restrict in, const T* __restrict bias, T* __restrict out, std::int64_t cols) {
+#pragma omp simd
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const float z = kBias ? load(in, c) + load(bias, c) : load(in, c);
+    store(out, c, z * gate(z));
+  }
+}
+
 template <typename T>
 BEHEMOTH_INLINE void forwardRows(const T* __restrict x, const T* __restrict bias, T* __restrict y, std::int64_t rows,
-                 std::int64_t cols) {
+                                 std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r) {
-    const T* in = x + r * cols;
-    T* out = y + r * cols;
-#pragma GCC ivdep
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const float z = load(in, c) + (bias ? load(bias, c) : 0.0f);
-      store(out, c, z * gate(z));
+    if (bias) {
+      forwardRow<true>(x + r * cols, bias, y + r * cols, cols);
+    } else {
+      forwardRow<false>(x + r * cols, bias, y + r * cols, cols);
     }
   }
 }
 
 // d gelu / dz = s + z * 2 s (1 - s) * du/dz, s = sigmoid(2u). The bias gradient of these rows is
 // added into bias_grad (float, one per column).
+template <bool kBias, typename T>
+BEHEMOTH_INLINE void backwardRow(const T* __restrict g, const T* __restrict in, const T* __restrict bias,
+                                 T* __restrict out, float* __restrict bias_grad, std::int64_t cols) {
+#pragma omp simd
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const float z = kBias ? load(in, c) + load(bias, c) : load(in, c);
+    const float s = gate(z);
+    const float du = kSqrtTwoOverPi * (1.0f + 3.0f * kCubic * z * z);
+    const float dz = load(g, c) * (s + 2.0f * z * s * (1.0f - s) * du);
+    store(out, c, dz);
+    if (kBias) bias_grad[c] += dz;
+  }
+}
+
 template <typename T>
-BEHEMOTH_INLINE void backwardRows(const T* __restrict grad, const T* __restrict x, const T* __restrict bias, T* __restrict grad_x,
-                  float* __restrict bias_grad, std::int64_t rows, std::int64_t cols) {
+BEHEMOTH_INLINE void backwardRows(const T* __restrict grad, const T* __restrict x, const T* __restrict bias,
+                                  T* __restrict grad_x, float* __restrict bias_grad, std::int64_t rows, std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r) {
-    const T* g = grad + r * cols;
-    const T* in = x + r * cols;
-    T* out = grad_x + r * cols;
-#pragma GCC ivdep
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const float z = load(in, c) + (bias ? load(bias, c) : 0.0f);
-      const float s = gate(z);
-      const float du = kSqrtTwoOverPi * (1.0f + 3.0f * kCubic * z * z);
-      const float dz = load(g, c) * (s + 2.0f * z * s * (1.0f - s) * du);
-      store(out, c, dz);
-      if (bias_grad) bias_grad[c] += dz;
+    const std::int64_t o = r * cols;
+    if (bias) {
+      backwardRow<true>(grad + o, x + o, bias, grad_x + o, bias_grad, cols);
+    } else {
+      backwardRow<false>(grad + o, x + o, bias, grad_x + o, bias_grad, cols);
     }
   }
 }

@@ -36,7 +36,8 @@ struct ForwardRows {
   float* scratch;  // one float row: the sum in float before it is rounded
 };
 
-template <typename T>
+// The optional inputs are template arguments, so that the inner loops have no branch.
+template <bool kResidual, bool kBias, typename T>
 BEHEMOTH_INLINE void normForwardRows(bool layer_norm, const ForwardRows<T>& a, float eps, std::int64_t rows,
                                      std::int64_t cols) {
   float* __restrict h = a.scratch;
@@ -46,8 +47,8 @@ BEHEMOTH_INLINE void normForwardRows(bool layer_norm, const ForwardRows<T>& a, f
 #pragma omp simd reduction(+ : total)
     for (std::int64_t c = 0; c < cols; ++c) {
       // The norm reads the sum as it is stored (rounded, in bf16), as the unfused add would.
-      float value = load(a.x, o + c) + (a.residual ? load(a.residual, o + c) : 0.0f);
-      if (a.residual) {
+      float value = kResidual ? load(a.x, o + c) + load(a.residual, o + c) : load(a.x, o + c);
+      if (kResidual) {
         store(a.sum, o + c, value);
         value = load(a.sum, o + c);
       }
@@ -64,7 +65,7 @@ BEHEMOTH_INLINE void normForwardRows(bool layer_norm, const ForwardRows<T>& a, f
 #pragma omp simd
     for (std::int64_t c = 0; c < cols; ++c) {
       const float normalized = (h[c] - mu) * inverse;
-      store(a.output, o + c, normalized * a.weight[c] + (a.bias ? a.bias[c] : 0.0f));
+      store(a.output, o + c, kBias ? normalized * a.weight[c] + a.bias[c] : normalized * a.weight[c]);
     }
   }
 }
@@ -85,7 +86,7 @@ struct BackwardRows {
 // With n = (h - mu) * rstd and g = grad_output * weight:
 //   d/dh = rstd * (g - mean(g) - n * mean(g * n))   (LayerNorm)
 //   d/dh = rstd * (g - n * mean(g * n))             (RMSNorm: mu = 0, no mean(g) term)
-template <typename T>
+template <bool kDirect, bool kBias, typename T>
 BEHEMOTH_INLINE void normBackwardRows(bool layer_norm, const BackwardRows<T>& a, std::int64_t rows, std::int64_t cols) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t o = r * cols;
@@ -101,7 +102,7 @@ BEHEMOTH_INLINE void normBackwardRows(bool layer_norm, const BackwardRows<T>& a,
       sum_g += g;
       sum_gn += g * n;
       a.weight_grad[c] += dy * n;
-      if (a.bias_grad) a.bias_grad[c] += dy;
+      if (kBias) a.bias_grad[c] += dy;
     }
     const float mean_g = layer_norm ? sum_g / static_cast<float>(cols) : 0.0f;
     const float mean_gn = sum_gn / static_cast<float>(cols);
@@ -109,24 +110,42 @@ BEHEMOTH_INLINE void normBackwardRows(bool layer_norm, const BackwardRows<T>& a,
     for (std::int64_t c = 0; c < cols; ++c) {
       const float n = (load(a.sum, o + c) - mu) * inverse;
       const float g = load(a.grad_output, o + c) * a.weight[c];
-      const float direct = a.grad_sum ? load(a.grad_sum, o + c) : 0.0f;
-      store(a.grad_input, o + c, inverse * (g - mean_g - n * mean_gn) + direct);
+      const float from_norm = inverse * (g - mean_g - n * mean_gn);
+      store(a.grad_input, o + c, kDirect ? from_norm + load(a.grad_sum, o + c) : from_norm);
     }
   }
 }
 
+template <typename T>
+BEHEMOTH_INLINE void forwardAny(bool ln, const ForwardRows<T>& a, float eps, std::int64_t rows, std::int64_t cols) {
+  if (a.residual) {
+    a.bias ? normForwardRows<true, true>(ln, a, eps, rows, cols) : normForwardRows<true, false>(ln, a, eps, rows, cols);
+  } else {
+    a.bias ? normForwardRows<false, true>(ln, a, eps, rows, cols) : normForwardRows<false, false>(ln, a, eps, rows, cols);
+  }
+}
+
+template <typename T>
+BEHEMOTH_INLINE void backwardAny(bool ln, const BackwardRows<T>& a, std::int64_t rows, std::int64_t cols) {
+  if (a.grad_sum) {
+    a.bias_grad ? normBackwardRows<true, true>(ln, a, rows, cols) : normBackwardRows<true, false>(ln, a, rows, cols);
+  } else {
+    a.bias_grad ? normBackwardRows<false, true>(ln, a, rows, cols) : normBackwardRows<false, false>(ln, a, rows, cols);
+  }
+}
+
 BEHEMOTH_VECTOR_CLONES void forwardFloat(bool ln, const ForwardRows<float>& a, float eps, std::int64_t rows, std::int64_t cols) {
-  normForwardRows(ln, a, eps, rows, cols);
+  forwardAny(ln, a, eps, rows, cols);
 }
 BEHEMOTH_VECTOR_CLONES void forwardBf16(bool ln, const ForwardRows<std::uint16_t>& a, float eps, std::int64_t rows,
                                         std::int64_t cols) {
-  normForwardRows(ln, a, eps, rows, cols);
+  forwardAny(ln, a, eps, rows, cols);
 }
 BEHEMOTH_VECTOR_CLONES void backwardFloat(bool ln, const BackwardRows<float>& a, std::int64_t rows, std::int64_t cols) {
-  normBackwardRows(ln, a, rows, cols);
+  backwardAny(ln, a, rows, cols);
 }
 BEHEMOTH_VECTOR_CLONES void backwardBf16(bool ln, const BackwardRows<std::uint16_t>& a, std::int64_t rows, std::int64_t cols) {
-  normBackwardRows(ln, a, rows, cols);
+  backwardAny(ln, a, rows, cols);
 }
 
 void check(bool ok, const std::string& message) {

@@ -17,10 +17,8 @@ constexpr float kSqrtTwoOverPi = 0.7978845608028654f;
 constexpr float kCubic = 0.044715f;
 
 // Elements as float, whatever they are stored as.
-BEHEMOTH_INLINE float load(const float* p, std::int64_t i) { return p[i]; }
-BEHEMOTH_INLINE float load(const std::uint16_t* p, std::int64_t i) { return vector_math::bf16ToFloat(p[i]); }
-BEHEMOTH_INLINE void store(float* p, std::int64_t i, float v) { p[i] = v; }
-BEHEMOTH_INLINE void store(std::uint16_t* p, std::int64_t i, float v) { p[i] = vector_math::floatToBf16(v); }
+using vector_math::load;
+using vector_math::store;
 
 // sigmoid(2u) for z: the factor gelu multiplies z by.
 BEHEMOTH_INLINE float gate(float z) {

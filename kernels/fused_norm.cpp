@@ -14,13 +14,8 @@
 namespace behemoth {
 namespace {
 
-using vector_math::bf16ToFloat;
-using vector_math::floatToBf16;
-
-BEHEMOTH_INLINE float load(const float* p, std::int64_t i) { return p[i]; }
-BEHEMOTH_INLINE float load(const std::uint16_t* p, std::int64_t i) { return bf16ToFloat(p[i]); }
-BEHEMOTH_INLINE void store(float* p, std::int64_t i, float v) { p[i] = v; }
-BEHEMOTH_INLINE void store(std::uint16_t* p, std::int64_t i, float v) { p[i] = floatToBf16(v); }
+using vector_math::load;
+using vector_math::store;
 
 // What one range of rows reads and writes; weight and bias already float.
 template <typename T>

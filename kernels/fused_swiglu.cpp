@@ -12,10 +12,8 @@
 namespace behemoth {
 namespace {
 
-BEHEMOTH_INLINE float load(const float* p, std::int64_t i) { return p[i]; }
-BEHEMOTH_INLINE float load(const std::uint16_t* p, std::int64_t i) { return vector_math::bf16ToFloat(p[i]); }
-BEHEMOTH_INLINE void store(float* p, std::int64_t i, float v) { p[i] = v; }
-BEHEMOTH_INLINE void store(std::uint16_t* p, std::int64_t i, float v) { p[i] = vector_math::floatToBf16(v); }
+using vector_math::load;
+using vector_math::store;
 BEHEMOTH_INLINE float sigmoid(float a) { return 1.0f / (1.0f + vector_math::exp(-a)); }
 
 template <typename T>

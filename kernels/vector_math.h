@@ -61,4 +61,10 @@ BEHEMOTH_INLINE std::uint16_t floatToBf16(float value) {
   return value != value ? std::uint16_t{0x7fc0} : rounded;
 }
 
+// Element i of a float or bf16 (stored as its bits) array, as float; and back, rounded once.
+BEHEMOTH_INLINE float load(const float* p, std::int64_t i) { return p[i]; }
+BEHEMOTH_INLINE float load(const std::uint16_t* p, std::int64_t i) { return bf16ToFloat(p[i]); }
+BEHEMOTH_INLINE void store(float* p, std::int64_t i, float v) { p[i] = v; }
+BEHEMOTH_INLINE void store(std::uint16_t* p, std::int64_t i, float v) { p[i] = floatToBf16(v); }
+
 }  // namespace behemoth::vector_math

@@ -109,6 +109,8 @@ OpKind classifyOperator(std::string_view name) {
 StepProfiler::StepProfiler() {
   if (running.exchange(true)) throw std::logic_error("train.profile: a step profiler is already running in this process");
   for (auto& total : totals_ns) total = 0;
+  // A profiler that ended while an operator was open (an exception mid-step) left its frames.
+  frames.clear();
   at::RecordFunctionCallback callback(onStart, onEnd);
   callback.scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION});
   handle_ = at::addGlobalCallback(callback);

@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/fused_cross_entropy.h"
 #include "kernels/fused_gelu.h"
 #include "kernels/fused_norm.h"
+#include "kernels/fused_rotary.h"
 #include "kernels/fused_swiglu.h"
 
 namespace {
@@ -162,6 +164,96 @@ void BM_AddNormBackward_Aten(benchmark::State& state) {
   normLabel(state, 4 * in.x.nbytes());
 }
 
+// Softmax cross-entropy: the GPT zoo's vocabulary (256) over 2,048 tokens, and a LLaMA-sized one
+// (32,000) over 512 tokens. Forward reads the logits once; backward reads them and writes the gradient.
+struct LossInputs {
+  at::Tensor logits;
+  at::Tensor targets;
+};
+
+LossInputs lossInputs(const benchmark::State& state) {
+  const std::int64_t vocab = state.range(1) == 0 ? 256 : 32000;
+  const std::int64_t rows = state.range(1) == 0 ? kTokens : 512;
+  return {(at::randn({rows, vocab}) * 3.0).to(dtypeOf(state)), at::randint(0, vocab, {rows}, at::kLong)};
+}
+
+void lossLabel(benchmark::State& state, std::int64_t bytes) {
+  label(state, bytes);
+  state.SetLabel(std::string(state.range(0) == 0 ? "fp32" : "bf16") + (state.range(1) == 0 ? " V=256" : " V=32000"));
+}
+
+void BM_CrossEntropyForward_Fused(benchmark::State& state) {
+  const LossInputs in = lossInputs(state);
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::softmaxCrossEntropyForward(in.logits, in.targets).loss);
+  lossLabel(state, in.logits.nbytes());
+}
+void BM_CrossEntropyForward_Aten(benchmark::State& state) {
+  const LossInputs in = lossInputs(state);
+  for (auto _ : state) benchmark::DoNotOptimize(at::cross_entropy_loss(in.logits, in.targets));
+  lossLabel(state, in.logits.nbytes());
+}
+void BM_CrossEntropyBackward_Fused(benchmark::State& state) {
+  const LossInputs in = lossInputs(state);
+  const behemoth::CrossEntropyForward forward = behemoth::softmaxCrossEntropyForward(in.logits, in.targets);
+  const at::Tensor grad = at::ones({});
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        behemoth::softmaxCrossEntropyBackward(grad, in.logits, in.targets, forward.logsumexp, forward.counted));
+  }
+  lossLabel(state, 2 * in.logits.nbytes());
+}
+void BM_CrossEntropyBackward_Aten(benchmark::State& state) {
+  const LossInputs in = lossInputs(state);
+  const at::Tensor logits = in.logits.detach().requires_grad_(true);
+  const at::Tensor loss = at::cross_entropy_loss(logits, in.targets);
+  for (auto _ : state) benchmark::DoNotOptimize(torch::autograd::grad({loss}, {logits}, {}, /*retain_graph=*/true));
+  lossLabel(state, 2 * in.logits.nbytes());
+}
+
+// Rotary on q's heads for a LLaMA block of d_model 512 (8 heads of 64), viewed [B, H, T, D] over
+// the projection's [B, T, H, D] as the zoo does. Each way reads x (or the gradient) and writes once.
+struct RotaryInputs {
+  at::Tensor heads;
+  at::Tensor cos;
+  at::Tensor sin;
+};
+
+RotaryInputs rotaryInputs(const benchmark::State& state) {
+  const at::Tensor angles = at::rand({256, 64}) * 100.0;
+  return {at::randn({8, 256, 8, 64}).to(dtypeOf(state)).transpose(1, 2), angles.cos().to(dtypeOf(state)),
+          angles.sin().to(dtypeOf(state))};
+}
+
+at::Tensor rotaryComposition(const RotaryInputs& in, const at::Tensor& x) {
+  const std::int64_t half = x.size(-1) / 2;
+  return x * in.cos + at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * in.sin;
+}
+
+void BM_RotaryForward_Fused(benchmark::State& state) {
+  const RotaryInputs in = rotaryInputs(state);
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::rotaryForward(in.heads, in.cos, in.sin));
+  label(state, 2 * in.heads.nbytes());
+}
+void BM_RotaryForward_Aten(benchmark::State& state) {
+  const RotaryInputs in = rotaryInputs(state);
+  for (auto _ : state) benchmark::DoNotOptimize(rotaryComposition(in, in.heads));
+  label(state, 2 * in.heads.nbytes());
+}
+void BM_RotaryBackward_Fused(benchmark::State& state) {
+  const RotaryInputs in = rotaryInputs(state);
+  const at::Tensor grad = at::randn(in.heads.sizes()).to(dtypeOf(state));
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::rotaryBackward(grad, in.cos, in.sin));
+  label(state, 2 * in.heads.nbytes());
+}
+void BM_RotaryBackward_Aten(benchmark::State& state) {
+  const RotaryInputs in = rotaryInputs(state);
+  const at::Tensor x = in.heads.detach().requires_grad_(true);
+  const at::Tensor out = rotaryComposition(in, x);
+  const at::Tensor grad = at::randn(in.heads.sizes()).to(dtypeOf(state));
+  for (auto _ : state) benchmark::DoNotOptimize(torch::autograd::grad({out}, {x}, {grad}, /*retain_graph=*/true));
+  label(state, 2 * in.heads.nbytes());
+}
+
 }  // namespace
 
 BENCHMARK(BM_MemoryCopy)->Unit(benchmark::kMillisecond);
@@ -177,6 +269,14 @@ BENCHMARK(BM_AddNormForward_Fused)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmar
 BENCHMARK(BM_AddNormForward_Aten)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AddNormBackward_Fused)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AddNormBackward_Aten)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CrossEntropyForward_Fused)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CrossEntropyForward_Aten)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CrossEntropyBackward_Fused)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CrossEntropyBackward_Aten)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RotaryForward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RotaryForward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RotaryBackward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RotaryBackward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   at::set_num_threads(1);

@@ -98,7 +98,11 @@ OpKind classifyOperator(std::string_view name) {
       contains(name, "tanh") || contains(name, "Tanh")) {
     return OpKind::activation;
   }
-  if (contains(name, "nll_loss") || contains(name, "NllLoss") || contains(name, "cross_entropy")) return OpKind::loss;
+  // ...and <...FusedCrossEntropy>.
+  if (contains(name, "nll_loss") || contains(name, "NllLoss") || contains(name, "cross_entropy") ||
+      contains(name, "CrossEntropy")) {
+    return OpKind::loss;
+  }
   if (contains(name, "embedding") || contains(name, "Embedding") || contains(name, "index_select") ||
       contains(name, "IndexSelect")) {
     return OpKind::embedding;

@@ -2,7 +2,11 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <ATen/core/grad_mode.h>
+
+#include "kernels/fused_cross_entropy.h"
 #include "kernels/fused_gelu.h"
+#include "kernels/fused_rotary.h"
 #include "kernels/fused_swiglu.h"
 #include "parallel/step_profile.h"
 
@@ -86,6 +90,34 @@ struct FusedAddNorm : torch::autograd::Function<FusedAddNorm> {
   }
 };
 
+// Keeps only the tables: the rotation's transpose needs nothing of x.
+struct FusedRotary : torch::autograd::Function<FusedRotary> {
+  static at::Tensor forward(AutogradContext* context, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    context->save_for_backward({cos, sin});
+    return rotaryForward(x, cos, sin);
+  }
+  static variable_list backward(AutogradContext* context, variable_list grads) {
+    const auto saved = context->get_saved_variables();
+    return {rotaryBackward(grads[0], saved[0], saved[1]), at::Tensor(), at::Tensor()};
+  }
+};
+
+// Keeps the logits and one log-sum-exp per row, where ATen keeps the log-probabilities.
+// Not "...Softmax...": the step profile would count it as attention.
+struct FusedCrossEntropy : torch::autograd::Function<FusedCrossEntropy> {
+  static at::Tensor forward(AutogradContext* context, const at::Tensor& logits, const at::Tensor& targets) {
+    CrossEntropyForward result = softmaxCrossEntropyForward(logits, targets);
+    context->save_for_backward({logits, targets, result.logsumexp});
+    context->saved_data["counted"] = result.counted;
+    return result.loss;
+  }
+  static variable_list backward(AutogradContext* context, variable_list grads) {
+    const auto saved = context->get_saved_variables();
+    const std::int64_t counted = context->saved_data["counted"].toInt();
+    return {softmaxCrossEntropyBackward(grads[0], saved[0], saved[1], saved[2], counted), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 bool fusedKernelsTake(const at::Tensor& t) {
@@ -113,6 +145,21 @@ std::pair<at::Tensor, at::Tensor> fusedAddNorm(NormKind kind, const at::Tensor& 
   const ProfileScope profile(OpKind::norm);
   const variable_list outputs = FusedAddNorm::apply(x, residual, weight, present(bias), static_cast<std::int64_t>(kind), eps);
   return {outputs[0], outputs[1]};
+}
+
+at::Tensor fusedRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const ProfileScope profile(OpKind::elementwise);
+  if (!at::GradMode::is_enabled()) {
+    at::Tensor rotated = x;
+    rotaryInPlace(rotated, cos, sin);
+    return rotated;
+  }
+  return FusedRotary::apply(x, cos, sin);
+}
+
+at::Tensor fusedCrossEntropy(const at::Tensor& logits, const at::Tensor& targets) {
+  const ProfileScope profile(OpKind::loss);
+  return FusedCrossEntropy::apply(logits, targets);
 }
 
 }  // namespace behemoth

@@ -24,6 +24,13 @@ at::Tensor fusedNorm(NormKind kind, const at::Tensor& x, const at::Tensor& weigh
 std::pair<at::Tensor, at::Tensor> fusedAddNorm(NormKind kind, const at::Tensor& x, const at::Tensor& residual,
                                                const at::Tensor& weight, const at::Tensor& bias, double eps);
 
+// x [B, H, T, D] rotated by the tables cos, sin [T, D] (LLaMA's rotary embedding); without
+// autograd the rotation is written over x itself and x is returned.
+at::Tensor fusedRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+// The mean softmax cross-entropy of logits [N, V] against int64 targets [N] (-100: left out).
+at::Tensor fusedCrossEntropy(const at::Tensor& logits, const at::Tensor& targets);
+
 // Whether the fused kernels take tensors of this dtype on this device (fp32 or bf16 on the CPU).
 bool fusedKernelsTake(const at::Tensor& t);
 

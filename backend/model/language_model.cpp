@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "backend/model/fused_ops.h"
 #include "backend/model/gpt.h"
 #include "backend/model/llama.h"
 #include "parallel/autograd_collectives.h"
@@ -68,7 +69,13 @@ at::Tensor LanguageModel::loss(const at::Tensor& tokens, const at::Tensor& targe
 at::Tensor LanguageModel::headLoss(const at::Tensor& hidden, const at::Tensor& targets) {
   const at::Tensor local_logits = runStage(config_.n_layer + 1, [&] { return head(hidden); });
   if (grid_) return grid_->loss(local_logits, targets);
-  if (!tp_.group) return lossFromLogits(local_logits, targets);
+  if (!tp_.group) {
+    if (config_.kernels == KernelKind::fused && fusedKernelsTake(local_logits) && local_logits.dim() == 3 &&
+        targets.sizes() == local_logits.sizes().slice(0, 2)) {
+      return fusedCrossEntropy(local_logits.reshape({-1, local_logits.size(2)}), targets.reshape({-1}));
+    }
+    return lossFromLogits(local_logits, targets);
+  }
   if (local_logits.dim() != 3 || targets.sizes() != local_logits.sizes().slice(0, 2)) {
     throw std::invalid_argument("model loss: logits must be [B, T, V] and targets [B, T]");
   }

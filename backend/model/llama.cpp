@@ -16,7 +16,8 @@ at::Tensor splitHeads(const at::Tensor& x, std::int64_t head_dim) {
 
 }  // namespace
 
-LlamaAttention::LlamaAttention(const ModelConfig& config) : head_dim_(config.headDim()) {
+LlamaAttention::LlamaAttention(const ModelConfig& config)
+    : head_dim_(config.headDim()), fused_(config.kernels == KernelKind::fused) {
   const std::int64_t q_width = std::int64_t{config.n_head} * head_dim_;
   const std::int64_t kv_width = std::int64_t{config.kvHeads()} * head_dim_;
   addLinear("q", std::make_shared<DenseLinear>(config.d_model, q_width, false));
@@ -30,12 +31,18 @@ at::Tensor LlamaAttention::forward(const at::Tensor& x, const RotaryTables& rota
   // Head counts come from the projections' widths, so tensor-parallel shards work unchanged.
   // q, k and v read one prepared input (under tensor parallelism: one collective, not three).
   const at::Tensor input = linear("q").prepareInput(x);
-  const at::Tensor q = applyRotary(splitHeads(linear("q").forwardPrepared(input), head_dim_), rotary);
-  const at::Tensor k = applyRotary(splitHeads(linear("k").forwardPrepared(input), head_dim_), rotary);
+  const at::Tensor q = rotate(splitHeads(linear("q").forwardPrepared(input), head_dim_), rotary);
+  const at::Tensor k = rotate(splitHeads(linear("k").forwardPrepared(input), head_dim_), rotary);
   const at::Tensor v = splitHeads(linear("v").forwardPrepared(input), head_dim_);
   const at::Tensor attended = attentionCore(q, k, v, dropout, layer, attention);
   // attended spans the whole sequence even where x is a sequence shard (sequence parallelism).
   return linear("o").forward(attended.transpose(1, 2).reshape({x.size(0), attended.size(2), -1}));
+}
+
+at::Tensor LlamaAttention::rotate(const at::Tensor& heads, const RotaryTables& rotary) const {
+  const bool fuse = fused_ && fusedKernelsTake(heads) && rotary.cos.scalar_type() == heads.scalar_type();
+  // Without autograd the fused rotation overwrites the heads: nothing else reads the projection.
+  return fuse ? fusedRotary(heads, rotary.cos, rotary.sin) : applyRotary(heads, rotary);
 }
 
 LlamaMlp::LlamaMlp(const ModelConfig& config) : fused_(config.kernels == KernelKind::fused) {

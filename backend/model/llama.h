@@ -27,7 +27,11 @@ class LlamaAttention : public LinearOwner {
                      const AttentionSettings& attention);
 
  private:
+  // q or k's heads rotated by the tables: one fused pass, or ATen's composition.
+  at::Tensor rotate(const at::Tensor& heads, const RotaryTables& rotary) const;
+
   std::int64_t head_dim_;
+  bool fused_;  // model.kernels: fused
 };
 
 class LlamaMlp : public LinearOwner {

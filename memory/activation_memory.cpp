@@ -22,7 +22,8 @@ TensorSplit tensorSplit(const TrainingLayout& layout) {
 
 }  // namespace
 
-LayerActivationParts layerActivationParts(const ModelDescription& m, int micro_batch, int e, bool fused_attention) {
+LayerActivationParts layerActivationParts(const ModelDescription& m, int micro_batch, int e, bool fused_attention,
+                                          bool fused_gated_mlp) {
   const std::int64_t tokens = std::int64_t{micro_batch} * m.seq_len;  // s*b
   const std::int64_t h = m.d_model;
   const std::int64_t kv = m.kvWidth();
@@ -33,7 +34,8 @@ LayerActivationParts layerActivationParts(const ModelDescription& m, int micro_b
   parts.outside_tp = 4 * e * tokens * h + 2 * mask * tokens * h;
   // Q (h wide), K and V (kv wide), the attention output feeding the output projection.
   const std::int64_t attention = e * tokens * (2 * h + 2 * kv);
-  const std::int64_t mlp_tensors = m.gated_mlp ? 4 : 2;
+  // GELU: its input and output. SwiGLU: gate, up, silu(gate) and the product; fused, no silu(gate).
+  const std::int64_t mlp_tensors = m.gated_mlp ? (fused_gated_mlp ? 3 : 4) : 2;
   const std::int64_t mlp = std::int64_t{m.experts_per_token} * mlp_tensors * e * tokens * f;
   parts.inside_tp = attention + mlp;
   if (fused_attention) {
@@ -48,7 +50,7 @@ LayerActivationParts layerActivationParts(const ModelDescription& m, int micro_b
 
 std::int64_t layerActivationBytes(const ModelDescription& m, const TrainingLayout& layout, Recompute recompute) {
   const LayerActivationParts parts =
-      layerActivationParts(m, layout.micro_batch_size, layout.activationBytes(), layout.fused_attention);
+      layerActivationParts(m, layout.micro_batch_size, layout.activationBytes(), layout.fused_attention, layout.fused_gated_mlp);
   const TensorSplit split = tensorSplit(layout);
   if (recompute == Recompute::full) return parts.layer_input / split.outside / layout.sp;
   std::int64_t bytes = parts.outside_tp / split.outside + parts.inside_tp / split.inside;

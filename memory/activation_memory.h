@@ -36,7 +36,7 @@ struct LayerActivationParts {
 };
 
 LayerActivationParts layerActivationParts(const ModelDescription& model, int micro_batch, int element_bytes,
-                                          bool fused_attention);
+                                          bool fused_attention, bool fused_gated_mlp = false);
 
 // Per rank, per micro-batch, per layer, after the layout's tp / sp / Megatron-SP split.
 // `recompute` may differ from the layout's (the search and the peak of full recomputation use it).

@@ -60,6 +60,8 @@ struct TrainingLayout {
   bool sequence_parallel = false; // Megatron-SP: norms/dropout sharded over the tp group
   ContextMode context_mode = ContextMode::ulysses;
   bool fused_attention = false;   // flash-style attention: no s x s scores kept for backward
+  bool fused_gated_mlp = false;   // the fused SwiGLU (model.kernels: fused, on the CPU): keeps gate,
+                                  // up and their product, not silu(gate) as well
 
   PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
   int virtual_stages = 1;         // interleaved: model chunks per pipeline rank

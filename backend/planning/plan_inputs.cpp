@@ -45,6 +45,9 @@ TrainingLayout layoutFromProject(const Project& project) {
   layout.recompute = recomputeFromName(project.train.recompute);
   // Blockwise attention keeps a log-sum-exp per query and head for backward, never the s x s scores.
   layout.fused_attention = project.model.resolvedAttention() == AttentionKind::blockwise;
+  // The fused kernels run on the CPU in fp32 and bf16 (fusedKernelsTake); elsewhere ATen's operators do.
+  layout.fused_gated_mlp = project.model.kernels == KernelKind::fused && project.model.arch == Arch::llama &&
+                           project.devices.kind == "cpu" && project.precision != Precision::fp16;
   // With pp, tp or sp the dp ranks still split the global batch; ep ranks do too in this model.
   return layout;
 }

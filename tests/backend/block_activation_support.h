@@ -41,4 +41,23 @@ inline std::int64_t unmodelledNormBytes(const Project& project, std::int64_t tok
   return 2 * rms_norm + rotary;
 }
 
+// The same with model.kernels: fused. The fused LayerNorm keeps mean and rstd as ATen's does; the
+// fused RMSNorm keeps rstd only; the fused rotary, as ATen's composition, only its tables.
+inline std::int64_t unmodelledFusedNormBytes(const Project& project, std::int64_t tokens, std::int64_t rotary_positions) {
+  const ModelConfig& m = project.model;
+  if (m.arch == Arch::gpt) return unmodelledNormBytes(project, tokens, rotary_positions);
+  const std::int64_t rotary = 2 * 4 * rotary_positions * m.headDim();
+  return 2 * (4 * tokens) + rotary;
+}
+
+// What the dense attention core keeps that the planner's scores do not count (fp32): the causal
+// mask (s*s bools) and, under grouped-query attention, the key/value heads repeated to every query
+// head (the planner counts K and V kv-wide; the explicit attention saves them repeated, h-wide).
+inline std::int64_t unmodelledAttentionCoreBytes(const Project& project, std::int64_t tokens) {
+  const ModelConfig& m = project.model;
+  const std::int64_t mask = std::int64_t{m.seq_len} * m.seq_len;
+  const std::int64_t repeated_kv = 2 * 4 * tokens * (m.d_model - std::int64_t{m.kvHeads()} * m.headDim());
+  return mask + repeated_kv;
+}
+
 }  // namespace behemoth::block_memory

@@ -43,11 +43,8 @@ std::int64_t unmodelledNormBytes(const Project& project) {
 
 // What the attention core keeps that the planner's scores do not count.
 std::int64_t unmodelledAttentionCoreBytes(const Project& project) {
-  const ModelConfig& m = project.model;
-  const std::int64_t tokens = std::int64_t{project.data.global_batch_size} * m.seq_len;
-  const std::int64_t mask = std::int64_t{m.seq_len} * m.seq_len;
-  const std::int64_t repeated_kv = 2 * 4 * tokens * (m.d_model - std::int64_t{m.kvHeads()} * m.headDim());
-  return mask + repeated_kv;
+  const std::int64_t tokens = std::int64_t{project.data.global_batch_size} * project.model.seq_len;
+  return block_memory::unmodelledAttentionCoreBytes(project, tokens);
 }
 
 struct MemoryCase {

@@ -48,6 +48,7 @@ json StepMetrics::toJson() const {
   if (loss_scale) out["loss_scale"] = *loss_scale;
   if (activation_bytes) out["activation_bytes"] = *activation_bytes;
   if (peak_tensor_bytes) out["peak_tensor_bytes"] = *peak_tensor_bytes;
+  if (tensor_allocations) out["tensor_allocations"] = *tensor_allocations;
   if (!rank_model_state_bytes.empty()) out["rank_model_state_bytes"] = rank_model_state_bytes;
   if (!rank_peak_rss_bytes.empty()) out["rank_peak_rss_bytes"] = rank_peak_rss_bytes;
   if (!rank_activation_bytes.empty()) out["rank_activation_bytes"] = rank_activation_bytes;
@@ -130,7 +131,8 @@ StepMetrics StepMetrics::fromJson(const json& object) {
   }
   metrics.pipeline_bubble = readNumbers(object, "pipeline_bubble");
   for (auto [name, field] : {std::pair{"activation_bytes", &metrics.activation_bytes},
-                             std::pair{"peak_tensor_bytes", &metrics.peak_tensor_bytes}}) {
+                             std::pair{"peak_tensor_bytes", &metrics.peak_tensor_bytes},
+                             std::pair{"tensor_allocations", &metrics.tensor_allocations}}) {
     if (!object.contains(name)) continue;
     std::int64_t bytes = 0;
     readOptional(object, name, bytes);

@@ -31,6 +31,8 @@ struct StepMetrics {
   // micro-batch's forward and loss kept alive for backward, and the step's peak of live tensors.
   std::optional<std::int64_t> activation_bytes;
   std::optional<std::int64_t> peak_tensor_bytes;
+  // train.measure_memory: tensor storages the step allocated (forward, backward, optimizer), rank max.
+  std::optional<std::int64_t> tensor_allocations;
   // Pipelines: every rank's activation bytes at its peak (train.measure_memory), and per stage the
   // measured bubble: the fraction of the step's schedule the stage spent not computing.
   std::vector<std::int64_t> rank_activation_bytes;

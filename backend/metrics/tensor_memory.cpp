@@ -23,6 +23,7 @@ namespace {
 
 std::atomic<std::int64_t> live_bytes{0};
 std::atomic<std::int64_t> peak_bytes{0};
+std::atomic<std::int64_t> allocation_count{0};
 
 void raisePeak(std::int64_t candidate) {
   std::int64_t peak = peak_bytes.load(std::memory_order_relaxed);
@@ -53,6 +54,7 @@ class CountingAllocator final : public c10::Allocator {
     const c10::Device device = inner.device();
     auto block = std::make_unique<CountedBlock>(CountedBlock{std::move(inner), static_cast<std::int64_t>(bytes)});
     raisePeak(live_bytes.fetch_add(block->bytes, std::memory_order_relaxed) + block->bytes);
+    allocation_count.fetch_add(1, std::memory_order_relaxed);
     return c10::DataPtr(data, block.release(), &releaseCounted, device);
   }
 
@@ -86,6 +88,8 @@ bool countingAllocatorInstalled() { return installed.load(); }
 std::int64_t liveBytes() { return live_bytes.load(std::memory_order_relaxed); }
 
 std::int64_t peakBytes() { return peak_bytes.load(std::memory_order_relaxed); }
+
+std::int64_t allocationCount() { return allocation_count.load(std::memory_order_relaxed); }
 
 void resetPeak() { peak_bytes.store(live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 

@@ -22,4 +22,8 @@ std::int64_t peakBytes();
 // Starts a new peak window at the current live bytes.
 void resetPeak();
 
+// Tensor storages allocated since installation (0 before), freed or not: a step's allocations are
+// the difference across it (tests/backend/step_allocations_test.cpp, docs/kernels.md).
+std::int64_t allocationCount();
+
 }  // namespace behemoth::tensor_memory

@@ -8,6 +8,7 @@
 #include "backend/project/project.h"
 #include "backend/train/parameter_updater.h"
 #include "backend/train/reduce_dtype.h"
+#include "kernels/sum_of_squares.h"
 #include "parallel/gradient_buckets.h"
 
 namespace behemoth {
@@ -70,7 +71,7 @@ class DataParallelUpdater final : public ParameterUpdater {
     double squares = 0.0;
     for (std::size_t k = 0; k < masters_.size(); ++k) {
       if (!norm_.counted.empty() && !norm_.counted[k]) continue;
-      squares += masters_[k].grad().to(at::kDouble).pow(2).sum().item<double>();
+      squares += sumOfSquares(masters_[k].grad());
     }
     if (norm_.tp != nullptr && norm_.tp->size() > 1) {
       at::Tensor total = at::full({1}, squares, at::kDouble);

@@ -586,6 +586,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
     failHereIfInjected(everyone.rank(), step);
     if (profiler) profiler->take();  // what ran between steps (evaluation, bookkeeping) is no step's
     const auto step_start = Clock::now();
+    const std::int64_t allocations_before = p.train.measure_memory ? tensor_memory::allocationCount() : 0;
     counter.reset();
     const double local_loss = s.trainStep(step);
     if (p.train.trace) s.writeTrace(step);
@@ -598,6 +599,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
     const std::optional<Zero3TierFigures> tiers = chunks ? std::optional(chunks->takeTierFigures()) : std::nullopt;
     const double grad_norm = update.grad_norm;
     const std::int64_t peak_tensor_bytes = p.train.measure_memory ? tensor_memory::peakBytes() : 0;
+    const std::int64_t step_allocations = p.train.measure_memory ? tensor_memory::allocationCount() - allocations_before : 0;
     // The step's traffic: the gradient reduction and, under ZeRO, the norm and the all-gather.
     const auto comm_by_axis = counter.byLabel();
     const std::int64_t comm_bytes = counter.takeTotal();
@@ -632,9 +634,10 @@ TrainOutcome Trainer::run(EventSink* sink) {
                                       static_cast<double>(s.activation_bytes), static_cast<double>(peak_tensor_bytes),
                                       s.bubble_fraction, static_cast<double>(s.pp.rank()),
                                       tierValue(tiers, 0), tierValue(tiers, 1), tierValue(tiers, 2), tierValue(tiers, 3),
-                                      tierValue(tiers, 4), tierValue(tiers, 5), tierValue(tiers, 6), tierValue(tiers, 7)},
+                                      tierValue(tiers, 4), tierValue(tiers, 5), tierValue(tiers, 6), tierValue(tiers, 7),
+                                      static_cast<double>(step_allocations)},
                                      at::kDouble);
-      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 16]
+      const at::Tensor per_rank = everyone.allGather(mine.unsqueeze(0), 0);  // [world, 17]
       const at::Tensor maxima = std::get<0>(per_rank.max(0));
       StepMetrics metrics;
       metrics.step = step + 1;
@@ -677,6 +680,7 @@ TrainOutcome Trainer::run(EventSink* sink) {
       if (p.train.measure_memory) {
         metrics.activation_bytes = static_cast<std::int64_t>(maxima[4].item<double>());
         metrics.peak_tensor_bytes = static_cast<std::int64_t>(maxima[5].item<double>());
+        metrics.tensor_allocations = static_cast<std::int64_t>(maxima[16].item<double>());
       }
       if (profiler) {
         metrics.profile_s = meanProfileOverRanks(everyone, profile_window, window_seconds, window_steps);

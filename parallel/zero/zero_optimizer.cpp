@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/cpu_adamw.h"
+#include "kernels/sum_of_squares.h"
 #include "parallel/zero/test_hooks.h"
 
 namespace behemoth {
@@ -238,10 +239,10 @@ ZeroStepOutcome ZeroOptimizer::step(double lr, double max_norm) {
   // The global norm; non-finite on every rank as soon as any rank's shard holds inf/NaN.
   double squares = 0.0;
   if (options_.counted_in_norm.empty()) {
-    for (const auto& g : grads) squares += g.to(at::kDouble).pow(2).sum().item<double>();
+    for (const auto& g : grads) squares += sumOfSquares(g);
   } else {
     for (const Segment& s : segments_) {
-      if (s.in_norm) squares += grads[s.bucket].narrow(0, s.shard_offset, s.numel).to(at::kDouble).pow(2).sum().item<double>();
+      if (s.in_norm) squares += sumOfSquares(grads[s.bucket].narrow(0, s.shard_offset, s.numel));
     }
   }
   at::Tensor global = at::full({1}, squares, at::kDouble);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "kernels/cpu_adamw.h"
+#include "kernels/sum_of_squares.h"
 #include "kernels/tensor_adamw.h"
 #include "memory/device_tier.h"
 #include "memory/disk_tier.h"
@@ -606,7 +607,7 @@ Zero3StepOutcome Zero3Engine::step(double lr, double max_norm) {
   for (const Chunk& chunk : s.chunks) {
     for (const ShardSegment& seg : chunk.segments) {
       if (!s.options.counted_in_norm.empty() && !s.options.counted_in_norm[seg.param]) continue;
-      squares += chunk.grad.narrow(0, seg.shard_offset, seg.numel).to(at::kDouble).pow(2).sum().item<double>();
+      squares += sumOfSquares(chunk.grad.narrow(0, seg.shard_offset, seg.numel));
     }
   }
   at::Tensor global = at::full({1}, squares, at::kDouble);

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -44,14 +45,44 @@ BEHEMOTH_INLINE void rowGradient(const T* row, float lse, std::int64_t target, f
 }
 
 BEHEMOTH_VECTOR_CLONES float logSumExpFloat(const float* row, std::int64_t vocab) { return rowLogSumExp(row, vocab); }
-BEHEMOTH_VECTOR_CLONES float logSumExpBf16(const std::uint16_t* row, std::int64_t vocab) { return rowLogSumExp(row, vocab); }
 BEHEMOTH_VECTOR_CLONES void gradientFloat(const float* row, float lse, std::int64_t target, float scale, float* out,
                                           std::int64_t vocab) {
   rowGradient(row, lse, target, scale, out, vocab);
 }
+
+// bf16 through float blocks on the stack (vector_math::kStage): the same float loops, the row
+// widened twice (for its maximum, then for the sum) rather than kept.
+using vector_math::kStage;
+using vector_math::narrow;
+using vector_math::widen;
+
+BEHEMOTH_VECTOR_CLONES float logSumExpBf16(const std::uint16_t* row, std::int64_t vocab) {
+  alignas(64) float x[kStage];
+  float largest = vector_math::bf16ToFloat(row[0]);
+  for (std::int64_t first = 0; first < vocab; first += kStage) {
+    const std::int64_t m = std::min(kStage, vocab - first);
+    widen(row + first, x, m);
+#pragma omp simd reduction(max : largest)
+    for (std::int64_t j = 0; j < m; ++j) largest = x[j] > largest ? x[j] : largest;
+  }
+  float sum = 0.0f;
+  for (std::int64_t first = 0; first < vocab; first += kStage) {
+    const std::int64_t m = std::min(kStage, vocab - first);
+    widen(row + first, x, m);
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t j = 0; j < m; ++j) sum += vector_math::exp(x[j] - largest);
+  }
+  return largest + std::log(sum);
+}
 BEHEMOTH_VECTOR_CLONES void gradientBf16(const std::uint16_t* row, float lse, std::int64_t target, float scale,
                                          std::uint16_t* out, std::int64_t vocab) {
-  rowGradient(row, lse, target, scale, out, vocab);
+  alignas(64) float x[kStage], y[kStage];
+  for (std::int64_t first = 0; first < vocab; first += kStage) {
+    const std::int64_t m = std::min(kStage, vocab - first);
+    widen(row + first, x, m);
+    rowGradient(x, lse, target - first, scale, y, m);
+    narrow(y, out + first, m);
+  }
 }
 
 void checkLogits(const char* what, const at::Tensor& logits, const at::Tensor& targets) {

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -81,9 +82,27 @@ BEHEMOTH_INLINE void backwardRows(const T* __restrict grad, const T* __restrict 
 BEHEMOTH_VECTOR_CLONES void forwardFloat(const float* x, const float* bias, float* y, std::int64_t rows, std::int64_t cols) {
   forwardRows(x, bias, y, rows, cols);
 }
+// bf16 through float blocks on the stack (vector_math::kStage): the same float row loops.
+using vector_math::kStage;
+using vector_math::narrow;
+using vector_math::widen;
+
 BEHEMOTH_VECTOR_CLONES void forwardBf16(const std::uint16_t* x, const std::uint16_t* bias, std::uint16_t* y,
                                         std::int64_t rows, std::int64_t cols) {
-  forwardRows(x, bias, y, rows, cols);
+  alignas(64) float in[kStage], b[kStage], out[kStage];
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t first = 0; first < cols; first += kStage) {
+      const std::int64_t m = std::min(kStage, cols - first);
+      widen(x + r * cols + first, in, m);
+      if (bias) {
+        widen(bias + first, b, m);
+        forwardRow<true>(in, b, out, m);
+      } else {
+        forwardRow<false>(in, b, out, m);
+      }
+      narrow(out, y + r * cols + first, m);
+    }
+  }
 }
 BEHEMOTH_VECTOR_CLONES void backwardFloat(const float* grad, const float* x, const float* bias, float* grad_x,
                                           float* bias_grad, std::int64_t rows, std::int64_t cols) {
@@ -91,7 +110,22 @@ BEHEMOTH_VECTOR_CLONES void backwardFloat(const float* grad, const float* x, con
 }
 BEHEMOTH_VECTOR_CLONES void backwardBf16(const std::uint16_t* grad, const std::uint16_t* x, const std::uint16_t* bias,
                                          std::uint16_t* grad_x, float* bias_grad, std::int64_t rows, std::int64_t cols) {
-  backwardRows(grad, x, bias, grad_x, bias_grad, rows, cols);
+  alignas(64) float g[kStage], in[kStage], b[kStage], out[kStage];
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t first = 0; first < cols; first += kStage) {
+      const std::int64_t m = std::min(kStage, cols - first);
+      const std::int64_t o = r * cols + first;
+      widen(grad + o, g, m);
+      widen(x + o, in, m);
+      if (bias) {
+        widen(bias + first, b, m);
+        backwardRow<true>(g, in, b, out, bias_grad + first, m);
+      } else {
+        backwardRow<false>(g, in, b, out, nullptr, m);
+      }
+      narrow(out, grad_x + o, m);
+    }
+  }
 }
 
 void checkInputs(const char* what, const at::Tensor& x, const at::Tensor& bias) {

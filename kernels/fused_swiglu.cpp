@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -42,8 +43,20 @@ BEHEMOTH_INLINE void backwardRange(const T* __restrict grad, const T* __restrict
 BEHEMOTH_VECTOR_CLONES void forwardFloat(const float* gate, const float* up, float* out, std::int64_t n) {
   forwardRange(gate, up, out, n);
 }
+// bf16 through float blocks on the stack (vector_math::kStage): the same float loops.
+using vector_math::kStage;
+using vector_math::narrow;
+using vector_math::widen;
+
 BEHEMOTH_VECTOR_CLONES void forwardBf16(const std::uint16_t* gate, const std::uint16_t* up, std::uint16_t* out, std::int64_t n) {
-  forwardRange(gate, up, out, n);
+  alignas(64) float a[kStage], b[kStage], y[kStage];
+  for (std::int64_t first = 0; first < n; first += kStage) {
+    const std::int64_t m = std::min(kStage, n - first);
+    widen(gate + first, a, m);
+    widen(up + first, b, m);
+    forwardRange(a, b, y, m);
+    narrow(y, out + first, m);
+  }
 }
 BEHEMOTH_VECTOR_CLONES void backwardFloat(const float* grad, const float* gate, const float* up, float* grad_gate,
                                           float* grad_up, std::int64_t n) {
@@ -51,7 +64,16 @@ BEHEMOTH_VECTOR_CLONES void backwardFloat(const float* grad, const float* gate, 
 }
 BEHEMOTH_VECTOR_CLONES void backwardBf16(const std::uint16_t* grad, const std::uint16_t* gate, const std::uint16_t* up,
                                          std::uint16_t* grad_gate, std::uint16_t* grad_up, std::int64_t n) {
-  backwardRange(grad, gate, up, grad_gate, grad_up, n);
+  alignas(64) float g[kStage], a[kStage], b[kStage], da[kStage], db[kStage];
+  for (std::int64_t first = 0; first < n; first += kStage) {
+    const std::int64_t m = std::min(kStage, n - first);
+    widen(grad + first, g, m);
+    widen(gate + first, a, m);
+    widen(up + first, b, m);
+    backwardRange(g, a, b, da, db, m);
+    narrow(da, grad_gate + first, m);
+    narrow(db, grad_up + first, m);
+  }
 }
 
 void checkPair(const char* what, const at::Tensor& a, const at::Tensor& b) {

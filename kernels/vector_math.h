@@ -67,4 +67,19 @@ BEHEMOTH_INLINE float load(const std::uint16_t* p, std::int64_t i) { return bf16
 BEHEMOTH_INLINE void store(float* p, std::int64_t i, float v) { p[i] = v; }
 BEHEMOTH_INLINE void store(std::uint16_t* p, std::int64_t i, float v) { p[i] = floatToBf16(v); }
 
+// bf16 loops run fastest as float loops over small blocks widened on the stack: GCC 12 vectorizes a
+// pure conversion loop and a pure float loop well, and one loop that mixes them about 2-3x slower
+// (BENCHMARKS.md, the bf16 rows). kStage floats per operand stay in L1.
+constexpr std::int64_t kStage = 256;
+
+BEHEMOTH_INLINE void widen(const std::uint16_t* __restrict in, float* __restrict out, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) out[i] = bf16ToFloat(in[i]);
+}
+
+BEHEMOTH_INLINE void narrow(const float* __restrict in, std::uint16_t* __restrict out, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) out[i] = floatToBf16(in[i]);
+}
+
 }  // namespace behemoth::vector_math

@@ -20,6 +20,7 @@
 #include "kernels/fused_norm.h"
 #include "kernels/fused_rotary.h"
 #include "kernels/fused_swiglu.h"
+#include "kernels/sum_of_squares.h"
 
 namespace {
 
@@ -254,6 +255,19 @@ void BM_RotaryBackward_Aten(benchmark::State& state) {
   label(state, 2 * in.heads.nbytes());
 }
 
+// The squared gradient norm of the 19M model's 19.2M fp32 gradient elements, once per step:
+// one float64 pass against ATen's float64 copy, its square and their sum.
+void BM_GradientSquares_Fused(benchmark::State& state) {
+  const at::Tensor grad = at::randn({19'200'000});
+  for (auto _ : state) benchmark::DoNotOptimize(behemoth::sumOfSquares(grad));
+  state.SetBytesProcessed(state.iterations() * grad.nbytes());
+}
+void BM_GradientSquares_Aten(benchmark::State& state) {
+  const at::Tensor grad = at::randn({19'200'000});
+  for (auto _ : state) benchmark::DoNotOptimize(grad.to(at::kDouble).pow(2).sum().item<double>());
+  state.SetBytesProcessed(state.iterations() * grad.nbytes());
+}
+
 }  // namespace
 
 BENCHMARK(BM_MemoryCopy)->Unit(benchmark::kMillisecond);
@@ -277,6 +291,8 @@ BENCHMARK(BM_RotaryForward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_RotaryForward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RotaryBackward_Fused)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RotaryBackward_Aten)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GradientSquares_Fused)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GradientSquares_Aten)->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   at::set_num_threads(1);

@@ -34,14 +34,8 @@ std::int64_t predictedBlockShare(Project project) {
   return layerActivationBytes(describeModel(project.model), layout);
 }
 
-struct MemoryCase {
-  Arch arch;
-  bool dropout;
-};
-
-std::string caseName(const testing::TestParamInfo<MemoryCase>& info) {
-  return archName(info.param.arch) + (info.param.dropout ? "_dropout" : "");
-}
+using block_memory::caseName;
+using block_memory::MemoryCase;
 
 class AttentionMemory : public testing::TestWithParam<MemoryCase> {
  protected:

@@ -6,10 +6,21 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 
 #include "tests/support/parity.h"
 
 namespace behemoth::block_memory {
+
+// The memory tests' cases: an architecture, dropout on or off; named "gpt", "llama_dropout", ...
+struct MemoryCase {
+  Arch arch;
+  bool dropout;
+};
+
+inline std::string caseName(const testing::TestParamInfo<MemoryCase>& info) {
+  return archName(info.param.arch) + (info.param.dropout ? "_dropout" : "");
+}
 
 // Rank 0's activation bytes of one step on `ranks` ranks (-1 when the run reported none).
 inline std::int64_t measuredActivationBytes(Project project, int ranks = 1) {

@@ -23,14 +23,8 @@ namespace {
 
 using block_memory::measuredBlockShare;
 
-struct MemoryCase {
-  Arch arch;
-  bool dropout;
-};
-
-std::string caseName(const testing::TestParamInfo<MemoryCase>& info) {
-  return archName(info.param.arch) + (info.param.dropout ? "_dropout" : "");
-}
+using block_memory::caseName;
+using block_memory::MemoryCase;
 
 Project fusedProject(const MemoryCase& c) {
   Project p = tinyProject(c.arch);

@@ -47,14 +47,8 @@ std::int64_t unmodelledAttentionCoreBytes(const Project& project) {
   return block_memory::unmodelledAttentionCoreBytes(project, tokens);
 }
 
-struct MemoryCase {
-  Arch arch;
-  bool dropout;
-};
-
-std::string caseName(const testing::TestParamInfo<MemoryCase>& info) {
-  return archName(info.param.arch) + (info.param.dropout ? "_dropout" : "");
-}
+using block_memory::caseName;
+using block_memory::MemoryCase;
 
 class RecomputeMemory : public testing::TestWithParam<MemoryCase> {
  protected:

@@ -23,27 +23,19 @@
 #include "kernels/fused_gelu.h"
 #include "kernels/fused_norm.h"
 #include "kernels/fused_swiglu.h"
+#include "tests/kernels/kernel_test_support.h"
 
 namespace behemoth {
 namespace {
 
-double relativeNormError(const at::Tensor& ours, const at::Tensor& reference) {
-  const at::Tensor a = ours.to(at::kDouble);
-  const at::Tensor b = reference.to(at::kDouble);
-  return (a - b).norm().item<double>() / std::max(b.norm().item<double>(), 1e-300);
-}
-
-double maxBf16Error(const at::Tensor& ours, const at::Tensor& reference) {
-  const at::Tensor a = ours.to(at::kDouble);
-  const at::Tensor b = reference.to(at::kDouble);
-  return ((a - b).abs() / (b.abs().max() + 1e-30)).max().item<double>();
-}
+using kernel_test::leaf;
+using kernel_test::relativeNormError;
+using kernel_test::maxErrorRelativeToLargest;
 
 std::vector<at::Tensor> gradients(const at::Tensor& output, const std::vector<at::Tensor>& inputs, const at::Tensor& grad) {
   return torch::autograd::grad({output}, inputs, {grad}, /*retain_graph=*/true, false, /*allow_unused=*/true);
 }
 
-at::Tensor leaf(const at::Tensor& t) { return t.detach().clone().requires_grad_(true); }
 
 // GELU inputs across the whole curve, the far tails and zero included.
 at::Tensor geluInputs() {
@@ -128,17 +120,17 @@ TEST(FusedGelu, Bf16RoundsTheFloatResultOnce) {
   const at::Tensor ours = geluTanhForward(x, {});
   EXPECT_EQ(ours.scalar_type(), at::kBFloat16);
   const at::Tensor rounded_once = exactGelu(x.to(at::kDouble)).to(at::kBFloat16);
-  EXPECT_LE(maxBf16Error(ours, rounded_once), 1.0 / 256);
+  EXPECT_LE(maxErrorRelativeToLargest(ours, rounded_once), 1.0 / 256);
   EXPECT_GE(ours.eq(rounded_once).to(at::kFloat).mean().item<double>(), 0.95);
-  EXPECT_LE(maxBf16Error(ours, at::gelu(x, "tanh")), 1.0 / 64);
+  EXPECT_LE(maxErrorRelativeToLargest(ours, at::gelu(x, "tanh")), 1.0 / 64);
 
   const auto [grad_x, grad_bias] = geluTanhBackward(grad, x, {});
   EXPECT_FALSE(grad_bias.defined());
   const at::Tensor x64 = x.to(at::kDouble).requires_grad_(true);
   const at::Tensor grad_rounded_once = gradients(exactGelu(x64), {x64}, grad.to(at::kDouble))[0].to(at::kBFloat16);
-  EXPECT_LE(maxBf16Error(grad_x, grad_rounded_once), 1.0 / 256);
+  EXPECT_LE(maxErrorRelativeToLargest(grad_x, grad_rounded_once), 1.0 / 256);
   EXPECT_GE(grad_x.eq(grad_rounded_once).to(at::kFloat).mean().item<double>(), 0.95);
-  EXPECT_LE(maxBf16Error(grad_x, at::gelu_backward(grad, x, "tanh")), 1.0 / 64);
+  EXPECT_LE(maxErrorRelativeToLargest(grad_x, at::gelu_backward(grad, x, "tanh")), 1.0 / 64);
 }
 
 TEST(FusedSwiglu, ForwardAndGradientsEqualAten) {
@@ -158,7 +150,7 @@ TEST(FusedSwiglu, ForwardAndGradientsEqualAten) {
   EXPECT_LE(relativeNormError(ours_grads[1], ref_grads[1]), 1e-6);
 
   const at::Tensor gate16 = gate.to(at::kBFloat16), up16 = up.to(at::kBFloat16);
-  EXPECT_LE(maxBf16Error(swigluForward(gate16, up16), at::silu(gate16) * up16), 1.0 / 128);
+  EXPECT_LE(maxErrorRelativeToLargest(swigluForward(gate16, up16), at::silu(gate16) * up16), 1.0 / 128);
 }
 
 // The ATen composition the zoo runs without fused kernels: the residual add, then the norm.
@@ -237,8 +229,8 @@ TEST_P(FusedNormTest, Bf16WithinTheMantissaOfAten) {
   const NormForward ours = fusedNormForward(kind, x, residual, weight, bias, 1e-5);
   const at::Tensor sum = x + residual;
   EXPECT_TRUE(ours.sum.equal(sum));  // the add rounds once either way
-  EXPECT_LE(maxBf16Error(ours.output, atenNorm(kind, sum, weight, bias, 1e-5)), 1.0 / 64);
-  EXPECT_LE(maxBf16Error(ours.output, atenNorm(kind, sum.to(at::kFloat), weight.to(at::kFloat),
+  EXPECT_LE(maxErrorRelativeToLargest(ours.output, atenNorm(kind, sum, weight, bias, 1e-5)), 1.0 / 64);
+  EXPECT_LE(maxErrorRelativeToLargest(ours.output, atenNorm(kind, sum.to(at::kFloat), weight.to(at::kFloat),
                                                bias.defined() ? bias.to(at::kFloat) : bias, 1e-5)),
             1.0 / 128);
 }

@@ -18,23 +18,14 @@
 #include "kernels/fused_cross_entropy.h"
 #include "kernels/fused_rotary.h"
 #include "parallel/step_profile.h"
+#include "tests/kernels/kernel_test_support.h"
 
 namespace behemoth {
 namespace {
 
-double relativeNormError(const at::Tensor& ours, const at::Tensor& reference) {
-  const at::Tensor a = ours.to(at::kDouble);
-  const at::Tensor b = reference.to(at::kDouble);
-  return (a - b).norm().item<double>() / std::max(b.norm().item<double>(), 1e-300);
-}
-
-double maxRelativeToLargest(const at::Tensor& ours, const at::Tensor& reference) {
-  const at::Tensor a = ours.to(at::kDouble);
-  const at::Tensor b = reference.to(at::kDouble);
-  return ((a - b).abs() / (b.abs().max() + 1e-30)).max().item<double>();
-}
-
-at::Tensor leaf(const at::Tensor& t) { return t.detach().clone().requires_grad_(true); }
+using kernel_test::leaf;
+using kernel_test::relativeNormError;
+using kernel_test::maxErrorRelativeToLargest;
 
 at::Tensor gradientOf(const at::Tensor& output, const at::Tensor& input, const at::Tensor& grad) {
   return torch::autograd::grad({output}, {input}, {grad}, /*retain_graph=*/true).front();
@@ -102,7 +93,7 @@ TEST(FusedCrossEntropy, Bf16WithinOneRoundingOfTheExactResult) {
   const double rounding = std::ldexp(1.0, -8);
   EXPECT_LE(std::abs(ours.item<double>() - exact.item<double>()), rounding * std::abs(exact.item<double>()));
   const at::Tensor grad = at::scalar_tensor(1.0);
-  EXPECT_LE(maxRelativeToLargest(gradientOf(ours, ours_in, grad.to(at::kBFloat16)), gradientOf(exact, exact_in, grad.to(at::kDouble))),
+  EXPECT_LE(maxErrorRelativeToLargest(gradientOf(ours, ours_in, grad.to(at::kBFloat16)), gradientOf(exact, exact_in, grad.to(at::kDouble))),
             2 * rounding);
 }
 
@@ -175,9 +166,9 @@ TEST(FusedRotary, Bf16WithinOneRoundingOfTheExactResult) {
   const at::Tensor exact_in = leaf(x.to(at::kDouble));
   const at::Tensor exact = rotaryComposition(exact_in, tables.cos.to(at::kDouble), tables.sin.to(at::kDouble));
   const double rounding = std::ldexp(1.0, -8);
-  EXPECT_LE(maxRelativeToLargest(ours, exact), 2 * rounding);
+  EXPECT_LE(maxErrorRelativeToLargest(ours, exact), 2 * rounding);
   const at::Tensor grad = at::randn({2, 4, 16, 64}).to(at::kBFloat16);
-  EXPECT_LE(maxRelativeToLargest(gradientOf(ours, ours_in, grad), gradientOf(exact, exact_in, grad.to(at::kDouble))), 2 * rounding);
+  EXPECT_LE(maxErrorRelativeToLargest(gradientOf(ours, ours_in, grad), gradientOf(exact, exact_in, grad.to(at::kDouble))), 2 * rounding);
 }
 
 TEST(FusedRotary, RefusesWhatItCannotTake) {
